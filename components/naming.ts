@@ -1,0 +1,93 @@
+/**
+ * Every name and ARN that one site needs of itself or of its peer, derived from shared config
+ * alone. Both stacks call these same pure functions, so neither needs a StackReference (or any
+ * state in the failed region) to create or promote anything (DESIGN §2).
+ */
+
+/** What naming needs to know: identical in both stacks' config. */
+export interface NamingInput {
+  /** Project-wide name prefix, e.g. "acme-dr". */
+  readonly name: string;
+  /** AWS account that holds both sites. */
+  readonly accountId: string;
+  /** AWS partition. @default "aws" */
+  readonly partition?: string;
+}
+
+/** A site as naming sees it: its key in the sites map and its region. */
+export interface SiteRef {
+  readonly site: string;
+  readonly region: string;
+}
+
+const partition = (n: NamingInput): string => n.partition ?? "aws";
+
+/** `acme-dr-use1`: the stem of every per-site name. */
+export function siteStem(n: NamingInput, s: SiteRef): string {
+  return `${n.name}-${s.site}`;
+}
+
+export function clusterName(n: NamingInput, s: SiteRef): string {
+  return siteStem(n, s);
+}
+
+export function dbInstanceIdentifier(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-pg`;
+}
+
+export function dbInstanceArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:rds:${s.region}:${n.accountId}:db:${dbInstanceIdentifier(n, s)}`;
+}
+
+/** S3 names are global, so the account id keeps two customers' `acme-dr` apart. */
+export function backupBucketName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-backups-${n.accountId}`;
+}
+
+export function backupBucketArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:s3:::${backupBucketName(n, s)}`;
+}
+
+export function kmsAliasName(n: NamingInput, s: SiteRef): string {
+  return `alias/${siteStem(n, s)}`;
+}
+
+/**
+ * An alias ARN names the peer's key without knowing its key id. S3 replication and AWS Backup
+ * copy actions accept it; IAM does not authorize by alias ARN, so policies match keys in the
+ * region by `kms:ResourceAliases` instead (see kmsKeyArnPattern).
+ */
+export function kmsAliasArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:kms:${s.region}:${n.accountId}:${kmsAliasName(n, s)}`;
+}
+
+/** All keys in the site's region: pair with a `kms:ResourceAliases` condition. */
+export function kmsKeyArnPattern(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:kms:${s.region}:${n.accountId}:key/*`;
+}
+
+export function backupVaultName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-vault`;
+}
+
+export function backupVaultArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:backup:${s.region}:${n.accountId}:backup-vault:${backupVaultName(n, s)}`;
+}
+
+export function alarmTopicName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-dr-alarms`;
+}
+
+/** Route 53 failover records of both sites share a name and differ by this identifier. */
+export function failoverSetIdentifier(n: NamingInput, s: SiteRef): string {
+  return siteStem(n, s);
+}
+
+/** Namespace in each cluster that holds the backup and drill CronJobs. */
+export const backupNamespace = "dr-backup";
+
+/** ServiceAccount the backup CronJobs run as; the IAM trust policy names it. */
+export const backupServiceAccount = "drctl";
+
+/** CloudWatch namespace drctl publishes its metrics into. */
+export const metricsNamespace = "DrStack/Backups";
