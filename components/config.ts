@@ -18,11 +18,9 @@ export type Tier = (typeof TIERS)[number];
 /** RDS backup retention floor: a week of point-in-time recovery. */
 export const DB_BACKUP_RETENTION_FLOOR = 7;
 
-const region = z
-  .string()
-  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, {
-    error: "must be an AWS region such as us-east-1",
-  });
+const region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, {
+  error: "must be an AWS region such as us-east-1",
+});
 
 const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
   error: "must be an IPv4 network in CIDR form such as 10.10.0.0/16 (no host bits set)",

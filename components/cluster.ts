@@ -1,0 +1,252 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { kubeconfigFor } from "./kubeconfig";
+
+/** Control-plane logs that an incident review needs: who called the API, and how they authenticated. */
+export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;
+
+/** Add-ons every node needs; coredns waits for nodes to schedule onto. */
+export const CORE_ADDONS = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns"] as const;
+
+export interface ClusterArgs {
+  readonly region: string;
+  /** Physical cluster name, from naming.ts. */
+  readonly clusterName: string;
+  /** Kubernetes version, e.g. "1.33". */
+  readonly version: string;
+  readonly privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Site KMS key: envelope encryption of Kubernetes secrets and of the control-plane log group. */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  /** CIDRs allowed to the public API endpoint; empty keeps the endpoint private. @default [] */
+  readonly publicAccessCidrs?: string[];
+  /** IAM principals given cluster admin through access entries. @default [] */
+  readonly adminPrincipalArns?: string[];
+  /** @default ["m6i.large"] */
+  readonly nodeInstanceTypes?: string[];
+  /** @default 2 */
+  readonly nodeMinSize?: number;
+  /** @default 2 */
+  readonly nodeDesiredSize?: number;
+  /** @default 4 */
+  readonly nodeMaxSize?: number;
+  /** Days to keep control-plane logs. @default 90 */
+  readonly logRetentionDays?: number;
+  /** Tags for every child. @default {} */
+  readonly tags?: Record<string, string>;
+}
+
+const EKS_POLICY = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy";
+const NODE_POLICIES = [
+  "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+  "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+  "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+];
+const CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+
+function servicePrincipalTrust(service: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: service },
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+      },
+    ],
+  });
+}
+
+/**
+ * One site's EKS cluster: secrets encrypted with the site key, control-plane logs, a private API
+ * endpoint, access entries, a managed node group in private subnets, an OIDC provider for
+ * workload identity (IRSA), the core add-ons, and a Kubernetes provider for what runs inside.
+ */
+export class Cluster extends pulumi.ComponentResource {
+  public readonly clusterName: pulumi.Output<string>;
+  public readonly endpoint: pulumi.Output<string>;
+  public readonly clusterSecurityGroupId: pulumi.Output<string>;
+  public readonly oidcProviderArn: pulumi.Output<string>;
+  /** Issuer without `https://`, as IAM trust-policy condition keys spell it. */
+  public readonly oidcIssuer: pulumi.Output<string>;
+  public readonly kubeconfig: pulumi.Output<string>;
+  public readonly provider: k8s.Provider;
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("drstack:compute:Cluster", name, {}, opts);
+    const publicAccessCidrs = args.publicAccessCidrs ?? [];
+    const adminPrincipalArns = args.adminPrincipalArns ?? [];
+    const nodeInstanceTypes = args.nodeInstanceTypes ?? ["m6i.large"];
+    const nodeMinSize = args.nodeMinSize ?? 2;
+    const nodeDesiredSize = args.nodeDesiredSize ?? 2;
+    const nodeMaxSize = args.nodeMaxSize ?? 4;
+    const logRetentionDays = args.logRetentionDays ?? 90;
+    const tags = args.tags ?? {};
+    const region = args.region;
+    const child = { parent: this };
+
+    const clusterRole = new aws.iam.Role(
+      `${name}-cluster`,
+      { assumeRolePolicy: servicePrincipalTrust("eks.amazonaws.com"), tags },
+      child,
+    );
+    const clusterPolicy = new aws.iam.RolePolicyAttachment(
+      `${name}-cluster`,
+      { role: clusterRole.name, policyArn: EKS_POLICY },
+      child,
+    );
+
+    // EKS writes to this exact name; creating it first sets retention and encryption.
+    const logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-control-plane`,
+      {
+        region,
+        name: `/aws/eks/${args.clusterName}/cluster`,
+        retentionInDays: logRetentionDays,
+        kmsKeyId: args.kmsKeyArn,
+        tags,
+      },
+      child,
+    );
+
+    const cluster = new aws.eks.Cluster(
+      name,
+      {
+        region,
+        name: args.clusterName,
+        version: args.version,
+        roleArn: clusterRole.arn,
+        vpcConfig: {
+          subnetIds: args.privateSubnetIds,
+          endpointPrivateAccess: true,
+          endpointPublicAccess: publicAccessCidrs.length > 0,
+          publicAccessCidrs: publicAccessCidrs.length > 0 ? publicAccessCidrs : undefined,
+        },
+        encryptionConfig: { provider: { keyArn: args.kmsKeyArn }, resources: ["secrets"] },
+        enabledClusterLogTypes: [...CONTROL_PLANE_LOG_TYPES],
+        // API mode: access is IAM access entries, not the aws-auth ConfigMap. The deployer keeps
+        // admin so the same `pulumi up` can create the backup jobs inside the cluster.
+        accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+        deletionProtection: true,
+        tags,
+      },
+      { parent: this, dependsOn: [clusterPolicy, logGroup] },
+    );
+
+    for (const [i, principalArn] of adminPrincipalArns.entries()) {
+      const entry = new aws.eks.AccessEntry(
+        `${name}-admin-${i}`,
+        { region, clusterName: cluster.name, principalArn, type: "STANDARD", tags },
+        child,
+      );
+      new aws.eks.AccessPolicyAssociation(
+        `${name}-admin-${i}`,
+        {
+          region,
+          clusterName: cluster.name,
+          principalArn,
+          policyArn: CLUSTER_ADMIN_POLICY,
+          accessScope: { type: "cluster" },
+        },
+        { parent: this, dependsOn: [entry] },
+      );
+    }
+
+    const nodeRole = new aws.iam.Role(
+      `${name}-nodes`,
+      { assumeRolePolicy: servicePrincipalTrust("ec2.amazonaws.com"), tags },
+      child,
+    );
+    const nodePolicies = NODE_POLICIES.map(
+      (policyArn, i) =>
+        new aws.iam.RolePolicyAttachment(
+          `${name}-nodes-${i}`,
+          { role: nodeRole.name, policyArn },
+          child,
+        ),
+    );
+
+    const earlyAddons = CORE_ADDONS.filter((a) => a !== "coredns").map(
+      (addonName) =>
+        new aws.eks.Addon(
+          `${name}-${addonName}`,
+          {
+            region,
+            clusterName: cluster.name,
+            addonName,
+            resolveConflictsOnCreate: "OVERWRITE",
+            resolveConflictsOnUpdate: "PRESERVE",
+            tags,
+          },
+          child,
+        ),
+    );
+
+    const nodeGroup = new aws.eks.NodeGroup(
+      `${name}-nodes`,
+      {
+        region,
+        clusterName: cluster.name,
+        nodeRoleArn: nodeRole.arn,
+        subnetIds: args.privateSubnetIds,
+        instanceTypes: nodeInstanceTypes,
+        amiType: "AL2023_x86_64_STANDARD",
+        scalingConfig: { minSize: nodeMinSize, desiredSize: nodeDesiredSize, maxSize: nodeMaxSize },
+        updateConfig: { maxUnavailable: 1 },
+        tags,
+      },
+      { parent: this, dependsOn: [...nodePolicies, ...earlyAddons] },
+    );
+
+    new aws.eks.Addon(
+      `${name}-coredns`,
+      {
+        region,
+        clusterName: cluster.name,
+        addonName: "coredns",
+        resolveConflictsOnCreate: "OVERWRITE",
+        resolveConflictsOnUpdate: "PRESERVE",
+        tags,
+      },
+      { parent: this, dependsOn: [nodeGroup] },
+    );
+
+    const issuerUrl = cluster.identities.apply((ids) => {
+      const issuer = ids?.[0]?.oidcs?.[0]?.issuer;
+      // EKS always reports an issuer once the cluster exists; an empty one is a provider bug.
+      return issuer ?? "";
+    });
+    const oidc = new aws.iam.OpenIdConnectProvider(
+      `${name}-oidc`,
+      { url: issuerUrl, clientIdLists: ["sts.amazonaws.com"], tags },
+      child,
+    );
+
+    this.clusterName = cluster.name;
+    this.endpoint = cluster.endpoint;
+    this.clusterSecurityGroupId = cluster.vpcConfig.apply((v) => v.clusterSecurityGroupId ?? "");
+    this.oidcProviderArn = oidc.arn;
+    this.oidcIssuer = issuerUrl.apply((u) => u.replace(/^https:\/\//, ""));
+    this.kubeconfig = pulumi.secret(
+      pulumi
+        .all([cluster.name, cluster.endpoint, cluster.certificateAuthority])
+        .apply(([clusterName, endpoint, ca]) =>
+          kubeconfigFor({ clusterName, endpoint, caData: ca.data ?? "", region }),
+        ),
+    );
+    this.provider = new k8s.Provider(
+      `${name}-k8s`,
+      { kubeconfig: this.kubeconfig, enableServerSideApply: true },
+      { parent: this, dependsOn: [nodeGroup] },
+    );
+    this.registerOutputs({
+      clusterName: this.clusterName,
+      endpoint: this.endpoint,
+      clusterSecurityGroupId: this.clusterSecurityGroupId,
+      oidcProviderArn: this.oidcProviderArn,
+      oidcIssuer: this.oidcIssuer,
+      kubeconfig: this.kubeconfig,
+      provider: this.provider,
+    });
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * dr-stack: one site of the two-region warm-standby DR stack. Both stacks (Pulumi.primary.yaml,
+ * Pulumi.dr.yaml) run this program; the config says which site this is and its role.
+ */
+import { Cluster } from "./components/cluster";
+import { loadConfig } from "./components/config";
+import * as naming from "./components/naming";
+import { Network } from "./components/network";
+import { SiteKey } from "./components/siteKey";
+
+const config = loadConfig();
+const { self, peer, role } = config;
+const names = { name: config.name, accountId: config.accountId, partition: config.partition };
+const stem = naming.siteStem(names, self);
+const tags = { ...config.tags, "dr-stack:site": self.site, "dr-stack:project": config.name };
+
+const siteKey = new SiteKey(`${stem}-key`, {
+  region: self.region,
+  accountId: config.accountId,
+  partition: config.partition,
+  aliasName: naming.kmsAliasName(names, self),
+  tags,
+});
+
+const network = new Network(`${stem}-net`, {
+  region: self.region,
+  vpcCidr: self.config.vpcCidr,
+  azCount: self.config.azCount,
+  kmsKeyArn: siteKey.keyArn,
+  natGateways: config.network.natGateways,
+  flowLogRetentionDays: config.network.flowLogRetentionDays,
+  tags,
+});
+
+const cluster = new Cluster(`${stem}-eks`, {
+  region: self.region,
+  clusterName: naming.clusterName(names, self),
+  version: config.cluster.version,
+  privateSubnetIds: network.privateSubnetIds,
+  kmsKeyArn: siteKey.keyArn,
+  publicAccessCidrs: config.cluster.publicAccessCidrs,
+  adminPrincipalArns: config.cluster.adminPrincipalArns,
+  nodeInstanceTypes: config.cluster.nodeInstanceTypes,
+  nodeMinSize: config.cluster.nodeMinSize,
+  nodeDesiredSize: config.cluster.nodeDesiredSize,
+  nodeMaxSize: config.cluster.nodeMaxSize,
+  tags,
+});
+
+export const site = self.site;
+export const siteRole = role;
+export const region = self.region;
+export const peerSite = peer.site;
+export const peerRegion = peer.region;
+export const kmsKeyArn = siteKey.keyArn;
+export const vpcId = network.vpcId;
+export const privateSubnetIds = network.privateSubnetIds;
+export const clusterName = cluster.clusterName;
+export const clusterEndpoint = cluster.endpoint;
+export const oidcProviderArn = cluster.oidcProviderArn;
+export const kubeconfig = cluster.kubeconfig;

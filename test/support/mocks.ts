@@ -1,0 +1,182 @@
+import type * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Realistic computed fields for the resource types the program registers, so that wiring
+ * (an ARN into a policy, an OIDC issuer into a provider) can be asserted with real shapes.
+ */
+
+export const MOCK_ACCOUNT = "111122223333";
+
+type State = Record<string, unknown>;
+
+function hex(seed: string, length: number): string {
+  let h = 2166136261;
+  let out = "";
+  while (out.length < length) {
+    for (const ch of seed + out.length) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+    out += h.toString(16).padStart(8, "0");
+  }
+  return out.slice(0, length).toUpperCase();
+}
+
+/** Computed outputs per type token; everything else gets id and a generic ARN. */
+export function computedState(
+  type: string,
+  name: string,
+  inputs: State,
+  defaultRegion: string,
+): { id: string; state: State } {
+  const region = (inputs.region as string | undefined) ?? defaultRegion;
+  const [pkg, mod] = type.split(":");
+  const service = (mod ?? "").split("/")[0];
+  const id = `${name}-id`;
+  const state: State = { ...inputs };
+  if (pkg === "aws") state.arn = `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`;
+  switch (type) {
+    case "aws:kms/key:Key": {
+      const keyId =
+        `${hex(name, 8)}-${hex(name + "k", 4)}-4${hex(name + "a", 3)}-8${hex(name + "b", 3)}-${hex(name + "c", 12)}`.toLowerCase();
+      return {
+        id: keyId,
+        state: { ...state, keyId, arn: `arn:aws:kms:${region}:${MOCK_ACCOUNT}:key/${keyId}` },
+      };
+    }
+    case "aws:s3/bucket:Bucket": {
+      const bucket =
+        (inputs.bucket as string | undefined) ?? `${name}-${hex(name, 7).toLowerCase()}`;
+      return { id: bucket, state: { ...state, bucket, arn: `arn:aws:s3:::${bucket}` } };
+    }
+    case "aws:iam/role:Role": {
+      const roleName =
+        (inputs.name as string | undefined) ?? `${name}-${hex(name, 7).toLowerCase()}`;
+      return {
+        id: roleName,
+        state: { ...state, name: roleName, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${roleName}` },
+      };
+    }
+    case "aws:iam/policy:Policy":
+      return { id, state: { ...state, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${name}` } };
+    case "aws:eks/cluster:Cluster": {
+      const clusterName = (inputs.name as string | undefined) ?? name;
+      const oidc = `https://oidc.eks.${region}.amazonaws.com/id/${hex(clusterName, 32)}`;
+      return {
+        id: clusterName,
+        state: {
+          ...state,
+          name: clusterName,
+          arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${clusterName}`,
+          endpoint: `https://${hex(clusterName, 32)}.gr7.${region}.eks.amazonaws.com`,
+          certificateAuthority: { data: Buffer.from(`ca-of-${clusterName}`).toString("base64") },
+          identities: [{ oidcs: [{ issuer: oidc }] }],
+          vpcConfig: {
+            ...(inputs.vpcConfig as State),
+            clusterSecurityGroupId: `sg-${hex(name, 17).toLowerCase()}`,
+          },
+        },
+      };
+    }
+    case "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {
+      const host = (typeof inputs.url === "string" ? inputs.url : "").replace(/^https:\/\//, "");
+      return { id, state: { ...state, arn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${host}` } };
+    }
+    case "aws:rds/instance:Instance": {
+      const ident = (inputs.identifier as string | undefined) ?? name;
+      return {
+        id: ident,
+        state: {
+          ...state,
+          identifier: ident,
+          arn: `arn:aws:rds:${region}:${MOCK_ACCOUNT}:db:${ident}`,
+          address: `${ident}.${hex(ident, 12).toLowerCase()}.${region}.rds.amazonaws.com`,
+          endpoint: `${ident}.${hex(ident, 12).toLowerCase()}.${region}.rds.amazonaws.com:5432`,
+          port: 5432,
+          masterUserSecrets: [
+            {
+              secretArn: `arn:aws:secretsmanager:${region}:${MOCK_ACCOUNT}:secret:rds!db-${hex(ident, 8).toLowerCase()}`,
+            },
+          ],
+        },
+      };
+    }
+    case "aws:ec2/vpc:Vpc":
+    case "aws:ec2/subnet:Subnet":
+    case "aws:ec2/securityGroup:SecurityGroup":
+    case "aws:ec2/natGateway:NatGateway":
+    case "aws:ec2/internetGateway:InternetGateway":
+    case "aws:ec2/routeTable:RouteTable":
+    case "aws:ec2/eip:Eip":
+    case "aws:ec2/vpcEndpoint:VpcEndpoint": {
+      const prefix = {
+        vpc: "vpc",
+        subnet: "subnet",
+        securityGroup: "sg",
+        natGateway: "nat",
+        internetGateway: "igw",
+        routeTable: "rtb",
+        eip: "eipalloc",
+        vpcEndpoint: "vpce",
+      }[type.split("/")[1].split(":")[0]];
+      return { id: `${prefix}-${hex(name, 17).toLowerCase()}`, state };
+    }
+    case "aws:sns/topic:Topic":
+      return {
+        id,
+        state: {
+          ...state,
+          arn: `arn:aws:sns:${region}:${MOCK_ACCOUNT}:${(inputs.name as string) ?? name}`,
+        },
+      };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return {
+        id,
+        state: {
+          ...state,
+          arn: `arn:aws:logs:${region}:${MOCK_ACCOUNT}:log-group:${(inputs.name as string) ?? name}`,
+        },
+      };
+    case "aws:secretsmanager/secret:Secret":
+      return {
+        id,
+        state: {
+          ...state,
+          arn: `arn:aws:secretsmanager:${region}:${MOCK_ACCOUNT}:secret:${(inputs.name as string) ?? name}-AbCdEf`,
+        },
+      };
+    case "aws:backup/vault:Vault":
+      return {
+        id: (inputs.name as string) ?? name,
+        state: {
+          ...state,
+          arn: `arn:aws:backup:${region}:${MOCK_ACCOUNT}:backup-vault:${(inputs.name as string) ?? name}`,
+        },
+      };
+    case "aws:route53/healthCheck:HealthCheck":
+      return {
+        id: `${hex(name, 8).toLowerCase()}-0000-4000-8000-${hex(name, 12).toLowerCase()}`,
+        state,
+      };
+    default:
+      return { id, state };
+  }
+}
+
+/** Provider functions the program may call; anything else fails the run. */
+export function mockCall(
+  args: pulumi.runtime.MockCallArgs,
+  defaultRegion: string,
+): Record<string, unknown> {
+  const region = (args.inputs.region as string | undefined) ?? defaultRegion;
+  switch (args.token) {
+    case "aws:index/getAvailabilityZones:getAvailabilityZones":
+      return {
+        names: ["a", "b", "c", "d"].map((z) => `${region}${z}`),
+        zoneIds: [1, 2, 3, 4].map((n) => `${region.replace(/-/g, "").slice(0, 4)}-az${n}`),
+        id: region,
+      };
+    default:
+      throw new Error(
+        `unmocked invoke ${args.token}(${JSON.stringify(args.inputs)}): add it to test/support/mocks.ts ` +
+          `or avoid the invoke (the failover path must not depend on reads)`,
+      );
+  }
+}
