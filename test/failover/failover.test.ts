@@ -125,6 +125,16 @@ describe("drctl failover", () => {
     ]);
   });
 
+  it("warns, without refusing, when the newest backup is older than alarms.backupMaxAgeHours (26 h)", async () => {
+    const h = harness();
+    h.probes.backupAgeSeconds = 30 * 3600;
+    const r = await h.run("failover", "--to", "usw2");
+    expect(r.code).toBe(0);
+    expect(readReport(h.workDir).warnings).toEqual([
+      "newest backup of usw2 is 30h00m old, over 26h00m (alarms.backupMaxAgeHours): take one with drctl backup once the new primary is up",
+    ]);
+  });
+
   it("skips fencing with a loud, recorded warning when use1's region does not answer", async () => {
     const h = harness();
     h.probes.reachable.use1 = false;

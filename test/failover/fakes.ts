@@ -46,6 +46,8 @@ export class FakeClock implements Clock {
  */
 export class FakeStackOps implements StackOps {
   readonly calls: string[] = [];
+  /** What each `up` deployed: `<stack> role=<role> allowRebuild=<bool>`. */
+  readonly deploys: string[] = [];
   readonly config: Record<string, Record<string, unknown>> = {
     primary: loadStackConfig("primary"),
     dr: loadStackConfig("dr"),
@@ -117,6 +119,8 @@ export class FakeStackOps implements StackOps {
     this.record(`up ${stack}`, stack);
     this.deployed[stack] = structuredClone(this.config[stack]);
     const role = this.config[stack]["dr-stack:role"] as string;
+    const db = this.config[stack]["dr-stack:database"] as { allowRebuild?: boolean };
+    this.deploys.push(`${stack} role=${role} allowRebuild=${db.allowRebuild ?? false}`);
     this.clock.t += (this.upSeconds[role] ?? 30) * 1000;
     return Promise.resolve({ update: 1 });
   }
