@@ -38,6 +38,8 @@ const DEPLOYS = [
 function failedOver(): Harness {
   const h = harness();
   afterFailover(h);
+  // Once usw2 is fenced no writes arrive, so the rebuilt replica's lag settles at 0.
+  h.probes.lag.use1 = 0;
   return h;
 }
 
@@ -57,6 +59,7 @@ describe("drctl failback", () => {
       "lag use1",
       "lag use1",
       "reachable usw2",
+      "lag use1",
       "write use1",
       "dns",
     ]);
@@ -78,6 +81,7 @@ describe("drctl failback", () => {
       ["reprotect-use1", "done", 600, undefined],
       ["wait-lag-use1", "done", 60, "replica lag 12s (limit 30s)"],
       ["fence-usw2", "done", 60, undefined],
+      ["drain-use1", "done", 0, "replica lag 0s (limit 0s)"],
       ["promote-use1", "done", 240, undefined],
       ["primary-use1", "done", 120, undefined],
       ["check-write-use1", "done", 0, "use1 accepted a write"],
@@ -106,7 +110,7 @@ describe("drctl failback", () => {
     expect(first.code).toBe(2);
     expect(first.stderr).toContain(
       "step wait-lag-use1 stopped the run: replica lag of use1 is still 500s after 2m00s, over the limit " +
-        "of 30s (--max-lag); the rebuilt replica has not caught up. Re-run the same command to keep " +
+        "of 30s; the replica has not caught up. Re-run the same command to keep " +
         "waiting (it resumes here), or raise --lag-timeout.",
     );
     expect(first.calls).toEqual([...READ_BOTH, ...REBUILD_USE1, ...REPROTECT_USE1]);
@@ -114,11 +118,21 @@ describe("drctl failback", () => {
     expect(h.probes.sites.filter((p) => p === "lag use1")).toHaveLength(5);
     expect(h.ops.role("dr")).toBe("primary");
 
-    h.probes.lag.use1 = 3;
+    h.probes.lag.use1 = 0;
     const second = await h.run("failback", "--to", "use1", "--max-lag", "30s");
     expect(second.code).toBe(0);
     expect(second.calls).toEqual([...READ_BOTH, ...FENCE_USW2, ...PROMOTING_USE1, ...PRIMARY_USE1]);
     expect(h.ops.deploys).toEqual(DEPLOYS);
+  });
+
+  it("after fencing, waits for lag 0 before detaching the replica", async () => {
+    const h = failedOver();
+    h.probes.lagSeries.use1 = [5, 1];
+    const r = await h.run("failback", "--to", "use1", "--max-lag", "30s");
+    expect(r.code).toBe(0);
+    // 5 s passes --max-lag; after fencing 1 s does not pass the drain, 0 s does, one 30 s poll later.
+    expect(h.probes.sites.filter((p) => p === "lag use1")).toHaveLength(3);
+    expect(r.stdout).toMatch(/wait for use1 replica lag 0 \(last writes applied\) +done +30s/);
   });
 
   it("never skips fencing: an unreachable usw2 stops the switchover with exit 1", async () => {
@@ -182,6 +196,8 @@ describe("drctl failback", () => {
         "       pulumi config set dr-stack:role fenced --stack dr",
         "       pulumi up --stack dr",
         "       (never skipped: the run stops if usw2 cannot be fenced)",
+        "  6. wait for use1 replica lag 0 (last writes applied)",
+        "  7. promote use1: standby -> promoting (detach replica)",
       ].join("\n"),
     );
   });

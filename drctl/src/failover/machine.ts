@@ -236,7 +236,8 @@ export class FailoverMachine {
   }
 
   private async waitLag(step: Step): Promise<StepResult> {
-    const { probes, clock, maxLagSeconds, lagTimeoutSeconds } = this.o;
+    const { probes, clock, lagTimeoutSeconds } = this.o;
+    const maxLagSeconds = step.lagLimitSeconds ?? this.o.maxLagSeconds;
     const deadline = clock.now() + lagTimeoutSeconds * 1000;
     for (;;) {
       const lag = await probes.replicaLagSeconds(step.site);
@@ -247,7 +248,7 @@ export class FailoverMachine {
         const measured = lag === undefined ? "unknown (no ReplicaLag datapoint)" : `${lag}s`;
         throw new ObjectiveBreached(
           `replica lag of ${step.site} is still ${measured} after ${formatSeconds(lagTimeoutSeconds)}, ` +
-            `over the limit of ${maxLagSeconds}s (--max-lag); the rebuilt replica has not caught up. ` +
+            `over the limit of ${maxLagSeconds}s; the replica has not caught up. ` +
             `Re-run the same command to keep waiting (it resumes here), or raise --lag-timeout.`,
         );
       }

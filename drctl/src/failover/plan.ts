@@ -32,6 +32,8 @@ export interface Step {
   readonly changes: readonly ConfigChange[];
   /** Whether the step ends with `pulumi up` on its stack. */
   readonly up: boolean;
+  /** waitLag only: the lag to wait for, when not --max-lag. */
+  readonly lagLimitSeconds?: number;
 }
 
 export interface Plan {
@@ -57,17 +59,36 @@ const setRole = (role: Role): ConfigChange => ({
  * Steps a site goes through, in order (DESIGN §3). Promotion is two updates because the provider cannot
  * detach a replica and set primary-only settings in one (terraform-provider-aws #4419).
  */
-function switchover(from: SiteState, to: SiteState): Step[] {
+function switchover(direction: Direction, from: SiteState, to: SiteState): Step[] {
+  const fence: Step = {
+    id: `fence-${from.site}`,
+    kind: "fence",
+    title: `fence ${from.site}: ${from.role ?? "unknown"} -> fenced`,
+    site: from.site,
+    stack: from.stack,
+    changes: [setRole("fenced")],
+    up: true,
+  };
+  // A planned switchover loses nothing: once the old primary is read-only, wait for the replica to
+  // apply the last writes (lag 0) before detaching it. AWS recommends the same before promote-read-replica.
+  const drain: Step[] =
+    direction === "failback"
+      ? [
+          {
+            id: `drain-${to.site}`,
+            kind: "waitLag",
+            title: `wait for ${to.site} replica lag 0 (last writes applied)`,
+            site: to.site,
+            stack: to.stack,
+            changes: [],
+            up: false,
+            lagLimitSeconds: 0,
+          },
+        ]
+      : [];
   return [
-    {
-      id: `fence-${from.site}`,
-      kind: "fence",
-      title: `fence ${from.site}: ${from.role ?? "unknown"} -> fenced`,
-      site: from.site,
-      stack: from.stack,
-      changes: [setRole("fenced")],
-      up: true,
-    },
+    fence,
+    ...drain,
     {
       id: `promote-${to.site}`,
       kind: "promote",
@@ -126,7 +147,7 @@ export function buildPlan(direction: Direction, topology: Topology, to: SiteStat
     up: false,
   };
   if (direction === "failover")
-    return { direction, to, from, steps: [preflight, ...switchover(from, to)] };
+    return { direction, to, from, steps: [preflight, ...switchover(direction, from, to)] };
   const rebuild: Step[] = [
     {
       id: `rebuild-${to.site}`,
@@ -161,7 +182,12 @@ export function buildPlan(direction: Direction, topology: Topology, to: SiteStat
       up: false,
     },
   ];
-  return { direction, to, from, steps: [preflight, ...rebuild, ...switchover(from, to)] };
+  return {
+    direction,
+    to,
+    from,
+    steps: [preflight, ...rebuild, ...switchover(direction, from, to)],
+  };
 }
 
 /** The change as the pulumi command an operator would type. */
