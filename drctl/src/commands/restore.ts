@@ -259,6 +259,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     } else {
       runs.push(base);
     }
+    if (selected) {
+      // pg_restore --table restores the table, not its schema; create the schemas it needs.
+      for (const schema of new Set(selected.map((t) => t.schema))) {
+        const { rows } = await client.query<{ q: string }>("select format('%I', $1::text) as q", [
+          schema,
+        ]);
+        await client.query(`create schema if not exists ${rows[0].q}`);
+      }
+    }
     const restoreStarted = Date.now();
     for (const args of runs) {
       await capture("pg_restore", pgRestore.path, [...args, ...dbname, file], {

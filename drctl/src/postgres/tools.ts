@@ -38,7 +38,9 @@ export function runTool(
     child.once("close", (code, signal) => {
       if (code === 0) return resolve();
       const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-      const msg = tail.trim().split("\n").slice(-3).join(" | ");
+      // PostgreSQL programs print "error: …" and then the failing command; the former says why.
+      const lines = tail.trim().split("\n");
+      const msg = (lines.find((l) => /\berror:/.test(l)) ?? lines[lines.length - 1] ?? "").trim();
       reject(new DrctlError(`${name} ${why}${msg ? `: ${msg}` : ""}`));
     });
   });
