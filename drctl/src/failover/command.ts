@@ -33,7 +33,6 @@ export interface FailoverDeps {
   readonly clock: Clock;
 }
 
-
 export const FAILOVER_USAGE = `usage: drctl failover --to <site> [options]
        drctl failback --to <site> [options]
 
@@ -55,7 +54,6 @@ options:
 Re-running the same command after a failure resumes at the step that failed.
 exit codes: 0 done, 1 a step failed, 2 an objective was breached (lag), 64 usage error
 `;
-
 
 interface Options {
   readonly direction: Direction;
