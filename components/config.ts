@@ -249,7 +249,8 @@ export function dnsConfigIssues(
         path: ["sites", site, "dns"],
         message:
           `missing; dr-stack:dns is set, so every site needs its failover record target and health check: ` +
-          `set sites.${site}.dns.records (or loadBalancer) and sites.${site}.dns.healthCheckFqdn (or healthMetric)`,
+          `set ${NAMESPACE}:sites.${site}.dns.records (or loadBalancer) and ` +
+          `${NAMESPACE}:sites.${site}.dns.healthCheckFqdn (or healthMetric)`,
       });
       continue;
     }

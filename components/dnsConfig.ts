@@ -141,12 +141,13 @@ export function isIpv4(value: string): boolean {
   return m !== null && m.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o);
 }
 
-function zoneIdError(zoneId: string): string | undefined {
+/** Why `zoneId` is not a bare hosted zone id; `where` says where to find the right one. */
+function zoneIdError(zoneId: string, where: string): string | undefined {
   if (/^\/?hostedzone\//i.test(zoneId)) {
-    return `"${zoneId}" carries the /hostedzone/ prefix; set the id alone, such as ${zoneId.replace(/^\/?hostedzone\//i, "")}`;
+    return `"${zoneId}" carries the /hostedzone/ prefix; set the id alone, ${zoneId.replace(/^\/?hostedzone\//i, "")}`;
   }
   if (!/^Z[A-Z0-9]{1,31}$/.test(zoneId)) {
-    return `"${zoneId}" is not a Route 53 hosted zone id; expected an id such as Z0123456789ABCDEFGHIJ`;
+    return `"${zoneId}" is not a Route 53 hosted zone id (Z followed by letters and digits); ${where}`;
   }
   return undefined;
 }
@@ -154,13 +155,11 @@ function zoneIdError(zoneId: string): string | undefined {
 /** Rules on the settings both sites share. */
 export function dnsZoneProblems(input: DnsZoneInput): DnsProblem[] {
   const problems: DnsProblem[] = [];
-  const zone = zoneIdError(input.zoneId);
-  if (zone) {
-    problems.push({
-      field: "zoneId",
-      message: `${zone} (Route 53 console → Hosted zones → Hosted zone ID)`,
-    });
-  }
+  const zone = zoneIdError(
+    input.zoneId,
+    "copy the Hosted zone ID of the app's zone from the Route 53 console",
+  );
+  if (zone) problems.push({ field: "zoneId", message: zone });
   const name = dnsNameError(input.recordName);
   if (name) problems.push({ field: "recordName", message: name });
   return problems;
@@ -254,13 +253,11 @@ export function dnsSiteProblems(input: DnsSiteInput, key: FieldNamer): DnsProble
     }
     const name = dnsNameError(lb.dnsName);
     if (name) add("loadBalancer.dnsName", name);
-    const zone = zoneIdError(lb.zoneId);
-    if (zone) {
-      add(
-        "loadBalancer.zoneId",
-        `${zone}: use the load balancer's CanonicalHostedZoneId (aws elbv2 describe-load-balancers)`,
-      );
-    }
+    const zone = zoneIdError(
+      lb.zoneId,
+      "use the load balancer's CanonicalHostedZoneId (aws elbv2 describe-load-balancers)",
+    );
+    if (zone) add("loadBalancer.zoneId", zone);
   } else if (input.records === undefined || input.records.length === 0) {
     add(
       "records",
@@ -282,6 +279,12 @@ export function dnsSiteProblems(input: DnsSiteInput, key: FieldNamer): DnsProble
         "records",
         `has ${input.records.length} values, but a CNAME record holds exactly one host name; keep one, or use ` +
           `recordType A with the addresses`,
+      );
+    } else if (isIpv4(input.records[0])) {
+      add(
+        "records",
+        `"${input.records[0]}" is an IPv4 address, but a CNAME record holds a host name; ` +
+          `set ${key("recordType")} to A to publish addresses`,
       );
     } else {
       const err = dnsNameError(input.records[0]);
