@@ -33,7 +33,10 @@ export function failoverRoleFor(role: Role): FailoverRole {
 
 /** Settings of the HTTPS health check of a public endpoint. */
 export interface DnsHealthCheckSettings {
-  /** Path the checkers request; 2xx or 3xx within 2 s of connecting is healthy. @default "/healthz" */
+  /**
+   * Path the checkers request; 2xx or 3xx within 2 s of connecting is healthy.
+   * @default "/healthz"
+   */
   readonly path?: string;
   /** @default 443 */
   readonly port?: number;
@@ -61,15 +64,24 @@ export interface DnsFailoverArgs {
   readonly setIdentifier: string;
   /** Alias the record to this load balancer. @default undefined: a record with `records` and `ttl` */
   readonly loadBalancer?: LoadBalancerTarget;
-  /** Record values without a load balancer: IPv4 addresses (A) or one host name (CNAME). @default undefined */
+  /**
+   * Record values without a load balancer: IPv4 addresses (A) or one host name (CNAME).
+   * @default undefined
+   */
   readonly records?: readonly string[];
   /** Seconds resolvers cache a non-alias answer; must stay unset with `loadBalancer`. @default 60 */
   readonly ttl?: number;
-  /** Public endpoint: a name that resolves to this site only, probed over HTTPS. @default undefined */
+  /**
+   * Public endpoint: a name that resolves to this site only, probed over HTTPS.
+   * @default undefined
+   */
   readonly healthCheckFqdn?: string;
   /** HTTPS health check settings (public endpoint). @default {} (the defaults above) */
   readonly healthCheck?: DnsHealthCheckSettings;
-  /** Private endpoint: the metric whose alarm drives a CLOUDWATCH_METRIC check. @default undefined */
+  /**
+   * Private endpoint: the metric whose alarm drives a CLOUDWATCH_METRIC check.
+   * @default undefined
+   */
   readonly healthMetric?: DnsHealthMetricArgs;
   /** Name of the CloudWatch alarm (private endpoint). @default autonamed from `name` */
   readonly alarmName?: string;
