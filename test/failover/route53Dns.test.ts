@@ -1,4 +1,13 @@
-import { describe, expect, it } from "vitest";
+import {
+  ChangeResourceRecordSetsCommand,
+  InvalidChangeBatch,
+  ListResourceRecordSetsCommand,
+  ResourceRecordSetFailover,
+  Route53Client,
+  RRType,
+} from "@aws-sdk/client-route-53";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { FailoverRecordRef } from "../../drctl/src/failover/ports";
 import {
   Route53DnsOps,
@@ -8,11 +17,7 @@ import {
   type Route53Api,
   type Route53RecordSet,
 } from "../../drctl/src/failover/route53Dns";
-import {
-  route53SigningRegion,
-  SdkRoute53Api,
-  type Route53SdkModule,
-} from "../../drctl/src/failover/route53Sdk";
+import { route53SigningRegion, SdkRoute53Api } from "../../drctl/src/failover/route53Sdk";
 
 const REF: FailoverRecordRef = {
   zoneId: "Z0123456789ABCDEFGHIJ",
@@ -223,77 +228,70 @@ describe("Route53DnsOps.deleteFailoverRecord", () => {
 });
 
 describe("SdkRoute53Api", () => {
-  /** A stand-in for @aws-sdk/client-route-53: records the client's config and every command sent. */
-  function fakeSdk() {
-    const seen: { region?: string; sent: [string, unknown][] } = { sent: [] };
-    class Command {
-      constructor(
-        readonly kind: string,
-        readonly input: unknown,
-      ) {}
-    }
-    const sdk: Route53SdkModule = {
-      Route53Client: class {
-        constructor(config: { region: string }) {
-          seen.region = config.region;
-        }
-        send(command: object): Promise<unknown> {
-          const c = command as Command;
-          seen.sent.push([c.kind, c.input]);
-          return Promise.resolve(c.kind === "list" ? { ResourceRecordSets: [] } : {});
-        }
-      },
-      ListResourceRecordSetsCommand: class extends Command {
-        constructor(input: ListRecordSetsInput) {
-          super("list", input);
-        }
-      },
-      ChangeResourceRecordSetsCommand: class extends Command {
-        constructor(input: ChangeRecordSetsInput) {
-          super("change", input);
-        }
-      },
-    };
-    return { sdk, seen };
-  }
+  // The SDK's own command stream (aws-sdk-client-mock, which stubs every Route53Client): what
+  // drctl sends Route 53, not a fake of it.
+  const r53 = mockClient(Route53Client);
+  beforeEach(() => r53.reset());
 
-  it("sends the SDK's commands with a client for the partition's Route 53 region", async () => {
-    const { sdk, seen } = fakeSdk();
-    const api = new SdkRoute53Api("aws", () => Promise.resolve(sdk));
-    expect(await new Route53DnsOps(api).deleteFailoverRecord(REF)).toBe("absent");
-    expect(seen.region).toBe("us-east-1");
-    expect(seen.sent).toEqual([
-      [
-        "list",
-        {
-          HostedZoneId: "Z0123456789ABCDEFGHIJ",
-          StartRecordName: "app.acme-dr.example.com",
-          StartRecordType: "A",
-        },
-      ],
+  it("lists and deletes through the SDK, sending the listed record set back whole", async () => {
+    const use1 = {
+      Name: "app.acme-dr.example.com.",
+      Type: RRType.A,
+      SetIdentifier: "acme-dr-use1",
+      Failover: ResourceRecordSetFailover.PRIMARY,
+      TTL: 60,
+      ResourceRecords: [{ Value: "198.51.100.10" }],
+      HealthCheckId: "hc-use1",
+    };
+    r53.on(ListResourceRecordSetsCommand).resolves({
+      ResourceRecordSets: [use1],
+      IsTruncated: false,
+      MaxItems: 100,
+    });
+    r53.on(ChangeResourceRecordSetsCommand).resolves({
+      ChangeInfo: { Id: "/change/C1", Status: "PENDING", SubmittedAt: new Date() },
+    });
+
+    const api = new SdkRoute53Api("aws");
+    expect(await new Route53DnsOps(api).deleteFailoverRecord(REF)).toBe("deleted");
+    expect(r53.commandCalls(ListResourceRecordSetsCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        HostedZoneId: "Z0123456789ABCDEFGHIJ",
+        StartRecordName: "app.acme-dr.example.com",
+        StartRecordType: "A",
+      },
     ]);
-    expect(["aws-us-gov", "aws-cn"].map(route53SigningRegion)).toEqual([
-      "us-gov-west-1",
-      "cn-northwest-1",
+    const [change] = r53.commandCalls(ChangeResourceRecordSetsCommand);
+    expect(change.args[0].input.HostedZoneId).toBe("Z0123456789ABCDEFGHIJ");
+    expect(change.args[0].input.ChangeBatch?.Changes).toEqual([
+      { Action: "DELETE", ResourceRecordSet: use1 },
     ]);
   });
 
-  it("says what to install when @aws-sdk/client-route-53 is missing, and tries again next time", async () => {
-    let loads = 0;
-    const api = new SdkRoute53Api("aws", () => {
-      loads += 1;
-      return Promise.reject(
-        Object.assign(new Error("Cannot find module '@aws-sdk/client-route-53'"), {
-          code: "MODULE_NOT_FOUND",
-        }),
-      );
-    });
-    const attempt = () => new Route53DnsOps(api).deleteFailoverRecord(REF);
-    await expect(attempt()).rejects.toThrow(
-      "cannot load @aws-sdk/client-route-53 (Cannot find module '@aws-sdk/client-route-53'); " +
-        "drctl needs it to delete a DNS record in Route 53: npm install @aws-sdk/client-route-53",
-    );
-    await expect(attempt()).rejects.toThrow("npm install @aws-sdk/client-route-53");
-    expect(loads).toBe(2);
+  it("surfaces Route 53's InvalidChangeBatch by name, so Route53DnsOps lists again", async () => {
+    r53
+      .on(ListResourceRecordSetsCommand)
+      .resolvesOnce({
+        ResourceRecordSets: [record("acme-dr-use1", "PRIMARY") as never],
+        IsTruncated: false,
+        MaxItems: 100,
+      })
+      .resolves({ ResourceRecordSets: [], IsTruncated: false, MaxItems: 100 });
+    r53
+      .on(ChangeResourceRecordSetsCommand)
+      .rejects(new InvalidChangeBatch({ message: "it was not found", $metadata: {} }));
+    const api = new SdkRoute53Api("aws");
+    expect(await new Route53DnsOps(api).deleteFailoverRecord(REF)).toBe("absent");
+    expect(r53.commandCalls(ListResourceRecordSetsCommand)).toHaveLength(2);
+  });
+
+  it("signs for the partition's Route 53 region", async () => {
+    expect(["aws", "aws-us-gov", "aws-cn"].map(route53SigningRegion)).toEqual([
+      "us-east-1",
+      "us-gov-west-1",
+      "cn-northwest-1",
+    ]);
+    const client = (new SdkRoute53Api("aws") as unknown as { client: Route53Client }).client;
+    expect(await client.config.region()).toBe("us-east-1");
   });
 });
