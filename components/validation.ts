@@ -99,3 +99,18 @@ export function parseDurationSeconds(text: string): number | undefined {
   const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
   return Number(m[1]) * unit;
 }
+
+/**
+ * True for a time zone name the runtime's IANA database knows ("Etc/UTC", "Europe/Berlin").
+ * Kubernetes resolves CronJob `timeZone` against the same database (Go's tzdata), and rejects
+ * an unknown zone only when the API server receives the object, mid-update.
+ */
+export function isIanaTimeZone(zone: string): boolean {
+  if (zone.trim() !== zone || zone === "") return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
