@@ -74,7 +74,7 @@ export function jobActivity(role: Role): { backups: boolean; drill: boolean } {
 export function validateBackupCronJobsArgs(
   args: Pick<BackupCronJobsArgs, "schedules" | "timeZone" | "vpcCidr" | "store">,
 ): void {
-  for (const [key, schedule] of Object.entries(args.schedules)) {
+  for (const [key, schedule] of Object.entries(args.schedules) as Array<[string, string]>) {
     const err = cronError(schedule);
     if (err) throw new Error(`[schedules.${key}] malformed cron "${schedule}": ${err}`);
   }
