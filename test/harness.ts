@@ -30,6 +30,8 @@ export interface RegisteredResource {
   readonly protect: boolean;
   readonly retainOnDelete: boolean;
   readonly dependsOn: string[];
+  /** Explicit provider reference (`<provider urn>::<id>`), or undefined for the default provider. */
+  readonly provider: string | undefined;
 }
 
 export class StackRun {
@@ -131,7 +133,7 @@ export function stackConfig(
 
 async function settle(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
-    return new Promise((resolve) => (value).apply((v) => resolve(v)));
+    return new Promise((resolve) => value.apply((v) => resolve(v)));
   }
   return value;
 }
@@ -144,6 +146,7 @@ type MonitorRequest = {
   getProtect(): boolean;
   getRetainondelete?(): boolean;
   getDependenciesList(): string[];
+  getProvider?(): string;
 };
 
 /**
@@ -205,6 +208,7 @@ export async function runProgram(
       protect: req.getProtect(),
       retainOnDelete: req.getRetainondelete?.() ?? false,
       dependsOn: req.getDependenciesList(),
+      provider: req.getProvider?.() || undefined,
       inputs: unwrapSecrets(deserializeProperties(req.getObject() as never)) as Record<string, any>,
     });
     return original(req, cb);
