@@ -299,7 +299,8 @@ export class BackupCronJobs extends pulumi.ComponentResource {
                   },
                   spec: backupPodSpec({
                     serviceAccount: args.serviceAccount,
-                    tmpSizeLimit: "2Gi",
+                    // The drill downloads the dump to TMPDIR before pg_restore --jobs reads it.
+                    tmpSizeLimit: plan.kind === "drill" ? drillScratchStorage : "2Gi",
                     drctl: { image: args.image, args: plan.args, env, resources: DRCTL_RESOURCES },
                     scratch:
                       plan.kind === "drill"

@@ -12,8 +12,11 @@ type Container = k8s.types.input.core.v1.Container;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 type Resources = k8s.types.input.core.v1.ResourceRequirements;
 
-/** drctl's uid/gid: the distroless `nonroot` user; any non-zero id that owns no host files works. */
-export const DRCTL_UID = 65532;
+/**
+ * drctl's uid/gid: the image's own `drctl` user (drctl/Dockerfile). It must have a passwd entry:
+ * libpq and pg_dump look the current user up and fail for an unknown uid.
+ */
+export const DRCTL_UID = 10001;
 /** The `postgres` user of the official Debian-based postgres image, so initdb finds its passwd entry. */
 export const POSTGRES_UID = 999;
 

@@ -118,9 +118,9 @@ describe("backup CronJobs on the primary", () => {
       expect(pod.restartPolicy, n).toBe("Never");
       expect(pod.securityContext, n).toEqual({
         runAsNonRoot: true,
-        runAsUser: 65532,
-        runAsGroup: 65532,
-        fsGroup: 65532,
+        runAsUser: 10001,
+        runAsGroup: 10001,
+        fsGroup: 10001,
         seccompProfile: { type: "RuntimeDefault" },
       });
       expect(
@@ -128,7 +128,8 @@ describe("backup CronJobs on the primary", () => {
         n,
       ).toEqual({
         name: "tmp",
-        emptyDir: { sizeLimit: "2Gi" },
+        // The drill downloads the dump there; everything else streams.
+        emptyDir: { sizeLimit: n === "restore-drill" ? "8Gi" : "2Gi" },
       });
       const drctl = drctlOf(cj);
       expect(drctl.volumeMounts, n).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
@@ -213,9 +214,11 @@ describe("backup CronJobs on the primary", () => {
     expect(drill.spec.schedule).toBe("30 1 3 * *");
     expect(podOf(drill).initContainers[0].image).toBe("postgres:17");
     expect(envOf(drctlOf(drill)).DRCTL_SMOKE_SQL).toBe('["select 1 from orders limit 1"]');
-    expect(podOf(drill).volumes.find((v: any) => v.name === "pgdata").emptyDir.sizeLimit).toBe(
-      "40Gi",
-    );
+    for (const volume of ["pgdata", "tmp"]) {
+      expect(podOf(drill).volumes.find((v: any) => v.name === volume).emptyDir.sizeLimit).toBe(
+        "40Gi",
+      );
+    }
     for (const cj of Object.values(jobs)) expect(cj.spec.timeZone).toBe("Europe/Berlin");
   });
 
