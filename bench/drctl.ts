@@ -90,9 +90,6 @@ async function main(): Promise<void> {
       join(root, "node_modules/typescript/bin/tsc"),
       "-p",
       join(root, "drctl/tsconfig.build.json"),
-      // drctl/src/failover imports ../../components, outside the build config's rootDir.
-      "--rootDir",
-      root,
       "--outDir",
       dist,
     ],
