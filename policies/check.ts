@@ -10,7 +10,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { resetRequireCache, runProgramWith, stackConfig } from "../test/support/mockRun";
+import { resetRequireCache, runProgramWith } from "../test/support/mockRun";
+import { stackConfig } from "../test/support/stackFiles";
 import { formatViolations, type PackConfig } from "./evaluate";
 import { checkCase, isMandatory, ROLES, STACKS, type Role, type Stack } from "./offline";
 

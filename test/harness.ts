@@ -1,5 +1,6 @@
 import { vi } from "vitest";
-import { runProgramWith, stackConfig, type StackName, type StackRun } from "./support/mockRun";
+import { runProgramWith, type StackRun } from "./support/mockRun";
+import { stackConfig, type StackName } from "./support/stackFiles";
 
 /**
  * Runs the real program (index.ts) under Pulumi mocks and returns what it registered.
@@ -8,19 +9,19 @@ import { runProgramWith, stackConfig, type StackName, type StackRun } from "./su
  *   run.one("aws:rds/instance:Instance").inputs.replicateSourceDb
  *
  * Fails on duplicate URNs and on any invoke that is not mocked; unwraps secrets. The mocked-run
- * core lives in ./support/mockRun (shared with the offline policy check, which runs without vitest).
+ * core lives in ./support/mockRun, shared with the offline policy check (policies/check.ts),
+ * which runs without vitest.
  */
 
+export { StackRun, type RegisteredResource } from "./support/mockRun";
 export {
-  ROOT,
-  StackRun,
-  deepMerge,
   stackConfig,
   stackFileConfig,
   toAllConfig,
-  type RegisteredResource,
+  deepMerge,
+  ROOT,
   type StackName,
-} from "./support/mockRun";
+} from "./support/stackFiles";
 
 /**
  * Runs index.ts for `stack` with `overrides` applied to its stack file. A config error (or any
