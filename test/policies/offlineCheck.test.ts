@@ -17,9 +17,11 @@ import { ROOT, runStack } from "../harness";
 const run: StackRunner = (stack, overrides) => runStack(stack, overrides);
 
 describe("npm run policy:check: every stack in every role", () => {
-  const matrix = STACKS.flatMap((stack) => ROLES.map((role) => ({ stack, role })));
+  const matrix = STACKS.flatMap((stack) =>
+    ROLES.map((role) => ({ stack, role, file: `Pulumi.${stack}.yaml` })),
+  );
 
-  it.each(matrix)("Pulumi.$stack.yaml as $role: no violations", async ({ stack, role }) => {
+  it.each(matrix)("$file as $role: no violations", async ({ stack, role }) => {
     const result = await checkCase(run, stack, role);
     expect(result.error).toBeUndefined();
     expect(formatViolations(result.violations)).toBe(
@@ -32,7 +34,9 @@ describe("the rules over what a real stack registered, one property changed", ()
   it("the site key with rotation off", async () => {
     const { resources } = await runStack("primary");
     const mutated = resources.map((r) =>
-      r.type === "aws:kms/key:Key" ? { ...r, inputs: { ...r.inputs, enableKeyRotation: false } } : r,
+      r.type === "aws:kms/key:Key"
+        ? { ...r, inputs: { ...r.inputs, enableKeyRotation: false } }
+        : r,
     );
     const key = resources.find((r) => r.type === "aws:kms/key:Key")!;
     expect(await evaluate(policies, mutated)).toEqual([
@@ -84,7 +88,13 @@ describe("npm run policy:check as a command", () => {
     // way `pulumi preview --policy-pack-config` passes it.
     const dir = mkdtempSync(join(tmpdir(), "policy-check-"));
     const file = join(dir, "policy-config.json");
-    writeFileSync(file, JSON.stringify({ "dr-kms-key-rotation": { enforcementLevel: "mandatory" }, "dr-eks-cluster-secrets-encryption": "mandatory" }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        "dr-kms-key-rotation": { enforcementLevel: "mandatory" },
+        "dr-eks-cluster-secrets-encryption": "mandatory",
+      }),
+    );
     const { stdout } = await check("--stack", "dr", "--role", "standby", "--policy-config", file);
     expect(stdout).toContain("0 mandatory");
   });
