@@ -24,6 +24,11 @@ export interface RegisteredResource {
   readonly protect: boolean;
   readonly retainOnDelete: boolean;
   readonly dependsOn: string[];
+  readonly deleteBeforeReplace: boolean;
+  readonly replaceOnChanges: string[];
+  readonly ignoreChanges: string[];
+  /** Explicit provider reference (`<provider urn>::<id>`), or undefined for the default provider. */
+  readonly provider: string | undefined;
   /** URNs each input property depends on (how the CLI links split S3 resources to their bucket). */
   readonly propertyDependencies: Record<string, string[]>;
 }
@@ -93,6 +98,10 @@ type MonitorRequest = {
   getProtect(): boolean;
   getRetainondelete?(): boolean;
   getDependenciesList(): string[];
+  getDeletebeforereplace?(): boolean;
+  getReplaceonchangesList?(): string[];
+  getIgnorechangesList?(): string[];
+  getProvider?(): string;
   getPropertydependenciesMap?(): {
     forEach(cb: (deps: { getUrnsList(): string[] }, key: string) => void): void;
   };
@@ -163,6 +172,10 @@ export async function runProgramWith(
       protect: req.getProtect(),
       retainOnDelete: req.getRetainondelete?.() ?? false,
       dependsOn: req.getDependenciesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
+      replaceOnChanges: req.getReplaceonchangesList?.() ?? [],
+      ignoreChanges: req.getIgnorechangesList?.() ?? [],
+      provider: req.getProvider?.() || undefined,
       propertyDependencies: propertyDependencies(req),
       inputs: unwrapSecrets(deserializeProperties(req.getObject() as never)) as Record<string, any>,
     });
