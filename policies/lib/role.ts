@@ -1,5 +1,6 @@
 import type * as aws from "@pulumi/aws";
 import type { PolicyResource } from "@pulumi/policy";
+import type * as pulumi from "@pulumi/pulumi";
 import { ofTypes, propsOf, TYPES } from "./resources";
 
 /**
@@ -12,7 +13,7 @@ import { ofTypes, propsOf, TYPES } from "./resources";
  * - `standby`: the instance is a cross-region read replica (`replicateSourceDb` set);
  * - `promoting`: the replica is detached but has no automated backups yet — the provider cannot
  *   detach and set backup retention in one update (terraform-provider-aws #4419), so that is
- *   phase 2, the `primary` role;
+ *   phase 2, the `primary` role (see also `isPromotingReplica`);
  * - `fenced`: the old primary's parameter group turns `default_transaction_read_only` on;
  * - `primary`: the one left — a source instance, backups on, writable.
  *
@@ -26,6 +27,24 @@ export function primaryInstances(resources: PolicyResource[]): PolicyResource[] 
     if ((p.backupRetentionPeriod ?? 0) < 1) return false;
     return !isReadOnly(resources, db);
   });
+}
+
+/**
+ * Whether `db` (its inputs) is a read replica in phase 1 of promotion: no `replicateSourceDb`, and
+ * nothing RDS needs to create a source instance — no `username` (MasterUsername), no
+ * `snapshotIdentifier`, `restoreToPointInTime` or `s3Import`. RDS cannot create such an instance;
+ * it can only be a replica whose source was just removed. Read from inputs, so use it in
+ * resource policies (the CLI hands those the program's inputs; a stack policy sees outputs, where
+ * a promoted replica reports the `username` it inherited).
+ */
+export function isPromotingReplica(db: Partial<pulumi.Unwrap<aws.rds.InstanceArgs>>): boolean {
+  return (
+    !db.replicateSourceDb &&
+    !db.username &&
+    !db.snapshotIdentifier &&
+    !db.restoreToPointInTime &&
+    !db.s3Import
+  );
 }
 
 const ON = new Set(["1", "on", "true"]);

@@ -174,6 +174,8 @@ export function primarySite(): EvaluatedResource[] {
         region: "us-east-1",
         identifier: "acme-dr-use1-pg",
         engine: "postgres",
+        username: "dradmin",
+        manageMasterUserPassword: true,
         storageEncrypted: true,
         kmsKeyId: KEY_ARN,
         backupRetentionPeriod: 14,

@@ -428,6 +428,32 @@ describe("the primary-role signal (policies/lib/role.ts)", () => {
     expect(await violations(standbySite())).toEqual([]);
   });
 
+  it("lets phase 1 of a promotion (a detached replica, retention 0) through", async () => {
+    const promoting = mutate(
+      drop(drop(site(), `${B}-replication`), "acme-dr-use1-pg-backups-usw2"),
+      "acme-dr-use1-pg",
+      (i) => {
+        delete i.username;
+        delete i.manageMasterUserPassword;
+        i.backupRetentionPeriod = 0;
+        i.multiAz = false;
+      },
+    );
+    expect(await violations(promoting)).toEqual([]);
+  });
+
+  it("does not mistake a source instance with backups off for a promotion", async () => {
+    const found = await violations(
+      mutate(site(), "acme-dr-use1-pg", (i) => (i.backupRetentionPeriod = 0)),
+    );
+    expect(found.map((v) => [v.policy, v.message])).toEqual([
+      [
+        "dr-rds-instance-backup-retention",
+        "backupRetentionPeriod is 0; a source instance must keep automated backups at least 7 days",
+      ],
+    ]);
+  });
+
   it("holds a fenced old primary (read-only parameter group) to none of them either", async () => {
     const fenced = mutate(
       drop(drop(site(), `${B}-replication`), "acme-dr-use1-pg-backups-usw2"),
