@@ -12,8 +12,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { resetRequireCache, runProgramWith } from "../test/support/mockRun";
 import { stackConfig } from "../test/support/stackFiles";
-import { formatViolations, type PackConfig } from "./evaluate";
-import { checkCase, isMandatory, ROLES, STACKS, type Role, type Stack } from "./offline";
+import type { PackConfig } from "./evaluate";
+import { ROLES, runCheck, STACKS, type Role, type Stack } from "./offline";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -33,30 +33,10 @@ async function main(): Promise<number> {
     ? (JSON.parse(readFileSync(values["policy-config"], "utf8")) as PackConfig)
     : undefined;
 
-  let mandatory = 0;
-  let broken = 0;
-  for (const stack of stacks) {
-    for (const role of roles) {
-      const result = await checkCase(
-        (s, overrides) => runProgramWith(stackConfig(s, overrides), s, resetRequireCache),
-        stack,
-        role,
-        config,
-      );
-      const title = `== Pulumi.${stack}.yaml as ${role}`;
-      if (result.error) {
-        broken++;
-        console.log(`${title}: the stack did not run\n${result.error}\n`);
-        continue;
-      }
-      const count = result.violations.filter(isMandatory).length;
-      mandatory += count;
-      console.log(`${title}: ${result.violations.length} violation(s), ${count} mandatory`);
-      console.log(formatViolations(result.violations));
-    }
-  }
-  if (broken) return 2;
-  return mandatory > 0 ? 1 : 0;
+  return runCheck(
+    (s, overrides) => runProgramWith(stackConfig(s, overrides), s, resetRequireCache),
+    { stacks, roles, config },
+  );
 }
 
 main().then(

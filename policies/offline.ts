@@ -1,6 +1,12 @@
 import { ROLES, type Role } from "../components/config";
 import { policies } from "./rules";
-import { evaluate, type EvaluatedResource, type PackConfig, type Violation } from "./evaluate";
+import {
+  evaluate,
+  formatViolations,
+  type EvaluatedResource,
+  type PackConfig,
+  type Violation,
+} from "./evaluate";
 
 /**
  * The offline check's matrix: every stack file in every role. Shared by `npm run policy:check`
@@ -50,3 +56,40 @@ export async function checkCase(
 }
 
 export const isMandatory = (v: Violation): boolean => v.enforcementLevel === "mandatory";
+
+export interface CheckOptions {
+  readonly stacks?: readonly Stack[];
+  readonly roles?: readonly Role[];
+  /** Pack config, as `pulumi preview --policy-pack-config` takes it. */
+  readonly config?: PackConfig;
+}
+
+/**
+ * The whole offline check: every case run, printed as the CLI prints violations, and the exit
+ * code — 0 clean (advisory violations allowed), 1 a mandatory violation, 2 a stack that did not run.
+ */
+export async function runCheck(
+  run: StackRunner,
+  opts: CheckOptions = {},
+  log: (line: string) => void = console.log,
+): Promise<number> {
+  let mandatory = 0;
+  let broken = 0;
+  for (const stack of opts.stacks ?? STACKS) {
+    for (const role of opts.roles ?? ROLES) {
+      const result = await checkCase(run, stack, role, opts.config);
+      const title = `== Pulumi.${stack}.yaml as ${role}`;
+      if (result.error) {
+        broken++;
+        log(`${title}: the stack did not run\n${result.error}\n`);
+        continue;
+      }
+      const count = result.violations.filter(isMandatory).length;
+      mandatory += count;
+      log(`${title}: ${result.violations.length} violation(s), ${count} mandatory`);
+      log(formatViolations(result.violations));
+    }
+  }
+  if (broken) return 2;
+  return mandatory > 0 ? 1 : 0;
+}

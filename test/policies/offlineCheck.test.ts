@@ -1,11 +1,8 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { evaluate, formatViolations } from "../../policies/evaluate";
-import { checkCase, ROLES, STACKS, type StackRunner } from "../../policies/offline";
+import { checkCase, ROLES, runCheck, STACKS, type StackRunner } from "../../policies/offline";
 import { policies } from "../../policies/rules";
 import { ROOT, runStack } from "../harness";
 
@@ -69,33 +66,48 @@ describe("the rules over what a real stack registered, one property changed", ()
 });
 
 describe("npm run policy:check as a command", () => {
-  const exec = promisify(execFile);
-  const check = (...args: string[]) =>
-    exec(
+  it("exits 0 and prints no violations for a compliant stack (a real child process)", async () => {
+    const { stdout } = await promisify(execFile)(
       process.execPath,
-      ["-r", "ts-node/register/transpile-only", "policies/check.ts", ...args],
+      [
+        "-r",
+        "ts-node/register/transpile-only",
+        "policies/check.ts",
+        "--stack",
+        "primary",
+        "--role",
+        "primary",
+      ],
       { cwd: ROOT },
     );
-
-  it("exits 0 and prints no violations for a compliant stack", async () => {
-    const { stdout } = await check("--stack", "primary", "--role", "primary");
     expect(stdout).toContain("== Pulumi.primary.yaml as primary: 0 violation(s), 0 mandatory");
-  });
+  }, 180_000);
 
-  it("exits 1 with the rule's message when a mandatory rule is broken", async () => {
-    // The stack config cannot go below the floors (components/config.ts refuses it before any
-    // resource exists), so the break comes from the policy side: a stricter threshold, passed the
-    // way `pulumi preview --policy-pack-config` passes it.
-    const dir = mkdtempSync(join(tmpdir(), "policy-check-"));
-    const file = join(dir, "policy-config.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        "dr-kms-key-rotation": { enforcementLevel: "mandatory" },
-        "dr-eks-cluster-secrets-encryption": "mandatory",
-      }),
+  it("exits 1 and prints the rule's message when what a stack registers breaks a rule", async () => {
+    // The stack config cannot express a violation: components/config.ts refuses, before any
+    // resource exists, every value the rules forbid (retention under the floors, a vault lock
+    // under 3 days, a PRIMARY record without a health check). So the break is made where a
+    // changed component would make it: in what the stack registers, here the site key's rotation.
+    const broken: StackRunner = async (stack, overrides) => {
+      const { resources } = await runStack(stack, overrides);
+      return {
+        resources: resources.map((r) =>
+          r.type === "aws:kms/key:Key"
+            ? { ...r, inputs: { ...r.inputs, enableKeyRotation: false } }
+            : r,
+        ),
+      };
+    };
+    const lines: string[] = [];
+    const code = await runCheck(broken, { stacks: ["dr"], roles: ["standby"] }, (l) =>
+      lines.push(l),
     );
-    const { stdout } = await check("--stack", "dr", "--role", "standby", "--policy-config", file);
-    expect(stdout).toContain("0 mandatory");
+    expect(code).toBe(1);
+    const out = lines.join("\n");
+    expect(out).toContain("== Pulumi.dr.yaml as standby: 1 violation(s), 1 mandatory");
+    expect(out).toMatch(
+      /\[mandatory\] {2}dr-stack-guard@v0\.1\.0 {2}dr-kms-key-rotation \(aws:kms\/key:Key: acme-dr-usw2-key\)/,
+    );
+    expect(out).toContain("enableKeyRotation is not true; turn on automatic key rotation");
   });
 });
