@@ -30,6 +30,9 @@ export interface RegisteredResource {
   readonly protect: boolean;
   readonly retainOnDelete: boolean;
   readonly dependsOn: string[];
+  readonly deleteBeforeReplace: boolean;
+  readonly replaceOnChanges: string[];
+  readonly ignoreChanges: string[];
 }
 
 export class StackRun {
@@ -131,7 +134,7 @@ export function stackConfig(
 
 async function settle(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
-    return new Promise((resolve) => (value).apply((v) => resolve(v)));
+    return new Promise((resolve) => value.apply((v) => resolve(v)));
   }
   return value;
 }
@@ -144,6 +147,9 @@ type MonitorRequest = {
   getProtect(): boolean;
   getRetainondelete?(): boolean;
   getDependenciesList(): string[];
+  getDeletebeforereplace?(): boolean;
+  getReplaceonchangesList?(): string[];
+  getIgnorechangesList?(): string[];
 };
 
 /**
@@ -205,6 +211,9 @@ export async function runProgram(
       protect: req.getProtect(),
       retainOnDelete: req.getRetainondelete?.() ?? false,
       dependsOn: req.getDependenciesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
+      replaceOnChanges: req.getReplaceonchangesList?.() ?? [],
+      ignoreChanges: req.getIgnorechangesList?.() ?? [],
       inputs: unwrapSecrets(deserializeProperties(req.getObject() as never)) as Record<string, any>,
     });
     return original(req, cb);
