@@ -178,7 +178,9 @@ describe("role: primary (Pulumi.primary.yaml)", () => {
 
   it("exports the endpoint, port, ARN, master secret and role", async () => {
     const run = await runStack("primary");
-    expect(run.outputs.dbEndpoint).toMatch(/^acme-dr-use1-pg\.[0-9a-f]{12}\.us-east-1\.rds\.amazonaws\.com$/);
+    expect(run.outputs.dbEndpoint).toMatch(
+      /^acme-dr-use1-pg\.[0-9a-f]{12}\.us-east-1\.rds\.amazonaws\.com$/,
+    );
     expect(run.outputs.dbPort).toBe(5432);
     expect(run.outputs.dbInstanceArn).toBe(USE1_ARN);
     expect(run.outputs.dbMasterSecretArn).toMatch(
@@ -270,7 +272,10 @@ describe("role: promoting", () => {
 
 describe("role: fenced", () => {
   it("adds default_transaction_read_only to the same parameter group and keeps the instance as it was", async () => {
-    const run = await runStack("primary", { role: "fenced", database: { previousRole: "primary" } });
+    const run = await runStack("primary", {
+      role: "fenced",
+      database: { previousRole: "primary" },
+    });
     const params = run.one(PARAMS, "acme-dr-use1-db-params");
     expect(params.inputs.parameters).toEqual([
       { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
@@ -278,7 +283,11 @@ describe("role: fenced", () => {
     ]);
     const db = run.one(INSTANCE, "acme-dr-use1-db");
     expect(db.inputs.parameterGroupName).toBe(params.id);
-    expect(db.inputs).toMatchObject({ multiAz: true, backupRetentionPeriod: 14, deletionProtection: true });
+    expect(db.inputs).toMatchObject({
+      multiAz: true,
+      backupRetentionPeriod: 14,
+      deletionProtection: true,
+    });
     expect(db.protect).toBe(true);
   });
 

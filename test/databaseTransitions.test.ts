@@ -59,7 +59,10 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
       role: "promoting",
       database: { previousRole: "standby" },
     });
-    const primary = await runStack("dr", { role: "primary", database: { previousRole: "promoting" } });
+    const primary = await runStack("dr", {
+      role: "primary",
+      database: { previousRole: "promoting" },
+    });
     const keyArn = primary.outputs.kmsKeyArn as string;
     expect(diffInputs(instanceOf(promoting).inputs, instanceOf(primary).inputs)).toEqual([
       { key: "backupRetentionPeriod", from: 0, to: 14 },
@@ -93,7 +96,10 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
 
   it("primary -> fenced changes only the parameter group's values and removes the primary's extras", async () => {
     const primary = await runStack("primary");
-    const fenced = await runStack("primary", { role: "fenced", database: { previousRole: "primary" } });
+    const fenced = await runStack("primary", {
+      role: "fenced",
+      database: { previousRole: "primary" },
+    });
     expect(diffInputs(instanceOf(primary).inputs, instanceOf(fenced).inputs)).toEqual([]);
     const params = (run: StackRun) => run.one("aws:rds/parameterGroup:ParameterGroup").inputs;
     expect(diffInputs(params(primary), params(fenced)).map((c) => c.key)).toEqual(["parameters"]);
@@ -118,17 +124,24 @@ describe("failback: rebuilding a fenced site as standby", () => {
       (e: Error) => e,
     );
     expect(err?.name).toBe("ConfigError");
-    expect(err?.message).toContain("dr-stack:database.allowRebuild: moving this site from fenced to standby");
+    expect(err?.message).toContain(
+      "dr-stack:database.allowRebuild: moving this site from fenced to standby",
+    );
     expect(err?.message).toContain(
       "`pulumi config set --path dr-stack:database.allowRebuild true`, then `pulumi up`",
     );
-    expect(err?.message).toContain("`pulumi config set --path dr-stack:database.allowRebuild false`");
+    expect(err?.message).toContain(
+      "`pulumi config set --path dr-stack:database.allowRebuild false`",
+    );
     expect(err?.message).toContain(rebuildInstructions("fenced"));
   });
 
   it("step 1 (unlock, still fenced) lifts protect and deletion protection and nothing else", async () => {
     const locked = await runStack("primary", { role: "fenced" });
-    const unlocked = await runStack("primary", { role: "fenced", database: { allowRebuild: true } });
+    const unlocked = await runStack("primary", {
+      role: "fenced",
+      database: { allowRebuild: true },
+    });
     expect(diffInputs(instanceOf(locked).inputs, instanceOf(unlocked).inputs)).toEqual([
       { key: "deletionProtection", from: true, to: false },
     ]);
@@ -144,7 +157,9 @@ describe("failback: rebuilding a fenced site as standby", () => {
     const db = instanceOf(run);
     expect(db.name).toBe("acme-dr-use1-db");
     expect(db.inputs.identifier).toBe("acme-dr-use1-pg");
-    expect(db.inputs.replicateSourceDb).toBe("arn:aws:rds:us-west-2:111122223333:db:acme-dr-usw2-pg");
+    expect(db.inputs.replicateSourceDb).toBe(
+      "arn:aws:rds:us-west-2:111122223333:db:acme-dr-usw2-pg",
+    );
     expect(db.inputs.kmsKeyId).toBe(run.outputs.kmsKeyArn);
     expect(db.inputs.deletionProtection).toBe(false);
     expect(db.protect).toBe(false);
@@ -176,9 +191,9 @@ describe("failback: rebuilding a fenced site as standby", () => {
     await expect(
       runStack("primary", { role: "standby", database: { previousRole: "primary" } }),
     ).rejects.toThrow("a primary is rebuilt as a standby only after it is fenced");
-    await expect(
-      runStack("primary", { database: { previousRole: "chief" } }),
-    ).rejects.toThrow('dr-stack:database.previousRole: "chief" is not allowed');
+    await expect(runStack("primary", { database: { previousRole: "chief" } })).rejects.toThrow(
+      'dr-stack:database.previousRole: "chief" is not allowed',
+    );
   });
 });
 
@@ -195,9 +210,9 @@ describe("the transition table (pure)", () => {
         expect(transitionKind(from, to) ?? "-").toBe(table[from][to]);
         const problems = roleTransitionProblems({ role: to, previousRole: from });
         expect(problems.length > 0).toBe(table[from][to] === "-" || table[from][to] === "rebuild");
-        expect(roleTransitionProblems({ role: to, previousRole: from, allowRebuild: true }).length > 0).toBe(
-          table[from][to] === "-" || to === "primary",
-        );
+        expect(
+          roleTransitionProblems({ role: to, previousRole: from, allowRebuild: true }).length > 0,
+        ).toBe(table[from][to] === "-" || to === "primary");
       });
     }
   }
