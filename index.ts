@@ -74,6 +74,7 @@ const database = new Database(`${stem}-db`, {
   readReplicaIdentifiers: [...Array(db.readReplicas).keys()].map((i) =>
     naming.dbReadReplicaIdentifier(names, self, i),
   ),
+  replicateBackupsToPeer: db.replicateBackupsToPeer,
   previousRole: db.previousRole,
   allowRebuild: db.allowRebuild,
   engineVersion: db.engineVersion,

@@ -96,6 +96,11 @@ const databaseSchema = z
      * roles so the move can be checked (components/dbTransition.ts). Unset means "no move".
      */
     previousRole: z.enum(ROLES).optional(),
+    /**
+     * Replicate the primary's automated backups into the peer region. The replication is created
+     * in the peer region, so while that region is down (a failover) set it false.
+     */
+    replicateBackupsToPeer: z.boolean().default(true),
     /** Create the backup and app roles with @pulumi/postgresql: needs network reach to the primary. */
     manageRoles: z.boolean().default(false),
     dbName: z

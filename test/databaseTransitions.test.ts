@@ -1,11 +1,14 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROLES, type Role } from "../components/config";
 import {
+  TRANSITIONS,
   rebuildInstructions,
   roleTransitionProblems,
   transitionKind,
 } from "../components/dbTransition";
-import { runStack, type StackName, type StackRun } from "./harness";
+import { ROOT, runStack, type StackName, type StackRun } from "./harness";
 import { diffInputs } from "./support/diff";
 
 const INSTANCE = "aws:rds/instance:Instance";
@@ -92,6 +95,21 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
       retentionPeriod: 14,
     });
     expect(primary.outputs.dbMasterSecretArn).toMatch(/^arn:aws:secretsmanager:us-west-2:/);
+  });
+
+  it("phase 2 during an outage of the old region skips the backup replication into it", async () => {
+    const run = await runStack("dr", {
+      role: "primary",
+      database: { previousRole: "promoting", replicateBackupsToPeer: false },
+    });
+    expect(
+      run.ofType("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"),
+    ).toEqual([]);
+    // Nothing is created in us-east-1 on this path (DESIGN §2); the plan's copy jobs just wait.
+    expect(run.resources.filter((r) => r.inputs.region === "us-east-1").map((r) => r.name)).toEqual(
+      [],
+    );
+    expect(instanceOf(run).inputs).toMatchObject({ multiAz: true, backupRetentionPeriod: 14 });
   });
 
   it("primary -> fenced changes only the parameter group's values and removes the primary's extras", async () => {
@@ -239,4 +257,27 @@ describe("every stack in every role runs clean", () => {
       expect(run.one("aws:backup/vault:Vault").inputs.kmsKeyArn).toBe(run.outputs.kmsKeyArn);
     });
   }
+});
+
+describe("docs/failover.md matches the code", () => {
+  const doc = readFileSync(join(ROOT, "docs", "failover.md"), "utf8");
+
+  it("lists every allowed move with its kind", () => {
+    for (const [move, kind] of Object.entries(TRANSITIONS)) {
+      const [from, to] = move.split("->");
+      expect(doc, move).toMatch(new RegExp(`\\| \`${from}\` → \`${to}\` +\\| ${kind} +\\|`));
+    }
+  });
+
+  it("gives the same commands as the refusal message", () => {
+    for (const cmd of [
+      "pulumi config set --path dr-stack:database.allowRebuild true",
+      "pulumi config set --path dr-stack:database.previousRole fenced",
+      "pulumi config set --path dr-stack:database.allowRebuild false",
+      "pulumi config rm --path dr-stack:database.previousRole",
+    ]) {
+      expect(rebuildInstructions("fenced")).toContain(cmd);
+      expect(doc).toContain(cmd);
+    }
+  });
 });
