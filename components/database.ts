@@ -311,7 +311,11 @@ export class Database extends pulumi.ComponentResource {
         maintenanceWindow: "tue:05:00-tue:05:30",
         // Keep automated backups (PITR) after the instance is deleted, for their retention period.
         deleteAutomatedBackups: false,
-        deletionProtection: !allowRebuild,
+        // Off on a fenced instance: failback replaces it, and RDS refuses to delete an instance
+        // with deletion protection, which an update must lift first; the replacement has no
+        // such step. `protect` still guards it, the final snapshot and the retained automated
+        // backups keep its data after a rebuild.
+        deletionProtection: !allowRebuild && role !== "fenced",
         ...settings,
       },
       {

@@ -49,17 +49,30 @@ const SET = "pulumi config set --path";
 
 /** The one message an operator sees when a rebuild is not yet allowed: what to run, in order. */
 export function rebuildInstructions(from: Role): string {
-  return (
+  const head =
     `dr-stack:database.allowRebuild: moving this site from ${from} to standby replaces its database ` +
-    `instance (a ${from} instance cannot be re-attached as a replica), and rebuilding is not allowed. ` +
-    `The instance has deletion protection on, which must be lifted by its own update before the replacement. ` +
-    `Run, in order: ` +
-    `(1) \`pulumi config set dr-stack:role ${from}\`, \`${SET} dr-stack:database.allowRebuild true\`, then \`pulumi up\` ` +
-    `(lifts deletion protection; nothing else changes); ` +
-    `(2) \`pulumi config set dr-stack:role standby\`, \`${SET} dr-stack:database.previousRole ${from}\`, then \`pulumi up\` ` +
-    `(final snapshot, then a new replica of the peer); ` +
-    `(3) \`${SET} dr-stack:database.allowRebuild false\`, \`pulumi config rm --path dr-stack:database.previousRole\`, ` +
-    `then \`pulumi up\` (deletion protection back on). See docs/failover.md, "Failback".`
+    `instance (a ${from} instance cannot be re-attached as a replica), and rebuilding is not allowed. `;
+  const relock =
+    `\`${SET} dr-stack:database.allowRebuild false\`, \`pulumi config rm --path dr-stack:database.previousRole\`, ` +
+    `then \`pulumi up\` (protection back on). See docs/failover.md.`;
+  if (from === "fenced") {
+    // A fenced instance has no deletion protection (database.ts), so one update replaces it.
+    return (
+      head +
+      `Run \`${SET} dr-stack:database.allowRebuild true\`, then \`pulumi up\` ` +
+      `(final snapshot of the old instance, then a new replica of the peer), then ` +
+      relock
+    );
+  }
+  // Any other instance still has deletion protection: lift it with an update of its own first.
+  return (
+    head +
+    `Its deletion protection must be lifted by an update of its own first. Run, in order: ` +
+    `(1) \`pulumi config set dr-stack:role ${from}\`, \`pulumi config rm --path dr-stack:database.previousRole\`, ` +
+    `\`${SET} dr-stack:database.allowRebuild true\`, then \`pulumi up\`; ` +
+    `(2) \`pulumi config set dr-stack:role standby\`, \`${SET} dr-stack:database.previousRole ${from}\`, ` +
+    `then \`pulumi up\` (final snapshot, then a new replica of the peer); (3) ` +
+    relock
   );
 }
 

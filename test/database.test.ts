@@ -271,7 +271,7 @@ describe("role: promoting", () => {
 });
 
 describe("role: fenced", () => {
-  it("adds default_transaction_read_only to the same parameter group and keeps the instance as it was", async () => {
+  it("adds default_transaction_read_only to the same parameter group; the instance only drops deletion protection", async () => {
     const run = await runStack("primary", {
       role: "fenced",
       database: { previousRole: "primary" },
@@ -286,7 +286,9 @@ describe("role: fenced", () => {
     expect(db.inputs).toMatchObject({
       multiAz: true,
       backupRetentionPeriod: 14,
-      deletionProtection: true,
+      manageMasterUserPassword: true,
+      // So that a failback can replace it in one update; Pulumi's protect still guards it.
+      deletionProtection: false,
     });
     expect(db.protect).toBe(true);
   });

@@ -118,7 +118,10 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
       role: "fenced",
       database: { previousRole: "primary" },
     });
-    expect(diffInputs(instanceOf(primary).inputs, instanceOf(fenced).inputs)).toEqual([]);
+    expect(diffInputs(instanceOf(primary).inputs, instanceOf(fenced).inputs)).toEqual([
+      { key: "deletionProtection", from: true, to: false },
+    ]);
+    expect(instanceOf(fenced).protect).toBe(true);
     const params = (run: StackRun) => run.one("aws:rds/parameterGroup:ParameterGroup").inputs;
     expect(diffInputs(params(primary), params(fenced)).map((c) => c.key)).toEqual(["parameters"]);
     expect(added(fenced, primary)).toEqual([
@@ -154,20 +157,16 @@ describe("failback: rebuilding a fenced site as standby", () => {
     expect(err?.message).toContain(rebuildInstructions("fenced"));
   });
 
-  it("step 1 (unlock, still fenced) lifts protect and deletion protection and nothing else", async () => {
-    const locked = await runStack("primary", { role: "fenced" });
-    const unlocked = await runStack("primary", {
-      role: "fenced",
-      database: { allowRebuild: true },
-    });
-    expect(diffInputs(instanceOf(locked).inputs, instanceOf(unlocked).inputs)).toEqual([
-      { key: "deletionProtection", from: true, to: false },
-    ]);
-    expect(instanceOf(unlocked).protect).toBe(false);
-    expect(instanceOf(locked).protect).toBe(true);
+  it("refuses promoting -> standby without allowRebuild: that instance must be unlocked first", async () => {
+    await expect(
+      runStack("dr", { role: "standby", database: { previousRole: "promoting" } }),
+    ).rejects.toThrow(
+      "Its deletion protection must be lifted by an update of its own first. Run, in order: " +
+        "(1) `pulumi config set dr-stack:role promoting`",
+    );
   });
 
-  it("step 2 (role standby, allowed) replaces the instance in place of the old one, as a replica of the peer", async () => {
+  it("with allowRebuild, one update replaces the instance in place of the old one, as a replica of the peer", async () => {
     const run = await runStack("primary", {
       role: "standby",
       database: { previousRole: "fenced", allowRebuild: true },
@@ -189,7 +188,7 @@ describe("failback: rebuilding a fenced site as standby", () => {
     ]);
   });
 
-  it("step 3 (relock) is the plain standby again", async () => {
+  it("relocking is the plain standby again", async () => {
     const relocked = await runStack("primary", { role: "standby" });
     const db = instanceOf(relocked);
     expect(db.protect).toBe(true);
@@ -272,7 +271,6 @@ describe("docs/failover.md matches the code", () => {
   it("gives the same commands as the refusal message", () => {
     for (const cmd of [
       "pulumi config set --path dr-stack:database.allowRebuild true",
-      "pulumi config set --path dr-stack:database.previousRole fenced",
       "pulumi config set --path dr-stack:database.allowRebuild false",
       "pulumi config rm --path dr-stack:database.previousRole",
     ]) {
