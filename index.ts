@@ -8,6 +8,7 @@ import { loadConfig } from "./components/config";
 import { Database } from "./components/database";
 import { DbRoles } from "./components/dbRoles";
 import { assertRoleTransition } from "./components/dbTransition";
+import { DnsFailover } from "./components/dnsFailover";
 import * as naming from "./components/naming";
 import { Network } from "./components/network";
 import { SiteKey } from "./components/siteKey";
@@ -126,6 +127,29 @@ if (db.manageRoles && role === "primary") {
   });
 }
 
+// Route 53 failover record and health check: PRIMARY on the primary, SECONDARY on a standby or
+// promoting site, no record on a fenced one (docs/dns-failover.md).
+const siteDns = self.config.dns;
+const dns =
+  config.dns && siteDns
+    ? new DnsFailover(`${stem}-dns`, {
+        region: self.region,
+        role,
+        zoneId: config.dns.zoneId,
+        recordName: config.dns.recordName,
+        recordType: config.dns.recordType,
+        setIdentifier: naming.failoverSetIdentifier(names, self),
+        loadBalancer: siteDns.loadBalancer,
+        records: siteDns.records,
+        ttl: config.dns.ttl,
+        healthCheckFqdn: siteDns.healthCheckFqdn,
+        healthCheck: config.dns.healthCheck,
+        healthMetric: siteDns.healthMetric,
+        alarmName: naming.dnsHealthAlarmName(names, self),
+        tags,
+      })
+    : undefined;
+
 export const site = self.site;
 export const siteRole = role;
 export const region = self.region;
@@ -144,3 +168,7 @@ export const dbInstanceArn = database.instanceArn;
 export const dbMasterSecretArn = database.masterSecretArn;
 export const dbRole = role;
 export const backupVaultArn = awsBackup.vaultArn;
+
+export const dnsRecordName = dns?.recordName;
+export const dnsFailoverRole = dns ? dns.failoverRole : "none";
+export const healthCheckId = dns?.healthCheckId;

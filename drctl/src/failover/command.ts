@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { EXIT, UsageError } from "../errors";
 import { AutomationStackOps } from "./automationOps";
 import { AwsProbes } from "./awsProbes";
 import { formatSeconds, parseDurationSeconds } from "./duration";
@@ -32,9 +33,7 @@ export interface FailoverDeps {
   readonly clock: Clock;
 }
 
-export const EXIT = { ok: 0, failed: 1, breached: 2, usage: 64 } as const;
-
-const USAGE = `usage: drctl failover --to <site> [options]
+export const FAILOVER_USAGE = `usage: drctl failover --to <site> [options]
        drctl failback --to <site> [options]
 
   failover  make <site> (today the standby) the primary: fence the old primary if its region
@@ -55,8 +54,6 @@ options:
 Re-running the same command after a failure resumes at the step that failed.
 exit codes: 0 done, 1 a step failed, 2 an objective was breached (lag), 64 usage error
 `;
-
-class UsageError extends Error {}
 
 interface Options {
   readonly direction: Direction;
@@ -256,14 +253,14 @@ export async function runFailover(
   try {
     const parsed = parseOptions(argv);
     if (parsed === "help") {
-      io.stdout.write(USAGE);
+      io.stdout.write(FAILOVER_USAGE);
       return EXIT.ok;
     }
     o = parsed;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`drctl: ${e.message}`);
-    err(USAGE);
+    err(FAILOVER_USAGE);
     return EXIT.usage;
   }
   try {
