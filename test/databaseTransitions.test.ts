@@ -19,8 +19,13 @@ function instanceOf(run: StackRun): StackRun["resources"][number] {
   return db[0];
 }
 
+/** The data tier's resources (database and AWS Backup); other components react to roles too. */
 function resourceNames(run: StackRun): Set<string> {
-  return new Set(run.resources.map((r) => `${r.type} ${r.name}`));
+  return new Set(
+    run.resources
+      .filter((r) => /^acme-dr-[a-z0-9]+-(db|backup)\b/.test(r.name))
+      .map((r) => `${r.type} ${r.name}`),
+  );
 }
 
 function added(before: StackRun, after: StackRun): string[] {
