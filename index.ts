@@ -2,10 +2,14 @@
  * dr-stack: one site of the two-region warm-standby DR stack. Both stacks (Pulumi.primary.yaml,
  * Pulumi.dr.yaml) run this program; the config says which site this is and its role.
  */
+import { AwsBackup } from "./components/awsBackup";
 import { BackupAlarms } from "./components/backupAlarms";
 import { BackupJobs } from "./components/backupJobs";
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
+import { Database } from "./components/database";
+import { DbRoles } from "./components/dbRoles";
+import { assertRoleTransition } from "./components/dbTransition";
 import { DnsFailover } from "./components/dnsFailover";
 import * as naming from "./components/naming";
 import { Network } from "./components/network";
@@ -16,6 +20,13 @@ const { self, peer, role } = config;
 const names = { name: config.name, accountId: config.accountId, partition: config.partition };
 const stem = naming.siteStem(names, self);
 const tags = { ...config.tags, "dr-stack:site": self.site, "dr-stack:project": config.name };
+
+// The role move is checked before anything is registered: a refused move changes nothing.
+assertRoleTransition({
+  role,
+  previousRole: config.database.previousRole,
+  allowRebuild: config.database.allowRebuild,
+});
 
 const siteKey = new SiteKey(`${stem}-key`, {
   region: self.region,
@@ -50,9 +61,84 @@ const cluster = new Cluster(`${stem}-eks`, {
   tags,
 });
 
-// Database host and backup-role secret come from the data tier; until it is composed here the
-// backup CronJobs get neither (BackupJobs leaves out PGHOST, DRCTL_DB_SECRET_ARN and the
-// secretsmanager:GetSecretValue grant), and the drill, verify and status jobs need neither.
+const db = config.database;
+const database = new Database(`${stem}-db`, {
+  region: self.region,
+  role,
+  identifier: naming.dbInstanceIdentifier(names, self),
+  finalSnapshotIdentifier: naming.dbFinalSnapshotIdentifier(names, self),
+  peerRegion: peer.region,
+  peerInstanceArn: naming.dbInstanceArn(names, peer),
+  peerKmsKeyArn: naming.kmsAliasArn(names, peer),
+  kmsKeyArn: siteKey.keyArn,
+  vpcId: network.vpcId,
+  subnetIds: network.privateSubnetIds,
+  clientSecurityGroupId: cluster.clusterSecurityGroupId,
+  readReplicaIdentifiers: [...Array(db.readReplicas).keys()].map((i) =>
+    naming.dbReadReplicaIdentifier(names, self, i),
+  ),
+  replicateBackupsToPeer: db.replicateBackupsToPeer,
+  previousRole: db.previousRole,
+  allowRebuild: db.allowRebuild,
+  engineVersion: db.engineVersion,
+  instanceClass: db.instanceClass,
+  allocatedStorageGb: db.allocatedStorageGb,
+  maxAllocatedStorageGb: db.maxAllocatedStorageGb,
+  backupRetentionDays: db.backupRetentionDays,
+  dbName: db.dbName,
+  masterUsername: db.masterUsername,
+  partition: config.partition,
+  tags,
+});
+
+const backupRules = config.awsBackup;
+const awsBackup = new AwsBackup(`${stem}-vault`, {
+  region: self.region,
+  vaultName: naming.backupVaultName(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  peerVaultArn: naming.backupVaultArn(names, peer),
+  rules: { daily: backupRules.daily, weekly: backupRules.weekly, monthly: backupRules.monthly },
+  // Only the primary is backed up (DESIGN §3); every site keeps its vault for the peer's copies.
+  resourceArns: role === "primary" ? [database.instanceArn] : [],
+  vaultLock: backupRules.vaultLock,
+  partition: config.partition,
+  tags,
+});
+
+// Logins live in the primary's catalog and replicate to the standby with everything else; only
+// the primary can create them (docs/failover.md explains the switch after a failover).
+const dbRoles =
+  db.manageRoles && role === "primary"
+    ? new DbRoles(`${stem}-db-roles`, {
+        region: self.region,
+        host: database.address,
+        port: database.port,
+        database: db.dbName,
+        masterUsername: db.masterUsername,
+        masterSecretArn: database.masterSecretArn.apply((arn) => arn ?? ""),
+        kmsKeyArn: siteKey.keyArn,
+        replicaRegion: { region: peer.region, kmsKeyArn: naming.kmsAliasArn(names, peer) },
+        logins: [
+          {
+            name: "backup",
+            secretName: naming.dbLoginSecretName(names, self, "backup"),
+            grants: ["pg_read_all_data"],
+          },
+          { name: "app", secretName: naming.dbLoginSecretName(names, self, "app") },
+        ],
+        tags,
+      })
+    : undefined;
+
+// Backups run on the primary only, and connect as the `backup` login when the program manages
+// logins, else with the master secret RDS manages; either way the password stays in Secrets
+// Manager, never in the pod spec. Other roles get no database secret at all.
+const backupSecretArn =
+  role !== "primary"
+    ? undefined
+    : dbRoles
+      ? dbRoles.secretArns.apply((arns) => arns.backup)
+      : database.masterSecretArn.apply((arn) => arn ?? "");
 const backupJobs = new BackupJobs(`${stem}-backup`, {
   region: self.region,
   role,
@@ -71,6 +157,8 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   schedules: config.jobs.schedules,
   timeZone: config.jobs.timeZone,
   databaseName: config.database.dbName,
+  databaseHost: database.address,
+  databaseSecretArn: backupSecretArn,
   smokeSql: config.jobs.smokeSql,
   drillScratchStorage: config.jobs.drillScratchStorage,
   tags,
@@ -131,6 +219,12 @@ export const clusterName = cluster.clusterName;
 export const clusterEndpoint = cluster.endpoint;
 export const oidcProviderArn = cluster.oidcProviderArn;
 export const kubeconfig = cluster.kubeconfig;
+export const dbEndpoint = database.address;
+export const dbPort = database.port;
+export const dbInstanceArn = database.instanceArn;
+export const dbMasterSecretArn = database.masterSecretArn;
+export const dbRole = role;
+export const backupVaultArn = awsBackup.vaultArn;
 export const backupRoleArn = backupJobs.roleArn;
 export const backupNamespace = backupJobs.namespace;
 export const backupCronJobs = backupJobs.cronJobNames;

@@ -115,6 +115,16 @@ const databaseSchema = z
     readReplicas: z.number().int().min(0).max(5).default(0),
     /** Lets `pulumi up` replace a protected data instance (failback). Off except during a rebuild. */
     allowRebuild: z.boolean().default(false),
+    /**
+     * The role deployed by the last successful update, set together with `role` when moving between
+     * roles so the move can be checked (components/dbTransition.ts). Unset means "no move".
+     */
+    previousRole: z.enum(ROLES).optional(),
+    /**
+     * Replicate the primary's automated backups into the peer region. The replication is created
+     * in the peer region, so while that region is down (a failover) set it false.
+     */
+    replicateBackupsToPeer: z.boolean().default(true),
     /** Create the backup and app roles with @pulumi/postgresql: needs network reach to the primary. */
     manageRoles: z.boolean().default(false),
     dbName: z
@@ -398,6 +408,21 @@ export const configSchema = z
     const lock = c.awsBackup.vaultLock;
     if (lock && lock.minRetentionDays > lock.maxRetentionDays) {
       add(["awsBackup", "vaultLock", "minRetentionDays"], `must not exceed maxRetentionDays`);
+    }
+    // A locked vault rejects recovery points whose retention falls outside [min, max], so every
+    // rule (and its copy into the peer's vault, locked by the same config) must fit inside.
+    // https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html
+    if (lock) {
+      for (const tier of TIERS) {
+        const days = c.awsBackup[tier].deleteAfterDays;
+        if (days < lock.minRetentionDays || days > lock.maxRetentionDays) {
+          add(
+            ["awsBackup", tier, "deleteAfterDays"],
+            `${tier} rule keeps recovery points ${days} days, outside the vault lock's ` +
+              `${lock.minRetentionDays}-${lock.maxRetentionDays} days; the locked vault would reject them`,
+          );
+        }
+      }
     }
     for (const issue of dnsConfigIssues(c.dns, c.sites)) add(issue.path, issue.message);
   });

@@ -39,6 +39,26 @@ export function dbInstanceArn(n: NamingInput, s: SiteRef): string {
   return `arn:${partition(n)}:rds:${s.region}:${n.accountId}:db:${dbInstanceIdentifier(n, s)}`;
 }
 
+/**
+ * Snapshot RDS takes when the program deletes the site's instance (a failback rebuild or a
+ * destroy). Fixed, so both the operator and the runbook know where the old data went; RDS refuses
+ * to overwrite an existing snapshot, so a second rebuild fails safely until the first one is
+ * renamed or removed (docs/failover.md).
+ */
+export function dbFinalSnapshotIdentifier(n: NamingInput, s: SiteRef): string {
+  return `${dbInstanceIdentifier(n, s)}-final`;
+}
+
+/** In-region read replica `i` (0-based) of the site's primary. */
+export function dbReadReplicaIdentifier(n: NamingInput, s: SiteRef, i: number): string {
+  return `${dbInstanceIdentifier(n, s)}-ro${i + 1}`;
+}
+
+/** Secrets Manager name of a database login the program manages (`backup`, `app`). */
+export function dbLoginSecretName(n: NamingInput, s: SiteRef, login: string): string {
+  return `${siteStem(n, s)}/db/${login}`;
+}
+
 /** S3 names are global, so the account id keeps two customers' `acme-dr` apart. */
 export function backupBucketName(n: NamingInput, s: SiteRef): string {
   return `${siteStem(n, s)}-backups-${n.accountId}`;

@@ -60,9 +60,14 @@ describe("backup CronJobs on the primary", () => {
       TMPDIR: "/tmp",
     };
     expect(run.outputs.kmsKeyArn).toMatch(/^arn:aws:kms:us-east-1:111122223333:key\//);
+    expect(run.outputs.dbEndpoint).toMatch(
+      /^acme-dr-use1-pg\.[0-9a-f]{12}\.us-east-1\.rds\.amazonaws\.com$/,
+    );
     expect(envOf(drctlOf(jobs["backup-weekly"]))).toEqual({
       ...common,
       DRCTL_TIER: "weekly",
+      PGHOST: run.outputs.dbEndpoint,
+      DRCTL_DB_SECRET_ARN: run.outputs.dbMasterSecretArn,
       PGPORT: "5432",
       PGDATABASE: "app",
       PGSSLMODE: "require",

@@ -61,8 +61,22 @@ describe("drctl's IAM policy", () => {
     const run = await runStack("primary");
     const doc = backupPolicy(run, "acme-dr-use1");
     expect(doc.Version).toBe("2012-10-17");
-    expect(bySid(doc)).toEqual(
-      expectedStatements("acme-dr-use1-backups-111122223333", "us-east-1", run.outputs.kmsKeyArn),
+    expect(bySid(doc)).toEqual({
+      ...expectedStatements(
+        "acme-dr-use1-backups-111122223333",
+        "us-east-1",
+        run.outputs.kmsKeyArn,
+      ),
+      // Without managed logins, backups read the master secret RDS keeps in Secrets Manager.
+      ReadBackupRoleSecret: {
+        Sid: "ReadBackupRoleSecret",
+        Effect: "Allow",
+        Action: ["secretsmanager:GetSecretValue"],
+        Resource: [run.outputs.dbMasterSecretArn],
+      },
+    });
+    expect(run.outputs.dbMasterSecretArn).toMatch(
+      /^arn:aws:secretsmanager:us-east-1:111122223333:secret:rds!db-/,
     );
     expect(bySid(doc).WriteBackupsAndReports.Resource[0]).toBe(
       "arn:aws:s3:::acme-dr-use1-backups-111122223333/daily/*",
@@ -78,8 +92,8 @@ describe("drctl's IAM policy", () => {
     );
   });
 
-  it("names no wildcard action, grants no delete, and no secret until one is given", async () => {
-    const doc = backupPolicy(await runStack("primary"), "acme-dr-use1");
+  it("names no wildcard action, grants no delete, and no secret where no backup runs", async () => {
+    const doc = backupPolicy(await runStack("dr"), "acme-dr-usw2");
     const actions: string[] = doc.Statement.flatMap((s: any) => s.Action);
     expect(actions.filter((a) => a.includes("*"))).toEqual([]);
     expect(actions.filter((a) => /delete/i.test(a))).toEqual([]);

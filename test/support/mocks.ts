@@ -90,13 +90,23 @@ export function computedState(
           address: `${ident}.${hex(ident, 12).toLowerCase()}.${region}.rds.amazonaws.com`,
           endpoint: `${ident}.${hex(ident, 12).toLowerCase()}.${region}.rds.amazonaws.com:5432`,
           port: 5432,
-          masterUserSecrets: [
-            {
-              secretArn: `arn:aws:secretsmanager:${region}:${MOCK_ACCOUNT}:secret:rds!db-${hex(ident, 8).toLowerCase()}`,
-            },
-          ],
+          // RDS creates the master secret only for an instance that manages its password.
+          masterUserSecrets: inputs.manageMasterUserPassword
+            ? [
+                {
+                  secretArn: `arn:aws:secretsmanager:${region}:${MOCK_ACCOUNT}:secret:rds!db-${hex(ident, 8).toLowerCase()}`,
+                },
+              ]
+            : [],
         },
       };
+    }
+    case "aws:rds/parameterGroup:ParameterGroup":
+    case "aws:rds/subnetGroup:SubnetGroup": {
+      // Auto-named like Pulumi does: logical name plus a random suffix (lowercase for RDS).
+      const groupName =
+        (inputs.name as string | undefined) ?? `${name}-${hex(name, 7).toLowerCase()}`;
+      return { id: groupName, state: { ...state, name: groupName } };
     }
     case "aws:ec2/vpc:Vpc":
     case "aws:ec2/subnet:Subnet":
@@ -173,6 +183,22 @@ export function mockCall(
         zoneIds: [1, 2, 3, 4].map((n) => `${region.replace(/-/g, "").slice(0, 4)}-az${n}`),
         id: region,
       };
+    case "aws:secretsmanager/getSecretVersion:getSecretVersion": {
+      // The RDS-managed master secret's shape: JSON with username and password.
+      const secretId = String(args.inputs.secretId);
+      return {
+        id: `${secretId}|AWSCURRENT`,
+        arn: secretId,
+        secretId,
+        region,
+        versionId: "00000000-0000-4000-8000-000000000001",
+        versionStages: ["AWSCURRENT"],
+        secretString: JSON.stringify({
+          username: "dradmin",
+          password: `mock-password-${hex(secretId, 8)}`,
+        }),
+      };
+    }
     default:
       throw new Error(
         `unmocked invoke ${args.token}(${JSON.stringify(args.inputs)}): add it to test/support/mocks.ts ` +
