@@ -2,10 +2,12 @@
  * dr-stack: one site of the two-region warm-standby DR stack. Both stacks (Pulumi.primary.yaml,
  * Pulumi.dr.yaml) run this program; the config says which site this is and its role.
  */
+import { BackupStorage } from "./components/backupStorage";
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
 import * as naming from "./components/naming";
 import { Network } from "./components/network";
+import { replicatesToPeer } from "./components/replication";
 import { SiteKey } from "./components/siteKey";
 
 const config = loadConfig();
@@ -47,6 +49,32 @@ const cluster = new Cluster(`${stem}-eks`, {
   tags,
 });
 
+// Only the primary replicates out; the peer's names come from naming.ts, never from its state
+// (DESIGN §2), so a promoted site can point replication back at the old one on its own.
+const backupStorage = new BackupStorage(`${stem}-backups`, {
+  region: self.region,
+  bucketName: naming.backupBucketName(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  accountId: config.accountId,
+  retentionDays: config.storage.retentionDays,
+  noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
+  objectLock: config.storage.objectLock,
+  replication:
+    replicatesToPeer(role) && config.storage.replicateToPeer
+      ? {
+          destination: {
+            bucketArn: naming.backupBucketArn(names, peer),
+            region: peer.region,
+            kmsAliasArn: naming.kmsAliasArn(names, peer),
+            kmsAliasName: naming.kmsAliasName(names, peer),
+            kmsKeyArnPattern: naming.kmsKeyArnPattern(names, peer),
+          },
+          storageClass: config.storage.replicationStorageClass,
+        }
+      : undefined,
+  tags,
+});
+
 export const site = self.site;
 export const siteRole = role;
 export const region = self.region;
@@ -59,3 +87,5 @@ export const clusterName = cluster.clusterName;
 export const clusterEndpoint = cluster.endpoint;
 export const oidcProviderArn = cluster.oidcProviderArn;
 export const kubeconfig = cluster.kubeconfig;
+export const backupBucketName = backupStorage.bucketName;
+export const backupBucketArn = backupStorage.bucketArn;
