@@ -1,0 +1,62 @@
+import { LocalWorkspace, type OpMap, type Stack } from "@pulumi/pulumi/automation";
+import type { ChangeSummary, SetConfigOptions, StackOps } from "./ports";
+
+/**
+ * StackOps over the Pulumi Automation API: the same `pulumi config set` / `pulumi up` an operator would
+ * type, against the program in `workDir`. Needs the Pulumi CLI on PATH and a logged-in backend.
+ */
+export class AutomationStackOps implements StackOps {
+  private readonly stacks = new Map<string, Stack>();
+
+  constructor(
+    private readonly workDir: string,
+    /** Receives the engine's progress output of `up`, line by line. */
+    private readonly onOutput: (text: string) => void,
+  ) {}
+
+  private async stack(name: string): Promise<Stack> {
+    const cached = this.stacks.get(name);
+    if (cached) return cached;
+    const stack = await LocalWorkspace.selectStack({ stackName: name, workDir: this.workDir });
+    this.stacks.set(name, stack);
+    return stack;
+  }
+
+  async select(stack: string): Promise<void> {
+    await this.stack(stack);
+  }
+
+  async getAllConfig(stack: string): Promise<Record<string, string>> {
+    const all = await (await this.stack(stack)).getAllConfig();
+    return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.value]));
+  }
+
+  async setConfig(
+    stack: string,
+    key: string,
+    value: string,
+    opts: SetConfigOptions,
+  ): Promise<void> {
+    await (await this.stack(stack)).setConfig(key, { value }, opts.path);
+  }
+
+  async removeConfig(stack: string, key: string, opts: SetConfigOptions): Promise<void> {
+    await (await this.stack(stack)).removeConfig(key, opts.path);
+  }
+
+  async preview(stack: string): Promise<ChangeSummary> {
+    const result = await (await this.stack(stack)).preview();
+    return summary(result.changeSummary);
+  }
+
+  async up(stack: string): Promise<ChangeSummary> {
+    const result = await (await this.stack(stack)).up({ onOutput: this.onOutput });
+    return summary(result.summary.resourceChanges ?? {});
+  }
+}
+
+function summary(ops: OpMap): ChangeSummary {
+  const out: Record<string, number> = {};
+  for (const [op, n] of Object.entries(ops)) if (n !== undefined) out[op] = n;
+  return out;
+}

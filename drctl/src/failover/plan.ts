@@ -1,0 +1,199 @@
+import type { Role } from "../../../components/config";
+import type { SiteState, Topology } from "./topology";
+import { peerOf } from "./topology";
+
+export type Direction = "failover" | "failback";
+
+/** One config edit, as `pulumi config set|rm [--path] <key> [value] -s <stack>` would make it. */
+export interface ConfigChange {
+  readonly op: "set" | "remove";
+  readonly key: string;
+  readonly value?: string;
+  readonly path: boolean;
+}
+
+export type StepKind =
+  | "preflight"
+  | "fence"
+  | "rebuild"
+  | "reprotect"
+  | "promote"
+  | "waitLag"
+  | "checkWrite"
+  | "checkDns";
+
+export interface Step {
+  /** Stable id, recorded in the state file: a resumed run matches steps by it. */
+  readonly id: string;
+  readonly kind: StepKind;
+  readonly title: string;
+  readonly site: string;
+  readonly stack: string;
+  readonly changes: readonly ConfigChange[];
+  /** Whether the step ends with `pulumi up` on its stack. */
+  readonly up: boolean;
+  /** waitLag only: the lag to wait for, when not --max-lag. */
+  readonly lagLimitSeconds?: number;
+}
+
+export interface Plan {
+  readonly direction: Direction;
+  /** The site that becomes primary. */
+  readonly to: SiteState;
+  /** The site that stops being primary. */
+  readonly from: SiteState;
+  readonly steps: readonly Step[];
+}
+
+export const ROLE_KEY = "dr-stack:role";
+export const ALLOW_REBUILD_KEY = "dr-stack:database.allowRebuild";
+
+const setRole = (role: Role): ConfigChange => ({
+  op: "set",
+  key: ROLE_KEY,
+  value: role,
+  path: false,
+});
+
+/**
+ * Steps a site goes through, in order (DESIGN §3). Promotion is two updates because the provider cannot
+ * detach a replica and set primary-only settings in one (terraform-provider-aws #4419).
+ */
+function switchover(direction: Direction, from: SiteState, to: SiteState): Step[] {
+  const fence: Step = {
+    id: `fence-${from.site}`,
+    kind: "fence",
+    title: `fence ${from.site}: ${from.role ?? "unknown"} -> fenced`,
+    site: from.site,
+    stack: from.stack,
+    changes: [setRole("fenced")],
+    up: true,
+  };
+  // A planned switchover loses nothing: once the old primary is read-only, wait for the replica to
+  // apply the last writes (lag 0) before detaching it. AWS recommends the same before promote-read-replica.
+  const drain: Step[] =
+    direction === "failback"
+      ? [
+          {
+            id: `drain-${to.site}`,
+            kind: "waitLag",
+            title: `wait for ${to.site} replica lag 0 (last writes applied)`,
+            site: to.site,
+            stack: to.stack,
+            changes: [],
+            up: false,
+            lagLimitSeconds: 0,
+          },
+        ]
+      : [];
+  return [
+    fence,
+    ...drain,
+    {
+      id: `promote-${to.site}`,
+      kind: "promote",
+      title: `promote ${to.site}: standby -> promoting (detach replica)`,
+      site: to.site,
+      stack: to.stack,
+      changes: [setRole("promoting")],
+      up: true,
+    },
+    {
+      id: `primary-${to.site}`,
+      kind: "promote",
+      title: `promote ${to.site}: promoting -> primary`,
+      site: to.site,
+      stack: to.stack,
+      changes: [setRole("primary")],
+      up: true,
+    },
+    {
+      id: `check-write-${to.site}`,
+      kind: "checkWrite",
+      title: `check ${to.site} takes a write`,
+      site: to.site,
+      stack: to.stack,
+      changes: [],
+      up: false,
+    },
+    {
+      id: `check-dns-${to.site}`,
+      kind: "checkDns",
+      title: `check DNS answers with ${to.site}`,
+      site: to.site,
+      stack: to.stack,
+      changes: [],
+      up: false,
+    },
+  ];
+}
+
+/**
+ * Failover to `to`: fence the primary, promote `to`. Failback to `to` (today fenced or standby): rebuild it
+ * as a replica of the current primary, wait for it to catch up, then the same switchover as a failover.
+ */
+export function buildPlan(direction: Direction, topology: Topology, to: SiteState): Plan {
+  const from = peerOf(topology, to.site);
+  const preflight: Step = {
+    id: "preflight",
+    kind: "preflight",
+    title:
+      direction === "failover"
+        ? `preflight: replica lag of ${to.site}, newest backup`
+        : `preflight: newest backup of ${from.site}`,
+    site: to.site,
+    stack: to.stack,
+    changes: [],
+    up: false,
+  };
+  if (direction === "failover")
+    return { direction, to, from, steps: [preflight, ...switchover(direction, from, to)] };
+  const rebuild: Step[] = [
+    {
+      id: `rebuild-${to.site}`,
+      kind: "rebuild",
+      title: `rebuild ${to.site} as standby of ${from.site} (replaces its database)`,
+      site: to.site,
+      stack: to.stack,
+      changes: [
+        { op: "set", key: ALLOW_REBUILD_KEY, value: "true", path: true },
+        setRole("standby"),
+      ],
+      up: true,
+    },
+    {
+      // allowRebuild lifts deletion protection; an update with it removed puts protection back on
+      // the new replica now rather than at the next promotion, which may be hours away.
+      id: `reprotect-${to.site}`,
+      kind: "reprotect",
+      title: `re-protect ${to.site}: remove database.allowRebuild`,
+      site: to.site,
+      stack: to.stack,
+      changes: [{ op: "remove", key: ALLOW_REBUILD_KEY, path: true }],
+      up: true,
+    },
+    {
+      id: `wait-lag-${to.site}`,
+      kind: "waitLag",
+      title: `wait for ${to.site} replica lag under the limit`,
+      site: to.site,
+      stack: to.stack,
+      changes: [],
+      up: false,
+    },
+  ];
+  return {
+    direction,
+    to,
+    from,
+    steps: [preflight, ...rebuild, ...switchover(direction, from, to)],
+  };
+}
+
+/** The change as the pulumi command an operator would type. */
+export function describeChange(c: ConfigChange, stack: string): string {
+  const path = c.path ? " --path" : "";
+  return c.op === "set"
+    ? `pulumi config set${path} ${c.key} ${c.value ?? ""} --stack ${stack}`
+    : `pulumi config rm${path} ${c.key} --stack ${stack}`;
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, rawStackConfig } from "../components/config";
+import { runStack, stackConfig, toAllConfig } from "./harness";
+
+/** The primary stack file's config as the program receives it, with overrides. */
+function raw(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return rawStackConfig(toAllConfig(stackConfig("primary", overrides)));
+}
+
+function problems(overrides: Record<string, unknown>): string[] {
+  try {
+    parseConfig(raw(overrides));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("stack config", () => {
+  it("resolves this site and its peer from the primary stack file", () => {
+    const c = parseConfig(raw());
+    expect(c.self).toMatchObject({ site: "use1", region: "us-east-1" });
+    expect(c.peer).toMatchObject({ site: "usw2", region: "us-west-2" });
+    expect(c.database.backupRetentionDays).toBe(14);
+    expect(c.storage.retentionDays).toEqual({ daily: 7, weekly: 28, monthly: 365, reports: 365 });
+    expect(c.jobs.schedules).toEqual({
+      daily: "0 2 * * *",
+      weekly: "0 3 * * 0",
+      monthly: "0 4 1 * *",
+      verify: "30 5 * * *",
+      drill: "0 6 2 * *",
+    });
+    expect(c.awsBackup.weekly).toEqual({ schedule: "cron(0 3 ? * SUN *)", deleteAfterDays: 28 });
+  });
+
+  it("names an unknown role and lists the allowed ones", () => {
+    expect(problems({ role: "primray" })).toEqual([
+      'dr-stack:role: "primray" is not allowed; expected one of primary, standby, promoting, fenced',
+    ]);
+  });
+
+  it("names a site that is missing from the sites map", () => {
+    expect(problems({ site: "euw1" })).toEqual([
+      'dr-stack:site: "euw1" is not in sites (use1, usw2); add it or fix the name',
+    ]);
+  });
+
+  it("names a missing and a malformed region", () => {
+    expect(problems({ sites: { usw2: { region: undefined } } })).toEqual([
+      "dr-stack:sites.usw2.region: missing; expected string",
+    ]);
+    expect(problems({ sites: { usw2: { region: "us-west" } } })).toEqual([
+      'dr-stack:sites.usw2.region: must be an AWS region such as us-east-1 (got "us-west")',
+    ]);
+  });
+
+  it("rejects overlapping VPC ranges and same-region sites", () => {
+    expect(problems({ sites: { usw2: { vpcCidr: "10.10.128.0/17" } } })).toEqual([
+      "dr-stack:sites.usw2.vpcCidr: 10.10.128.0/17 overlaps use1's 10.10.0.0/16; give each site its own range so they can be peered",
+    ]);
+    expect(problems({ sites: { usw2: { region: "us-east-1" } } })).toEqual([
+      "dr-stack:sites: both sites are in us-east-1; the DR site must be in another region",
+    ]);
+  });
+
+  it("rejects retention below its floor, naming the tier", () => {
+    expect(
+      problems({
+        storage: { retentionDays: { weekly: 14 } },
+        database: { backupRetentionDays: 3 },
+      }),
+    ).toEqual([
+      "dr-stack:storage.retentionDays.weekly: weekly retention must be at least 28 days, got 14",
+      "dr-stack:database.backupRetentionDays: must be at least 7, got 3",
+    ]);
+  });
+
+  it("rejects malformed cron, naming the schedule and the field", () => {
+    expect(problems({ jobs: { schedules: { daily: "0 25 * * *" } } })).toEqual([
+      'dr-stack:jobs.schedules.daily: malformed cron "0 25 * * *": hour "25" is outside 0-23',
+    ]);
+    expect(problems({ awsBackup: { daily: { schedule: "cron(0 2 * * * *)" } } })).toEqual([
+      'dr-stack:awsBackup.daily.schedule: malformed AWS cron "cron(0 2 * * * *)": exactly one of day-of-month and day-of-week must be ?',
+    ]);
+  });
+
+  it("reports every problem at once, and unknown keys by name", () => {
+    expect(problems({ role: "primray", databse: {}, cluster: { verison: "1.30" } })).toEqual([
+      'dr-stack:role: "primray" is not allowed; expected one of primary, standby, promoting, fenced',
+      "dr-stack:cluster: unknown key verison; check the spelling against Pulumi.yaml",
+      "dr-stack: unknown key databse; check the spelling against Pulumi.yaml",
+    ]);
+  });
+
+  it("fails the program before any resource is registered", async () => {
+    await expect(runStack("dr", { role: "primray" })).rejects.toThrow(
+      /invalid stack config \(1 problem\):\n {2}- dr-stack:role: "primray" is not allowed/,
+    );
+  });
+});
