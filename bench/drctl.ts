@@ -1,0 +1,286 @@
+/**
+ * drctl throughput and memory benchmark (not a timed test): `npm run bench:drctl -- --size-mb 500`.
+ *
+ * Builds a dataset that does not compress 50:1 (random bytea plus hex text, roughly 2:1 under
+ * zstd), then prints one run of: baseline `pg_dump -Fc -Z0 > /dev/null`; `drctl backup` to file://
+ * and s3:// (s3rver) with each compression; bare `pg_restore -j2` vs `drctl restore --jobs 2`; and
+ * the peak RSS of the drctl backup process at two database sizes. Throughputs are the
+ * uncompressed dump size divided by wall time, so ratios compare like with like.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { findPgBinary } from "../drctl/src/postgres/binaries";
+import { LocalCluster } from "../drctl/src/postgres/localCluster";
+import { S3Server } from "../test/support/s3server";
+import { sql } from "../test/support/postgres";
+
+const MB = 1e6;
+const root = join(__dirname, "..");
+const out = join(root, "bench", "out");
+
+interface Timed {
+  seconds: number;
+  peakRssKiB: number;
+  stdout: string;
+}
+
+/** Runs a program, polling /proc/<pid>/status for VmHWM (the process's own peak RSS). */
+function timed(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let peak = 0;
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (m) peak = Math.max(peak, Number(m[1]));
+      } catch {
+        // exited between polls
+      }
+    }, 50);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearInterval(poll);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) reject(new Error(`${file} ${args.join(" ")} exited ${code}: ${stderr}`));
+      else resolve({ seconds, peakRssKiB: peak, stdout });
+    });
+  });
+}
+
+/** Fills `db` with about `sizeMb` MB in four tables (so pg_restore -j2 has work to share). */
+async function buildDataset(cluster: LocalCluster, db: string, sizeMb: number): Promise<void> {
+  // ~420 bytes a row: 256 random bytes (incompressible) and 128 hex chars (about 2:1).
+  const rowsPerTable = Math.ceil((sizeMb * MB) / 420 / 4);
+  for (let t = 0; t < 4; t++) {
+    await sql(
+      cluster,
+      db,
+      `create table bench_${t} as
+       select g as id,
+              decode(${Array.from({ length: 16 }, () => "md5(random()::text)").join(" || ")}, 'hex') as payload,
+              md5(g::text) || md5((g + ${t})::text) || md5(random()::text) || md5((g * 3)::text) as note
+       from generate_series(1, ${rowsPerTable}) g`,
+    );
+    await sql(cluster, db, `alter table bench_${t} add primary key (id)`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { "size-mb": { type: "string", default: "500" } },
+  });
+  const sizeMb = Number(values["size-mb"]);
+  const smallMb = Math.max(10, Math.round(sizeMb / 5));
+  mkdirSync(out, { recursive: true });
+  const scratch = mkdtempSync(join(out, "run-"));
+
+  // drctl runs compiled, as in the container image, so ts-node's start-up is not measured.
+  const dist = join(scratch, "dist");
+  execFileSync(
+    process.execPath,
+    [
+      join(root, "node_modules/typescript/bin/tsc"),
+      "-p",
+      join(root, "drctl/tsconfig.build.json"),
+      "--outDir",
+      dist,
+    ],
+    { stdio: "inherit" },
+  );
+  const drctlMain = join(dist, "main.js");
+
+  const cluster = await LocalCluster.init({
+    settings: {
+      fsync: "off",
+      synchronous_commit: "off",
+      full_page_writes: "off",
+      max_wal_size: "4GB",
+    },
+  });
+  await cluster.start();
+  const s3 = await S3Server.start();
+  await s3.createBucket("bench");
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_REGION: "us-east-1",
+    DRCTL_S3_ENDPOINT: s3.endpoint,
+  };
+  const pgDump = findPgBinary("pg_dump");
+  const pgRestore = findPgBinary("pg_restore");
+  try {
+    console.log(`building ${smallMb} MB and ${sizeMb} MB datasets…`);
+    await sql(cluster, "postgres", "create database small");
+    await sql(cluster, "postgres", "create database big");
+    await buildDataset(cluster, "small", smallMb);
+    await buildDataset(cluster, "big", sizeMb);
+    const [{ size }] = await sql<{ size: string }>(
+      cluster,
+      "big",
+      "select pg_database_size('big')::text as size",
+    );
+
+    // Baseline, and the local file bare pg_restore reads.
+    const bareFile = join(scratch, "bare.dump");
+    const base = await timed("/bin/sh", [
+      "-c",
+      `"${pgDump.path}" -Fc -Z0 -d "${cluster.url("big")}" > /dev/null`,
+    ]);
+    await timed(pgDump.path, ["-Fc", "-Z0", "-f", bareFile, "-d", cluster.url("big")]);
+    const dumpBytes = Number(execFileSync("stat", ["-c", "%s", bareFile], { encoding: "utf8" }));
+    const rate = (s: number): number => dumpBytes / MB / s;
+    const baseRate = rate(base.seconds);
+    const lines: string[] = [];
+    const say = (l: string): void => {
+      lines.push(l);
+      console.log(l);
+    };
+    say(
+      `database ${(Number(size) / MB).toFixed(0)} MB on disk, uncompressed dump ${(dumpBytes / MB).toFixed(0)} MB`,
+    );
+    say(
+      `baseline pg_dump -Fc -Z0 > /dev/null: ${base.seconds.toFixed(2)} s, ${baseRate.toFixed(1)} MB/s`,
+    );
+
+    const fileStore = pathToFileURL(join(scratch, "store")).href;
+    let restoreId = "";
+    for (const [kind, store] of [
+      ["file", fileStore],
+      ["s3", "s3://bench/drctl"],
+    ] as const) {
+      for (const compress of ["none", "zstd", "gzip"]) {
+        const r = await timed(
+          process.execPath,
+          [
+            drctlMain,
+            "backup",
+            "--tier",
+            "daily",
+            "--compress",
+            compress,
+            "--store",
+            store,
+            "--database-url",
+            cluster.url("big"),
+          ],
+          env,
+        );
+        const id = r.stdout.trim();
+        if (kind === "file" && compress === "none") restoreId = id;
+        const manifest = JSON.parse(
+          execFileSync(process.execPath, [drctlMain, "list", "--json", "--store", store], {
+            env,
+            encoding: "utf8",
+          }),
+        ) as { id: string; size: number }[];
+        const stored = manifest.find((m) => m.id === id)?.size ?? 0;
+        say(
+          `drctl backup ${kind.padEnd(4)} ${compress.padEnd(4)}: ${r.seconds.toFixed(2)} s, ${rate(r.seconds).toFixed(1)} MB/s, ` +
+            `${(rate(r.seconds) / baseRate).toFixed(2)}× baseline, stored ${(stored / MB).toFixed(0)} MB, peak RSS ${(r.peakRssKiB / 1024).toFixed(0)} MiB`,
+        );
+      }
+    }
+
+    await sql(cluster, "postgres", "create database bare_target");
+    const bare = await timed(pgRestore.path, [
+      "-j2",
+      "--no-owner",
+      "--exit-on-error",
+      "-d",
+      cluster.url("bare_target"),
+      bareFile,
+    ]);
+    await sql(cluster, "postgres", "create database drctl_target");
+    const restored = await timed(
+      process.execPath,
+      [
+        drctlMain,
+        "restore",
+        restoreId,
+        "--jobs",
+        "2",
+        "--store",
+        fileStore,
+        "--target-url",
+        cluster.url("drctl_target"),
+      ],
+      env,
+    );
+    say(`pg_restore -j2 from a local file: ${bare.seconds.toFixed(2)} s`);
+    say(
+      `drctl restore --jobs 2 (file store, none): ${restored.seconds.toFixed(2)} s, ` +
+        `${(bare.seconds / restored.seconds).toFixed(2)}× bare pg_restore speed`,
+    );
+
+    const small = await timed(
+      process.execPath,
+      [
+        drctlMain,
+        "backup",
+        "--tier",
+        "weekly",
+        "--compress",
+        "zstd",
+        "--store",
+        fileStore,
+        "--database-url",
+        cluster.url("small"),
+      ],
+      env,
+    );
+    const big = await timed(
+      process.execPath,
+      [
+        drctlMain,
+        "backup",
+        "--tier",
+        "weekly",
+        "--compress",
+        "zstd",
+        "--store",
+        fileStore,
+        "--database-url",
+        cluster.url("big"),
+      ],
+      env,
+    );
+    const bigS3 = await timed(
+      process.execPath,
+      [
+        drctlMain,
+        "backup",
+        "--tier",
+        "weekly",
+        "--compress",
+        "none",
+        "--store",
+        "s3://bench/drctl",
+        "--database-url",
+        cluster.url("big"),
+      ],
+      env,
+    );
+    say(
+      `peak RSS of drctl backup (zstd, file): ${(small.peakRssKiB / 1024).toFixed(0)} MiB at ${smallMb} MB, ` +
+        `${(big.peakRssKiB / 1024).toFixed(0)} MiB at ${sizeMb} MB; s3 none at ${sizeMb} MB: ${(bigS3.peakRssKiB / 1024).toFixed(0)} MiB`,
+    );
+  } finally {
+    await s3.stop();
+    await cluster.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,273 @@
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Client } from "pg";
+import { parse, parseOneOf, parseTier, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
+import { DrctlError, EXIT, UsageError, explain } from "../errors";
+import {
+  DUMP_FILE,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT_VERSION,
+  COMPRESSIONS,
+  backupPrefix,
+  newBackupId,
+  type Compression,
+  type Manifest,
+  type TableCount,
+  type Tier,
+} from "../manifest";
+import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
+import { resolveTarget, type DbTarget } from "../postgres/target";
+import { HashGate, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { Meter, silentSink, type EventSink } from "../progress";
+import { putBytes, type Store } from "../store";
+import { DRCTL_VERSION } from "../version";
+
+export interface BackupOptions {
+  readonly store: Store;
+  readonly tier: Tier;
+  readonly source: DbTarget;
+  /** @default "zstd" */
+  readonly compression?: Compression;
+  /** Environment for finding programs (PG_BIN, PATH, DRCTL_ZSTD). @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly sink?: EventSink;
+  /** @default new Date() */
+  readonly now?: Date;
+}
+
+/** Finds a PostgreSQL program; a missing one is an operation failure with the install hint. */
+export function pgTool(tool: string, env: NodeJS.ProcessEnv): PgBinary {
+  try {
+    return findPgBinary(tool, env);
+  } catch (err) {
+    if (err instanceof MissingBinaryError) throw new DrctlError(err.message);
+    throw err;
+  }
+}
+
+/** Connects, turning refused / auth / unknown-database errors into one line. */
+export async function connect(target: DbTarget, role: string): Promise<Client> {
+  const client = new Client({ ...target.client, connectionTimeoutMillis: 10_000 });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw explain(err, `${role} ${target.label}`);
+  }
+  return client;
+}
+
+const TABLES_SQL = `
+  select n.nspname as schema, c.relname as name, format('%I.%I', n.nspname, c.relname) as qualified
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind = 'r'
+    and n.nspname not in ('pg_catalog', 'information_schema')
+    and n.nspname !~ '^pg_(toast|temp_)'
+  order by 1, 2`;
+
+/**
+ * Row counts of every ordinary table and leaf partition (relkind r), in the caller's transaction.
+ * Names are quoted by the server (format %I), never assembled here.
+ */
+export async function countRows(client: Client): Promise<TableCount[]> {
+  const { rows } = await client.query<{ schema: string; name: string; qualified: string }>(
+    TABLES_SQL,
+  );
+  const out: TableCount[] = [];
+  for (const t of rows) {
+    const { rows: c } = await client.query<{ n: string }>(
+      `select count(*)::bigint::text as n from ${t.qualified}`,
+    );
+    out.push({ ...t, rows: Number(c[0].n) });
+  }
+  return out;
+}
+
+/** Arguments that make pg_dump compress (or not) as asked. */
+function dumpCompression(
+  compression: Compression,
+  pgDump: PgBinary,
+): { args: string[]; envelope: "none" | "zstd" } {
+  if (compression === "none") return { args: ["-Z0"], envelope: "none" };
+  // zlib level 6 is pg_dump's default; slow (0.15–0.2× an uncompressed dump on random text).
+  if (compression === "gzip") return { args: ["-Z6"], envelope: "none" };
+  // pg_dump 16+ compresses with zstd itself; older ones hand raw bytes to the zstd program.
+  if (pgDump.major >= 16) return { args: ["--compress=zstd:1"], envelope: "none" };
+  return { args: ["-Z0"], envelope: "zstd" };
+}
+
+/**
+ * Streams a consistent pg_dump of `source` into `store` and commits it with a manifest.
+ *
+ * Order matters: a repeatable-read transaction exports its snapshot; pg_dump dumps that snapshot
+ * while the same transaction counts rows; the dump object is committed only when pg_dump (and
+ * zstd) exited 0; the manifest, written last, is the commit point of the backup.
+ */
+export async function runBackup(options: BackupOptions): Promise<Manifest> {
+  const env = options.env ?? process.env;
+  const sink = options.sink ?? silentSink;
+  const compression = options.compression ?? "zstd";
+  const { store, tier, source } = options;
+  const pgDump = pgTool("pg_dump", env);
+  const started = options.now ?? new Date();
+  const id = newBackupId(started);
+  const prefix = backupPrefix(tier, id);
+
+  const client = await connect(source, "database");
+  try {
+    const { rows: ver } = await client.query<{ v: string; n: string }>(
+      "select current_setting('server_version') as v, current_setting('server_version_num') as n",
+    );
+    const serverVersion = ver[0].v;
+    const serverVersionNum = Number(ver[0].n);
+    const serverMajor = Math.floor(serverVersionNum / 10000);
+    if (pgDump.major < serverMajor) {
+      throw new DrctlError(
+        `pg_dump ${pgDump.version} (${pgDump.path}) is older than the server (PostgreSQL ${serverVersion}) ` +
+          `and cannot dump it; install postgresql-client-${serverMajor} or point PG_BIN at its bin directory`,
+      );
+    }
+    await client.query("begin isolation level repeatable read, read only");
+    const { rows: snap } = await client.query<{ s: string }>("select pg_export_snapshot() as s");
+    const snapshot = snap[0].s;
+
+    sink({
+      event: "start",
+      op: "backup",
+      id,
+      tier,
+      store: store.url,
+      source: source.label,
+      compression,
+    });
+    const { args: zArgs, envelope } = dumpCompression(compression, pgDump);
+    const args = ["-Fc", `--snapshot=${snapshot}`, ...zArgs];
+    if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
+    const dump = runTool("pg_dump", pgDump.path, args, {
+      env: source.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let zstd: Tool | undefined;
+    let body: Readable = dump.child.stdout as Readable;
+    let feed: Promise<void> = Promise.resolve();
+    if (envelope === "zstd") {
+      zstd = runTool("zstd", zstdPath(env), ["-1", "-T0", "-q", "-c"], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      feed = pipeline(dump.child.stdout as Readable, zstd.child.stdin!);
+      feed.catch(() => undefined);
+      body = zstd.child.stdout as Readable;
+    }
+    const meter = new Meter("backup", sink);
+    // pg_dump's status is checked first: when it dies, zstd still ends cleanly on EOF.
+    const gate = new HashGate(
+      async () => {
+        await dump.done;
+        await feed;
+        await zstd?.done;
+      },
+      (n) => meter.add(n),
+    );
+    body.on("error", (err) => gate.destroy(err));
+    body.pipe(gate);
+
+    const put = store.put(`${prefix}${DUMP_FILE}`, gate);
+    const counts = countRows(client).catch((err: unknown) => {
+      gate.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    });
+    const [putResult, countResult] = await Promise.allSettled([put, counts]);
+    if (putResult.status === "rejected" || countResult.status === "rejected") {
+      // If pg_dump already ended on its own, its failure is the cause; otherwise the store or the
+      // row count failed first and pg_dump is stopped here.
+      const dumpEnded = dump.child.exitCode !== null || dump.child.signalCode !== null;
+      dump.child.kill("SIGKILL");
+      zstd?.child.kill("SIGKILL");
+      const dumpError = dumpEnded
+        ? await dump.done.then(
+            () => undefined,
+            (e: Error) => e,
+          )
+        : undefined;
+      const err: unknown =
+        putResult.status === "rejected"
+          ? putResult.reason
+          : (countResult as PromiseRejectedResult).reason;
+      throw dumpError ?? explain(err, `database ${source.label}`);
+    }
+    await client.query("commit");
+
+    const manifest: Manifest = {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      id,
+      tier,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      source: {
+        host: source.host,
+        port: source.port,
+        database: source.database,
+        user: source.user,
+      },
+      serverVersion,
+      serverVersionNum,
+      pgDumpVersion: pgDump.version,
+      drctlVersion: DRCTL_VERSION,
+      format: "custom",
+      compression,
+      envelope,
+      dump: { key: DUMP_FILE, size: gate.bytes, sha256: gate.sha256() },
+      tables: countResult.value,
+      snapshot,
+    };
+    await putBytes(
+      store,
+      `${prefix}${MANIFEST_FILE}`,
+      Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
+    );
+    sink({ event: "done", op: "backup", id, bytes: gate.bytes, seconds: meter.seconds });
+    return manifest;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export const BACKUP_USAGE = `drctl backup --tier daily|weekly|monthly [--database-url URL] [--store URL]
+             [--compress zstd|gzip|none] [--sse-kms-key-id ID] [--s3-endpoint URL]
+Streams a pg_dump into the store and prints the new backup's id.`;
+
+/** `drctl backup`: prints the id on stdout, progress on stderr. */
+export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
+  const { values } = parse(
+    "backup",
+    argv,
+    {
+      ...STORE_OPTIONS,
+      tier: { type: "string" },
+      "database-url": { type: "string" },
+      compress: { type: "string" },
+      "sse-kms-key-id": { type: "string" },
+    },
+    false,
+  );
+  if (values.help) {
+    ctx.out(BACKUP_USAGE);
+    return EXIT.ok;
+  }
+  const env = ctx.env;
+  const tier = parseTier(pick(values, "tier", env, "DRCTL_TIER"));
+  if (!tier) {
+    throw new UsageError("drctl backup needs --tier daily|weekly|monthly (or DRCTL_TIER)");
+  }
+  const compression = parseOneOf(
+    pick(values, "compress", env, "DRCTL_COMPRESS") ?? "zstd",
+    COMPRESSIONS,
+    "--compress",
+  );
+  const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
+  const source = resolveTarget(pick(values, "database-url", env, "DATABASE_URL"), env);
+  const manifest = await runBackup({ store, tier, source, compression, env, sink: ctx.sink });
+  ctx.out(manifest.id);
+  return EXIT.ok;
+}

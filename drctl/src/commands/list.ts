@@ -1,0 +1,67 @@
+import { listBackups } from "../catalog";
+import { parse, parseTier, STORE_OPTIONS, storeFrom, str, type Ctx } from "../cli";
+import { formatAge, formatBytes } from "../duration";
+import { EXIT } from "../errors";
+
+export const LIST_USAGE = `drctl list [--tier T] [--json] [--store URL]
+Lists backups, oldest first: id, tier, finished, age, size, short sha256, status.`;
+
+export async function listCli(argv: string[], ctx: Ctx): Promise<number> {
+  const { values } = parse(
+    "list",
+    argv,
+    { ...STORE_OPTIONS, tier: { type: "string" }, json: { type: "boolean" } },
+    false,
+  );
+  if (values.help) {
+    ctx.out(LIST_USAGE);
+    return EXIT.ok;
+  }
+  const tier = parseTier(str(values, "tier"));
+  const store = storeFrom(values, ctx.env);
+  const entries = await listBackups(store, { tier });
+  const now = Date.now();
+  const rows = entries.map((e) => ({
+    id: e.id,
+    tier: e.tier,
+    status: e.status,
+    finishedAt: e.manifest?.finishedAt ?? null,
+    ageSeconds: Math.round((now - e.time.getTime()) / 1000),
+    size: e.size,
+    sha256: e.manifest?.dump.sha256 ?? null,
+    compression: e.manifest?.compression ?? null,
+  }));
+  if (values.json) {
+    ctx.out(JSON.stringify(rows, null, 2));
+    return EXIT.ok;
+  }
+  if (rows.length === 0) {
+    ctx.out(`no backups in ${store.url}`);
+    return EXIT.ok;
+  }
+  ctx.out(
+    [
+      "ID".padEnd(23),
+      "TIER".padEnd(7),
+      "FINISHED".padEnd(24),
+      "AGE".padEnd(8),
+      "SIZE".padEnd(10),
+      "SHA256".padEnd(12),
+      "STATUS",
+    ].join(" "),
+  );
+  for (const r of rows) {
+    ctx.out(
+      [
+        r.id.padEnd(23),
+        r.tier.padEnd(7),
+        (r.finishedAt ?? "-").padEnd(24),
+        formatAge(r.ageSeconds * 1000).padEnd(8),
+        formatBytes(r.size).padEnd(10),
+        (r.sha256?.slice(0, 12) ?? "-").padEnd(12),
+        r.status,
+      ].join(" "),
+    );
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,173 @@
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { findBackup, isComplete, listBackups, type CompleteBackup } from "../catalog";
+import { parse, parseTier, STORE_OPTIONS, storeFrom, str, type Ctx } from "../cli";
+import { DrctlError, EXIT, UsageError } from "../errors";
+import { DUMP_FILE, backupPrefix } from "../manifest";
+import { HashGate, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { Meter, silentSink, type EventSink } from "../progress";
+import type { Store } from "../store";
+import { pgTool } from "./backup";
+
+export interface VerifyOptions {
+  readonly store: Store;
+  readonly backup: CompleteBackup;
+  /** Also read the whole archive with pg_restore. @default false */
+  readonly deep?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly sink?: EventSink;
+}
+
+export interface VerifyResult {
+  readonly id: string;
+  readonly tier: string;
+  readonly ok: boolean;
+  readonly deep: boolean;
+  /** What failed, when ok is false. */
+  readonly problem?: string;
+  readonly size: number;
+  readonly sha256?: string;
+}
+
+/**
+ * Recomputes the SHA-256 and size of the stored dump and compares them with the manifest. With
+ * `deep`, the same download also streams (decompressed) through `pg_restore -f /dev/null`, which
+ * reads every block: a dump truncated before it was hashed passes the checksum but not this.
+ * Resolves with ok=false on a verification failure; rejects only when the store cannot be read.
+ */
+export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult> {
+  const { store, backup } = options;
+  const m = backup.manifest;
+  const env = options.env ?? process.env;
+  const sink = options.sink ?? silentSink;
+  const deep = options.deep ?? false;
+  sink({ event: "start", op: "verify", id: m.id, deep });
+  const input = await store.get(`${backupPrefix(m.tier, m.id)}${DUMP_FILE}`);
+  const meter = new Meter("verify", sink, m.dump.size);
+  const gate = new HashGate(
+    () => Promise.resolve(),
+    (n) => meter.add(n),
+  );
+  const tools: Tool[] = [];
+  const feeds: Promise<void>[] = [];
+  let consumer: Writable;
+  if (deep) {
+    const pgRestore = pgTool("pg_restore", env);
+    const restore = runTool("pg_restore", pgRestore.path, ["-Fc", "-f", "/dev/null"], {
+      stdio: ["pipe", "ignore", "pipe"],
+      env,
+    });
+    tools.push(restore);
+    if (m.envelope === "zstd") {
+      const unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      tools.push(unzstd);
+      const feed = pipeline(unzstd.child.stdout!, restore.child.stdin!);
+      feed.catch(() => undefined);
+      feeds.push(feed);
+      consumer = unzstd.child.stdin!;
+    } else {
+      consumer = restore.child.stdin!;
+    }
+  } else {
+    consumer = new Writable({ write: (_c, _e, cb) => cb() });
+  }
+
+  let streamError: unknown;
+  try {
+    await pipeline(input, gate, consumer);
+  } catch (err) {
+    streamError = err;
+  }
+  const toolErrors = (await Promise.allSettled([...tools.map((t) => t.done), ...feeds]))
+    .filter((r): r is PromiseRejectedResult => r.status === "rejected")
+    .map((r) => (r.reason instanceof Error ? r.reason.message : String(r.reason)));
+
+  const fail = (problem: string): VerifyResult => {
+    sink({ event: "error", op: "verify", message: `${m.id}: ${problem}` });
+    return { id: m.id, tier: m.tier, ok: false, deep, problem, size: gate.bytes };
+  };
+  if (streamError !== undefined && toolErrors.length === 0) {
+    // Neither a checksum nor an archive problem: the store could not be read.
+    throw streamError instanceof DrctlError
+      ? streamError
+      : new DrctlError(
+          `reading ${m.id} from ${store.url} failed: ${streamError instanceof Error ? streamError.message : "unknown error"}`,
+        );
+  }
+  if (streamError === undefined) {
+    const sha = gate.sha256();
+    if (gate.bytes !== m.dump.size) {
+      return fail(`size is ${gate.bytes} bytes, the manifest says ${m.dump.size}`);
+    }
+    if (sha !== m.dump.sha256) {
+      return fail(`sha256 is ${sha}, the manifest says ${m.dump.sha256}`);
+    }
+  }
+  if (toolErrors.length > 0) return fail(`archive is unreadable: ${toolErrors[0]}`);
+  sink({ event: "done", op: "verify", id: m.id, bytes: gate.bytes, seconds: meter.seconds });
+  return { id: m.id, tier: m.tier, ok: true, deep, size: gate.bytes, sha256: gate.sha256() };
+}
+
+export const VERIFY_USAGE = `drctl verify [ID | --latest | --all] [--deep] [--tier T] [--store URL] [--json]
+Recomputes each dump's SHA-256 against its manifest; --deep also reads the whole archive with
+pg_restore. Exit 2 when any backup fails.`;
+
+/** `drctl verify`: one line per backup; exit 2 if any failed. */
+export async function verifyCli(argv: string[], ctx: Ctx): Promise<number> {
+  const { values, positionals } = parse(
+    "verify",
+    argv,
+    {
+      ...STORE_OPTIONS,
+      latest: { type: "boolean" },
+      all: { type: "boolean" },
+      deep: { type: "boolean" },
+      tier: { type: "string" },
+      json: { type: "boolean" },
+    },
+    true,
+  );
+  if (values.help) {
+    ctx.out(VERIFY_USAGE);
+    return EXIT.ok;
+  }
+  const chosen = [positionals.length > 0, values.latest === true, values.all === true].filter(
+    Boolean,
+  ).length;
+  if (chosen > 1 || positionals.length > 1) {
+    throw new UsageError("drctl verify takes one of: a backup ID, --latest or --all");
+  }
+  const tier = parseTier(str(values, "tier"));
+  const store = storeFrom(values, ctx.env);
+  let backups: CompleteBackup[];
+  if (values.all) {
+    backups = (await listBackups(store, { tier })).filter(isComplete);
+    if (backups.length === 0) {
+      throw new DrctlError(`no complete backup in ${store.url}; nothing to verify`);
+    }
+  } else {
+    backups = [await findBackup(store, positionals[0] ?? "latest", { tier })];
+  }
+  const results: VerifyResult[] = [];
+  for (const backup of backups) {
+    const r = await verifyBackup({
+      store,
+      backup,
+      deep: values.deep === true,
+      env: ctx.env,
+      sink: ctx.sink,
+    });
+    results.push(r);
+    if (!values.json) {
+      ctx.out(
+        r.ok
+          ? `ok      ${r.tier}/${r.id}  ${r.size} bytes  sha256 ${r.sha256?.slice(0, 12) ?? ""}${r.deep ? "  archive readable" : ""}`
+          : `FAILED  ${r.tier}/${r.id}  ${r.problem ?? ""}`,
+      );
+    }
+  }
+  if (values.json) ctx.out(JSON.stringify(results, null, 2));
+  return results.every((r) => r.ok) ? EXIT.ok : EXIT.breached;
+}

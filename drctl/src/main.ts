@@ -1,0 +1,86 @@
+import { makeCtx, type Io } from "./cli";
+import { backupCli, BACKUP_USAGE } from "./commands/backup";
+import { listCli, LIST_USAGE } from "./commands/list";
+import { pruneCli, PRUNE_USAGE } from "./commands/prune";
+import { restoreCli, RESTORE_USAGE } from "./commands/restore";
+import { statusCli, STATUS_USAGE } from "./commands/status";
+import { verifyCli, VERIFY_USAGE } from "./commands/verify";
+import { DrctlError, EXIT, explain } from "./errors";
+import { DRCTL_VERSION } from "./version";
+
+export { runBackup } from "./commands/backup";
+export { verifyBackup } from "./commands/verify";
+export { restoreBackup } from "./commands/restore";
+export { pruneBackups } from "./commands/prune";
+export { backupStatus } from "./commands/status";
+export { listBackups, findBackup } from "./catalog";
+export { openStore } from "./store";
+export { resolveTarget } from "./postgres/target";
+export { EXIT } from "./errors";
+
+const COMMANDS = {
+  backup: backupCli,
+  list: listCli,
+  verify: verifyCli,
+  restore: restoreCli,
+  prune: pruneCli,
+  status: statusCli,
+} as const;
+
+const USAGE = `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
+
+${BACKUP_USAGE}
+
+${LIST_USAGE}
+
+${VERIFY_USAGE}
+
+${RESTORE_USAGE}
+
+${PRUNE_USAGE}
+
+${STATUS_USAGE}
+
+Exit codes: 0 success, 1 operation failed, 2 objective breached or verification failed, 64 usage error.`;
+
+/** Runs drctl with `argv` (without node and script) and returns the exit code. Never exits. */
+export async function main(
+  argv: string[],
+  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    io.stdout.write(`${USAGE}\n`);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command === "--version" || command === "version") {
+    io.stdout.write(`drctl ${DRCTL_VERSION}\n`);
+    return EXIT.ok;
+  }
+  if (!Object.hasOwn(COMMANDS, command)) {
+    io.stderr.write(
+      `drctl: unknown command "${command}"; expected one of ${Object.keys(COMMANDS).join(", ")} (drctl --help)\n`,
+    );
+    return EXIT.usage;
+  }
+  const ctx = makeCtx(io);
+  try {
+    return await COMMANDS[command as keyof typeof COMMANDS](rest, ctx);
+  } catch (err) {
+    const e = explain(err, "drctl");
+    if (e instanceof DrctlError) {
+      ctx.sink({ event: "error", op: command, message: e.message });
+      io.stderr.write(`drctl ${command}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    // A bug, not a user error: the stack trace is what the maintainer needs.
+    io.stderr.write(`drctl ${command}: unexpected error: ${e.stack ?? e.message}\n`);
+    return EXIT.failed;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { createHash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { DrctlError } from "../errors";
+
+/** Keeps the last few KiB of a child's stderr for the one-line error message. */
+const STDERR_TAIL = 4096;
+
+export interface Tool {
+  readonly child: ChildProcess;
+  /** Resolves when the process exited with status 0; rejects with a one-line message otherwise. */
+  readonly done: Promise<void>;
+  stderr(): string;
+}
+
+/** Spawns a program whose failure is an operation failure that names it. */
+export function runTool(
+  name: string,
+  file: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Tool {
+  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  let tail = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-STDERR_TAIL);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        new DrctlError(
+          err.code === "ENOENT"
+            ? `${name} not found at ${file}; install it or set PG_BIN / PATH`
+            : `${name} could not start: ${err.message}`,
+        ),
+      ),
+    );
+    child.once("close", (code, signal) => {
+      if (code === 0) return resolve();
+      const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+      // PostgreSQL programs print "error: …" and then the failing command; the former says why.
+      const lines = tail.trim().split("\n");
+      const msg = (lines.find((l) => /\berror:/.test(l)) ?? lines[lines.length - 1] ?? "").trim();
+      reject(new DrctlError(`${name} ${why}${msg ? `: ${msg}` : ""}`));
+    });
+  });
+  // Callers attach their own handlers; this one only keeps an early rejection from being unhandled.
+  done.catch(() => undefined);
+  return { child, done, stderr: () => tail };
+}
+
+/** Runs a program to completion and returns its stdout. */
+export async function capture(
+  name: string,
+  file: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Promise<string> {
+  const tool = runTool(name, file, args, options);
+  let out = "";
+  tool.child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  await tool.done;
+  return out;
+}
+
+/**
+ * Passes bytes through while hashing and counting them. Its flush waits for `gate` — the exit of
+ * the programs upstream — so the stream only ends cleanly (and the store only commits the object)
+ * when they exited 0. A truncated dump from a killed pg_dump thus errors the stream instead of
+ * ending it, which is the integrity trap that a plain pipe falls into.
+ */
+export class HashGate extends Transform {
+  private readonly hash = createHash("sha256");
+  bytes = 0;
+  private digest: string | undefined;
+
+  constructor(
+    private readonly gate: () => Promise<void>,
+    private readonly onBytes: (n: number) => void = () => undefined,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes(chunk.length);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.gate().then(
+      () => {
+        this.digest = this.hash.digest("hex");
+        cb();
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  /** The hex SHA-256 of everything that passed, available once the stream finished. */
+  sha256(): string {
+    if (this.digest === undefined) throw new Error("HashGate: stream not finished");
+    return this.digest;
+  }
+}
+
+export function zstdPath(env: NodeJS.ProcessEnv): string {
+  return env.DRCTL_ZSTD ?? "zstd";
+}

@@ -1,0 +1,38 @@
+import type { Readable } from "node:stream";
+
+export interface StoredObject {
+  /** Key relative to the store's root, `/`-separated, e.g. `daily/<id>/dump`. */
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
+export interface PutOptions {
+  /** Length in bytes when known up front; streams of unknown length are fine. */
+  readonly size?: number;
+}
+
+/**
+ * Where backups live. The contract that makes the manifest a trustworthy commit point:
+ * `put` makes the object visible only when `body` ends cleanly; if `body` errors (for example
+ * because pg_dump exited non-zero), the partial object is removed (S3: AbortMultipartUpload;
+ * file: the temporary file is deleted) and `put` rejects.
+ */
+export interface Store {
+  /** The URL the store was opened with, for messages. */
+  readonly url: string;
+  put(key: string, body: Readable, options?: PutOptions): Promise<void>;
+  get(key: string): Promise<Readable>;
+  /** Size and mtime, or undefined when the object does not exist. */
+  head(key: string): Promise<StoredObject | undefined>;
+  /** Every object whose key starts with `prefix`, sorted by key. */
+  list(prefix: string): Promise<StoredObject[]>;
+  delete(key: string): Promise<void>;
+}
+
+/** Reads a whole (small) object, e.g. a manifest. */
+export async function readText(store: Store, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
