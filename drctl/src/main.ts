@@ -6,6 +6,7 @@ import { restoreCli, RESTORE_USAGE } from "./commands/restore";
 import { statusCli, STATUS_USAGE } from "./commands/status";
 import { verifyCli, VERIFY_USAGE } from "./commands/verify";
 import { DrctlError, EXIT, explain } from "./errors";
+import { failoverCommand, FAILOVER_USAGE } from "./failover/command";
 import { DRCTL_VERSION } from "./version";
 
 export { runBackup } from "./commands/backup";
@@ -41,6 +42,7 @@ ${PRUNE_USAGE}
 
 ${STATUS_USAGE}
 
+${FAILOVER_USAGE}
 Exit codes: 0 success, 1 operation failed, 2 objective breached or verification failed, 64 usage error.`;
 
 /** Runs drctl with `argv` (without node and script) and returns the exit code. Never exits. */
@@ -57,9 +59,13 @@ export async function main(
     io.stdout.write(`drctl ${DRCTL_VERSION}\n`);
     return EXIT.ok;
   }
+  if (command === "failover" || command === "failback") {
+    // The failover orchestrator drives Pulumi stacks, not a backup store: it parses its own flags.
+    return failoverCommand(argv, io);
+  }
   if (!Object.hasOwn(COMMANDS, command)) {
     io.stderr.write(
-      `drctl: unknown command "${command}"; expected one of ${Object.keys(COMMANDS).join(", ")} (drctl --help)\n`,
+      `drctl: unknown command "${command}"; expected one of ${[...Object.keys(COMMANDS), "failover", "failback"].join(", ")} (drctl --help)\n`,
     );
     return EXIT.usage;
   }

@@ -22,7 +22,7 @@ describe("usage errors exit 64 with what was expected", () => {
   it.each([
     [
       ["frobnicate"],
-      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status (drctl --help)',
+      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status, failover, failback (drctl --help)',
     ],
     [["list", "--bogus"], "drctl list: Unknown option '--bogus'; run drctl list --help"],
     [
@@ -86,6 +86,18 @@ describe("usage errors exit 64 with what was expected", () => {
     expect(plainErrors(r.stderr)).toEqual([
       'drctl backup: --tier must be one of daily, weekly, monthly, got "yearly"',
     ]);
+  });
+});
+
+describe("failover and failback are drctl subcommands", () => {
+  it("routes them to the orchestrator, whose usage the top-level help includes", async () => {
+    const help = await drctl(["failover", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout.split("\n")[0]).toBe("usage: drctl failover --to <site> [options]");
+    const top = await drctl(["--help"]);
+    expect(top.stdout).toContain("drctl failback --to <site> [options]");
+    const missing = await drctl(["failback"]);
+    expect(missing.code).toBe(64);
   });
 });
 

@@ -17,7 +17,18 @@ export class AutomationStackOps implements StackOps {
   private async stack(name: string): Promise<Stack> {
     const cached = this.stacks.get(name);
     if (cached) return cached;
-    const stack = await LocalWorkspace.selectStack({ stackName: name, workDir: this.workDir });
+    let stack: Stack;
+    try {
+      stack = await LocalWorkspace.selectStack({ stackName: name, workDir: this.workDir });
+    } catch (err) {
+      // The Automation API shells out to the CLI; its ENOENT error is several lines of noise.
+      if (/ENOENT/.test(String(err)) && /pulumi/.test(String(err))) {
+        throw new Error(
+          "the Pulumi CLI is not on PATH; install it (https://www.pulumi.com/docs/iac/download-install/) and log in to the state backend",
+        );
+      }
+      throw err;
+    }
     this.stacks.set(name, stack);
     return stack;
   }

@@ -34,7 +34,7 @@ export interface FailoverDeps {
 
 export const EXIT = { ok: 0, failed: 1, breached: 2, usage: 64 } as const;
 
-const USAGE = `usage: drctl failover --to <site> [options]
+export const FAILOVER_USAGE = `usage: drctl failover --to <site> [options]
        drctl failback --to <site> [options]
 
   failover  make <site> (today the standby) the primary: fence the old primary if its region
@@ -256,14 +256,14 @@ export async function runFailover(
   try {
     const parsed = parseOptions(argv);
     if (parsed === "help") {
-      io.stdout.write(USAGE);
+      io.stdout.write(FAILOVER_USAGE);
       return EXIT.ok;
     }
     o = parsed;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`drctl: ${e.message}`);
-    err(USAGE);
+    err(FAILOVER_USAGE);
     return EXIT.usage;
   }
   try {
