@@ -2,6 +2,8 @@
  * dr-stack: one site of the two-region warm-standby DR stack. Both stacks (Pulumi.primary.yaml,
  * Pulumi.dr.yaml) run this program; the config says which site this is and its role.
  */
+import { BackupAlarms } from "./components/backupAlarms";
+import { BackupJobs } from "./components/backupJobs";
 import { BackupStorage } from "./components/backupStorage";
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
@@ -71,8 +73,56 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
             kmsKeyArnPattern: naming.kmsKeyArnPattern(names, peer),
           },
           storageClass: config.storage.replicationStorageClass,
+          // The alarms watch S3's replication metrics under this RuleId: one name, both places.
+          ruleId: naming.replicationRuleId(self, peer),
         }
       : undefined,
+  tags,
+});
+
+// Database host and backup-role secret come from the data tier; until it is composed here the
+// backup CronJobs get neither (BackupJobs leaves out PGHOST, DRCTL_DB_SECRET_ARN and the
+// secretsmanager:GetSecretValue grant), and the drill, verify and status jobs need neither.
+const backupJobs = new BackupJobs(`${stem}-backup`, {
+  region: self.region,
+  role,
+  provider: cluster.provider,
+  oidcProviderArn: cluster.oidcProviderArn,
+  oidcIssuer: cluster.oidcIssuer,
+  namespace: naming.backupNamespace,
+  serviceAccount: naming.backupServiceAccount,
+  bucketName: naming.backupBucketName(names, self),
+  bucketArn: naming.backupBucketArn(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  metricsNamespace: naming.metricsNamespace,
+  vpcCidr: self.config.vpcCidr,
+  image: config.jobs.image,
+  postgresVersion: config.database.engineVersion,
+  schedules: config.jobs.schedules,
+  timeZone: config.jobs.timeZone,
+  databaseName: config.database.dbName,
+  smokeSql: config.jobs.smokeSql,
+  drillScratchStorage: config.jobs.drillScratchStorage,
+  tags,
+});
+
+const backupAlarms = new BackupAlarms(`${stem}-alarms`, {
+  region: self.region,
+  role,
+  topicName: naming.alarmTopicName(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  alarmPrefix: stem,
+  metricsNamespace: naming.metricsNamespace,
+  dbInstanceIdentifier: naming.dbInstanceIdentifier(names, self),
+  replication: {
+    sourceBucket: naming.backupBucketName(names, self),
+    destinationBucket: naming.backupBucketName(names, peer),
+    ruleId: naming.replicationRuleId(self, peer),
+  },
+  email: config.alarms.email,
+  backupMaxAgeHours: config.alarms.backupMaxAgeHours,
+  drillMaxAgeDays: config.alarms.drillMaxAgeDays,
+  replicaLagSeconds: config.alarms.replicaLagSeconds,
   tags,
 });
 
@@ -113,6 +163,11 @@ export const oidcProviderArn = cluster.oidcProviderArn;
 export const kubeconfig = cluster.kubeconfig;
 export const backupBucketName = backupStorage.bucketName;
 export const backupBucketArn = backupStorage.bucketArn;
+export const backupRoleArn = backupJobs.roleArn;
+export const backupNamespace = backupJobs.namespace;
+export const backupCronJobs = backupJobs.cronJobNames;
+export const alarmTopicArn = backupAlarms.topicArn;
+export const alarmNames = backupAlarms.alarmNames;
 export const dnsRecordName = dns?.recordName;
 export const dnsFailoverRole = dns ? dns.failoverRole : "none";
 export const healthCheckId = dns?.healthCheckId;

@@ -50,6 +50,8 @@ export interface BackupStorageArgs {
     readonly destination: ReplicationDestination;
     /** @default "STANDARD" */
     readonly storageClass?: ReplicaStorageClass;
+    /** The rule's id (naming.replicationRuleId): S3's replication metrics are per RuleId. */
+    readonly ruleId: string;
   };
   /** Tags for the bucket and the replication role. @default {} */
   readonly tags?: Record<string, string>;
@@ -294,6 +296,7 @@ export class BackupStorage extends pulumi.ComponentResource {
           sourceKmsKeyArn: args.kmsKeyArn,
           destination: args.replication.destination,
           storageClass: args.replication.storageClass,
+          ruleId: args.replication.ruleId,
           objectLock: args.objectLock !== undefined,
           tags,
         },

@@ -57,6 +57,11 @@ export interface BackupReplicationArgs {
   /** The site key that encrypts the source objects. */
   readonly sourceKmsKeyArn: pulumi.Input<string>;
   readonly destination: ReplicationDestination;
+  /**
+   * The rule's id, from naming.replicationRuleId: S3 publishes replication metrics with it as the
+   * RuleId dimension, and the replication alarms look for exactly that value.
+   */
+  readonly ruleId: string;
   /** Storage class of the replicas. @default "STANDARD" */
   readonly storageClass?: ReplicaStorageClass;
   /**
@@ -92,6 +97,9 @@ export function validateReplicationArgs(args: BackupReplicationArgs): void {
     throw new Error(
       `[destination.kmsKeyArnPattern] must name keys in ${d.region}, got "${d.kmsKeyArnPattern}"`,
     );
+  }
+  if (!/^[\x20-\x7e]{1,255}$/.test(args.ruleId)) {
+    throw new Error(`[ruleId] must be 1-255 printable characters, got "${args.ruleId}"`);
   }
   const storageClass = args.storageClass ?? "STANDARD";
   if (!REPLICA_STORAGE_CLASSES.includes(storageClass)) {
@@ -249,7 +257,7 @@ export class BackupReplication extends pulumi.ComponentResource {
         role: role.arn,
         rules: [
           {
-            id: "backups-to-peer",
+            id: args.ruleId,
             status: "Enabled",
             priority: 1,
             // An (empty) filter makes this a V2 rule: the only schema that takes Replication

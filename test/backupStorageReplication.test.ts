@@ -49,7 +49,7 @@ describe("replication from the primary stack (use1 → usw2)", () => {
     const r = await primary();
     expect(r.one(REPLICATION).inputs.rules).toEqual([
       {
-        id: "backups-to-peer",
+        id: "backups-use1-to-usw2",
         status: "Enabled",
         priority: 1,
         filter: {},
@@ -69,6 +69,25 @@ describe("replication from the primary stack (use1 → usw2)", () => {
         },
       },
     ]);
+  });
+
+  it("uses the rule id that the replication alarms watch", async () => {
+    const r = await primary();
+    const ruleId = r.one(REPLICATION).inputs.rules[0].id;
+    const alarms = r
+      .ofType("aws:cloudwatch/metricAlarm:MetricAlarm")
+      .filter((a) => a.inputs.namespace === "AWS/S3");
+    expect(alarms.map((a) => a.inputs.metricName).sort()).toEqual([
+      "OperationsFailedReplication",
+      "ReplicationLatency",
+    ]);
+    for (const alarm of alarms) {
+      expect(alarm.inputs.dimensions).toEqual({
+        SourceBucket: "acme-dr-use1-backups-111122223333",
+        DestinationBucket: "acme-dr-usw2-backups-111122223333",
+        RuleId: ruleId,
+      });
+    }
   });
 
   it("lets only S3 acting for this account assume the role", async () => {
@@ -201,6 +220,7 @@ describe("after a failover: the dr stack as primary (usw2 → use1)", () => {
     const rc = r.one(REPLICATION);
     expect(rc.inputs.bucket).toBe("acme-dr-usw2-backups-111122223333");
     expect(rc.inputs.region).toBe("us-west-2");
+    expect(rc.inputs.rules[0].id).toBe("backups-usw2-to-use1");
     const dest = rc.inputs.rules[0].destination;
     expect(dest.bucket).toBe(USE1_BUCKET_ARN);
     expect(dest.encryptionConfiguration).toEqual({
