@@ -5,6 +5,7 @@
 import { AwsBackup } from "./components/awsBackup";
 import { BackupAlarms } from "./components/backupAlarms";
 import { BackupJobs } from "./components/backupJobs";
+import { BackupStorage } from "./components/backupStorage";
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
 import { Database } from "./components/database";
@@ -13,6 +14,7 @@ import { assertRoleTransition } from "./components/dbTransition";
 import { DnsFailover } from "./components/dnsFailover";
 import * as naming from "./components/naming";
 import { Network } from "./components/network";
+import { replicatesToPeer } from "./components/replication";
 import { SiteKey } from "./components/siteKey";
 
 const config = loadConfig();
@@ -139,6 +141,38 @@ const backupSecretArn =
     : dbRoles
       ? dbRoles.secretArns.apply((arns) => arns.backup)
       : database.masterSecretArn.apply((arn) => arn ?? "");
+
+// Only the primary replicates out; the peer's names come from naming.ts, never from its state
+// (DESIGN §2), so a promoted site can point replication back at the old one on its own.
+const backupStorage = new BackupStorage(`${stem}-backups`, {
+  region: self.region,
+  bucketName: naming.backupBucketName(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  accountId: config.accountId,
+  retentionDays: config.storage.retentionDays,
+  noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
+  objectLock: config.storage.objectLock,
+  replication:
+    replicatesToPeer(role) && config.storage.replicateToPeer
+      ? {
+          destination: {
+            bucketArn: naming.backupBucketArn(names, peer),
+            region: peer.region,
+            kmsAliasArn: naming.kmsAliasArn(names, peer),
+            kmsAliasName: naming.kmsAliasName(names, peer),
+            kmsKeyArnPattern: naming.kmsKeyArnPattern(names, peer),
+          },
+          storageClass: config.storage.replicationStorageClass,
+          // The alarms watch S3's replication metrics under this RuleId: one name, both places.
+          ruleId: naming.replicationRuleId(self, peer),
+        }
+      : undefined,
+  tags,
+});
+
+// Database host and backup-role secret come from the data tier; until it is composed here the
+// backup CronJobs get neither (BackupJobs leaves out PGHOST, DRCTL_DB_SECRET_ARN and the
+// secretsmanager:GetSecretValue grant), and the drill, verify and status jobs need neither.
 const backupJobs = new BackupJobs(`${stem}-backup`, {
   region: self.region,
   role,
@@ -225,12 +259,14 @@ export const dbInstanceArn = database.instanceArn;
 export const dbMasterSecretArn = database.masterSecretArn;
 export const dbRole = role;
 export const backupVaultArn = awsBackup.vaultArn;
+
+export const backupBucketName = backupStorage.bucketName;
+export const backupBucketArn = backupStorage.bucketArn;
 export const backupRoleArn = backupJobs.roleArn;
 export const backupNamespace = backupJobs.namespace;
 export const backupCronJobs = backupJobs.cronJobNames;
 export const alarmTopicArn = backupAlarms.topicArn;
 export const alarmNames = backupAlarms.alarmNames;
-
 export const dnsRecordName = dns?.recordName;
 export const dnsFailoverRole = dns ? dns.failoverRole : "none";
 export const healthCheckId = dns?.healthCheckId;

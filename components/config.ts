@@ -179,6 +179,12 @@ const storageSchema = z
     replicationStorageClass: z
       .enum(["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"])
       .default("STANDARD"),
+    /**
+     * Whether a `primary` site replicates its bucket to the peer's. S3 refuses a replication
+     * config whose destination bucket does not exist, so a site promoted while the old region is
+     * gone sets this to false until the old site's bucket is back (docs/backup-storage.md).
+     */
+    replicateToPeer: z.boolean().default(true),
   })
   .prefault({});
 
