@@ -4,6 +4,7 @@
  */
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
+import { DnsFailover } from "./components/dnsFailover";
 import * as naming from "./components/naming";
 import { Network } from "./components/network";
 import { SiteKey } from "./components/siteKey";
@@ -47,6 +48,29 @@ const cluster = new Cluster(`${stem}-eks`, {
   tags,
 });
 
+// Route 53 failover record and health check: PRIMARY on the primary, SECONDARY on a standby or
+// promoting site, no record on a fenced one (docs/dns-failover.md).
+const siteDns = self.config.dns;
+const dns =
+  config.dns && siteDns
+    ? new DnsFailover(`${stem}-dns`, {
+        region: self.region,
+        role,
+        zoneId: config.dns.zoneId,
+        recordName: config.dns.recordName,
+        recordType: config.dns.recordType,
+        setIdentifier: naming.failoverSetIdentifier(names, self),
+        loadBalancer: siteDns.loadBalancer,
+        records: siteDns.records,
+        ttl: config.dns.ttl,
+        healthCheckFqdn: siteDns.healthCheckFqdn,
+        healthCheck: config.dns.healthCheck,
+        healthMetric: siteDns.healthMetric,
+        alarmName: naming.dnsHealthAlarmName(names, self),
+        tags,
+      })
+    : undefined;
+
 export const site = self.site;
 export const siteRole = role;
 export const region = self.region;
@@ -59,3 +83,6 @@ export const clusterName = cluster.clusterName;
 export const clusterEndpoint = cluster.endpoint;
 export const oidcProviderArn = cluster.oidcProviderArn;
 export const kubeconfig = cluster.kubeconfig;
+export const dnsRecordName = dns?.recordName;
+export const dnsFailoverRole = dns ? dns.failoverRole : "none";
+export const healthCheckId = dns?.healthCheckId;

@@ -83,6 +83,14 @@ export function failoverSetIdentifier(n: NamingInput, s: SiteRef): string {
   return siteStem(n, s);
 }
 
+/**
+ * CloudWatch alarm behind a private site's Route 53 health check (CLOUDWATCH_METRIC). A fixed
+ * name lets runbooks and drctl read the alarm of either site without any stack's outputs.
+ */
+export function dnsHealthAlarmName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-dns-health`;
+}
+
 /** Namespace in each cluster that holds the backup and drill CronJobs. */
 export const backupNamespace = "dr-backup";
 

@@ -91,11 +91,3 @@ export function awsCronError(expr: string): string | undefined {
   }
   return undefined;
 }
-
-/** Parses durations like "30s", "15m", "26h", "7d" into seconds. */
-export function parseDurationSeconds(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(text.trim());
-  if (!m) return undefined;
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
-  return Number(m[1]) * unit;
-}

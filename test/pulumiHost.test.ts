@@ -17,7 +17,8 @@ function configFile(stack: "primary" | "dr"): string {
   return file;
 }
 
-describe("loading the program the way `pulumi up` does", () => {
+// Type-checking the program against the provider SDKs' declarations takes 15-60 s on 2 cores.
+describe("loading the program the way `pulumi up` does", { timeout: 300_000 }, () => {
   it("type-checks and runs index.ts through ts-node with the project's tsconfig", async () => {
     const { stdout } = await run(process.execPath, [host, "index.ts", configFile("dr"), "dr"], {
       cwd: ROOT,

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { EXIT, UsageError } from "../errors";
 import { AutomationStackOps } from "./automationOps";
 import { AwsProbes } from "./awsProbes";
 import { formatSeconds, parseDurationSeconds } from "./duration";
@@ -32,8 +33,6 @@ export interface FailoverDeps {
   readonly clock: Clock;
 }
 
-export const EXIT = { ok: 0, failed: 1, breached: 2, usage: 64 } as const;
-
 export const FAILOVER_USAGE = `usage: drctl failover --to <site> [options]
        drctl failback --to <site> [options]
 
@@ -55,8 +54,6 @@ options:
 Re-running the same command after a failure resumes at the step that failed.
 exit codes: 0 done, 1 a step failed, 2 an objective was breached (lag), 64 usage error
 `;
-
-class UsageError extends Error {}
 
 interface Options {
   readonly direction: Direction;
