@@ -64,6 +64,14 @@ async function drillDatabases(): Promise<string[]> {
   return rows.map((r) => r.datname);
 }
 
+/**
+ * Backup ids have one-second resolution and a random suffix: two backups in the same second sort
+ * in random order. Waiting for the next second makes "newest" well defined.
+ */
+async function nextSecond(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+}
+
 function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
@@ -73,6 +81,7 @@ describe("drctl drill", () => {
     await s3.createBucket("drills");
     const env = { ...s3.env(), DRCTL_STORE: "s3://drills/site-a" };
     const older = await backup("s3://drills/site-a", "daily", env);
+    await nextSecond();
     const newest = await backup("s3://drills/site-a", "daily", env);
     expect(newest > older).toBe(true);
 
@@ -119,7 +128,13 @@ describe("drctl drill", () => {
       { sql: "select count(*) from sales.orders having count(*) = 40", rows: 1, passed: true },
     ]);
     expect(report.drillId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
-    expect(report.reportKey).toBe(`reports/${today()}-${report.drillId}.json`);
+    // The date is the drill's start in UTC (so keys sort by time), and the drill started today.
+    expect(report.reportKey).toBe(
+      `reports/${report.startedAt.slice(0, 10)}-${report.drillId}.json`,
+    );
+    expect([today(), new Date(before).toISOString().slice(0, 10)]).toContain(
+      report.startedAt.slice(0, 10),
+    );
     expect(report.scratch).toEqual({
       server: `127.0.0.1:${cluster.port}/postgres`,
       database: `drill_${report.drillId.toLowerCase().replace(/-/g, "_")}`,
@@ -152,6 +167,7 @@ describe("drctl drill", () => {
   it("restores the newest backup of --tier, and keeps the scratch database with --keep", async () => {
     const { dir, url } = fileStore();
     const weekly = await backup(url, "weekly");
+    await nextSecond();
     const daily = await backup(url, "daily");
     expect(daily > weekly).toBe(true);
     const r = await drctl(
@@ -190,7 +206,9 @@ describe("drctl drill", () => {
       await sql(cluster, report.scratch.database, "select count(*)::int as n from sales.orders"),
     ).toEqual([{ n: 40 }]);
     await sql(cluster, "postgres", `drop database ${report.scratch.database}`);
-    expect(readdirSync(join(dir, "reports"))).toEqual([`${today()}-${report.drillId}.json`]);
+    expect(readdirSync(join(dir, "reports"))).toEqual([
+      `${report.startedAt.slice(0, 10)}-${report.drillId}.json`,
+    ]);
   });
 
   it("writes a failing report naming the checksum mismatch when the stored dump is corrupted, and exits 2", async () => {
