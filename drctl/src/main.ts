@@ -7,7 +7,7 @@ import { restoreCli, RESTORE_USAGE } from "./commands/restore";
 import { statusCli, STATUS_USAGE } from "./commands/status";
 import { verifyCli, VERIFY_USAGE } from "./commands/verify";
 import { DrctlError, EXIT, explain } from "./errors";
-import { failoverCommand, FAILOVER_USAGE } from "./failover/command";
+import { FAILOVER_USAGE } from "./failover/usage";
 import { withBackupMetrics } from "./metrics";
 import { DRCTL_VERSION } from "./version";
 
@@ -72,6 +72,9 @@ export async function main(
   }
   if (command === "failover" || command === "failback") {
     // The failover orchestrator drives Pulumi stacks, not a backup store: it parses its own flags.
+    // Loaded on demand: the Automation API and its dependencies cost seconds of start-up that a
+    // backup CronJob should not pay.
+    const { failoverCommand } = await import("./failover/command");
     return failoverCommand(argv, io);
   }
   if (!Object.hasOwn(COMMANDS, command)) {

@@ -1,10 +1,5 @@
 import { parseArgs } from "node:util";
-import {
-  CloudWatchClient,
-  PutMetricDataCommand,
-  type MetricDatum,
-  type StandardUnit,
-} from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient, MetricDatum, StandardUnit } from "@aws-sdk/client-cloudwatch";
 import type { Writable } from "node:stream";
 import { storeFrom, type Ctx } from "./cli";
 import { EXIT } from "./errors";
@@ -108,6 +103,9 @@ export async function publishMetrics(
   if (!target || data.length === 0) return false;
   let client: CloudWatchClient | undefined;
   try {
+    // Loaded only when publishing: runs without metrics (and the CLI's start-up) do not pay for
+    // the CloudWatch client.
+    const { CloudWatchClient, PutMetricDataCommand } = await import("@aws-sdk/client-cloudwatch");
     client = new CloudWatchClient(target.region ? { region: target.region } : {});
     await client.send(
       new PutMetricDataCommand({ Namespace: target.namespace, MetricData: metricData(data) }),

@@ -57,9 +57,17 @@ export function eventSink(stderr: Writable, now: () => number = Date.now): Event
   };
 }
 
-/** Tracks bytes for one operation and emits progress events; the sink rate-limits them. */
+/** A Meter hands the sink at most this many progress events a second (the sink limits further). */
+const METER_INTERVAL_MS = 250;
+
+/**
+ * Tracks bytes for one operation and emits progress events; the sink rate-limits them. `add` is
+ * called per chunk (64 KiB from a pipe, thousands a second), so it only counts unless a quarter
+ * second has passed: no event object, rate or ETA is built per chunk.
+ */
 export class Meter {
   private readonly started = Date.now();
+  private lastEmit = 0;
   bytes = 0;
   constructor(
     private readonly op: string,
@@ -68,8 +76,16 @@ export class Meter {
   ) {}
 
   add(n: number): void {
-    this.bytes += n;
-    const seconds = (Date.now() - this.started) / 1000;
+    this.set(this.bytes + n);
+  }
+
+  /** Sets the byte count (e.g. from the size of a file a program is writing). */
+  set(bytes: number): void {
+    this.bytes = bytes;
+    const now = Date.now();
+    if (now - this.lastEmit < METER_INTERVAL_MS) return;
+    this.lastEmit = now;
+    const seconds = (now - this.started) / 1000;
     const rate = seconds > 0 ? this.bytes / seconds : 0;
     const etaSeconds =
       this.total !== undefined && rate > 0 ? (this.total - this.bytes) / rate : undefined;

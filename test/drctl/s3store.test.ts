@@ -101,10 +101,11 @@ describe("S3Store", () => {
     });
   });
 
-  it("uses 16 MiB parts by default, so a dump of unknown length can reach 156 GiB", () => {
+  it("uses 8 MiB parts by default: a dump of unknown length can reach 78 GiB, memory stays low", () => {
     const st = openStore("s3://dr-bucket/a/b/", { endpoint: "http://127.0.0.1:9000" }) as S3Store;
     expect(st.bucket).toBe("dr-bucket");
     expect(st.prefix).toBe("a/b");
-    expect((st as unknown as { partSize: number }).partSize).toBe(16 * MiB);
+    expect((st as unknown as { partSize: number }).partSize).toBe(8 * MiB);
+    expect(8 * MiB * 10_000).toBeGreaterThan(78 * 1024 ** 3);
   });
 });

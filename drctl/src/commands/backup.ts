@@ -1,5 +1,5 @@
+import { fstat } from "node:fs";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { Client } from "pg";
 import { parse, parseOneOf, parseTier, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
@@ -17,9 +17,9 @@ import {
 } from "../manifest";
 import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
 import { resolveTarget, type DbTarget } from "../postgres/target";
-import { HashGate, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { HashGate, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
-import { putBytes, type Store } from "../store";
+import { FileStore, putBytes, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 
 export interface BackupOptions {
@@ -84,6 +84,12 @@ export async function countRows(client: Client): Promise<TableCount[]> {
   return out;
 }
 
+/**
+ * zstd level 1 on one thread. On a 2-core machine pg_dump's backend and pg_dump itself already
+ * want both cores; -T0 would start a worker per core to fight them.
+ */
+const ZSTD_ARGS = ["-1", "-T1", "-q", "-c"];
+
 /** Arguments that make pg_dump compress (or not) as asked. */
 function dumpCompression(
   compression: Compression,
@@ -144,48 +150,113 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const { args: zArgs, envelope } = dumpCompression(compression, pgDump);
     const args = ["-Fc", `--snapshot=${snapshot}`, ...zArgs];
     if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
-    const dump = runTool("pg_dump", pgDump.path, args, {
-      env: source.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let zstd: Tool | undefined;
-    let body: Readable = dump.child.stdout as Readable;
-    let feed: Promise<void> = Promise.resolve();
-    if (envelope === "zstd") {
-      zstd = runTool("zstd", zstdPath(env), ["-1", "-T0", "-q", "-c"], {
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      feed = pipeline(dump.child.stdout as Readable, zstd.child.stdin!);
-      feed.catch(() => undefined);
-      body = zstd.child.stdout as Readable;
-    }
+    const dumpKey = `${prefix}${DUMP_FILE}`;
     const meter = new Meter("backup", sink);
-    // pg_dump's status is checked first: when it dies, zstd still ends cleanly on EOF.
-    const gate = new HashGate(
-      async () => {
-        await dump.done;
-        await feed;
-        await zstd?.done;
-      },
-      (n) => meter.add(n),
-    );
-    body.on("error", (err) => gate.destroy(err));
-    body.pipe(gate);
+    const tools: Tool[] = [];
+    let gate: HashGate | undefined;
+    let interrupted: DrctlError | undefined;
 
-    const put = store.put(`${prefix}${DUMP_FILE}`, gate);
+    /**
+     * Starts pg_dump (→ zstd) with the last program's stdout on `out`: a file descriptor (the file
+     * store's temporary file) or a pipe to this process. pg_dump feeds zstd directly, never
+     * through this process: on 2 cores every copy through Node is CPU taken from pg_dump.
+     */
+    const startDump = (out: "pipe" | number): Readable | null => {
+      const dump = runTool("pg_dump", pgDump.path, args, {
+        env: source.env,
+        stdio: ["ignore", envelope === "zstd" ? "pipe" : out, "pipe"],
+      });
+      tools.push(dump);
+      if (envelope !== "zstd") return dump.child.stdout;
+      const zstd = runTool("zstd", zstdPath(env), ZSTD_ARGS, {
+        stdio: [dump.child.stdout ?? "ignore", out, "pipe"],
+      });
+      // Only zstd may hold the read end: were this process to keep it open, a pg_dump whose zstd
+      // died would block on a full pipe instead of dying of SIGPIPE.
+      dump.child.stdout?.destroy();
+      tools.push(zstd);
+      return zstd.child.stdout;
+    };
+    /** Resolves when every program exited 0; pg_dump's failure is the cause unless it died of SIGPIPE. */
+    const programsDone = async (): Promise<void> => {
+      const results = await Promise.allSettled(tools.map((t) => t.done));
+      const failures = results
+        .map((r, i) =>
+          r.status === "rejected" ? { tool: tools[i], err: r.reason as Error } : undefined,
+        )
+        .filter((f) => f !== undefined);
+      if (failures.length === 0) return;
+      const cause = failures.find((f) => f.tool.child.signalCode !== "SIGPIPE") ?? failures[0];
+      throw cause.err;
+    };
+    const stopTools = (): void => {
+      for (const t of tools) t.child.kill("SIGKILL");
+    };
+    // The CronJob's activeDeadlineSeconds sends SIGTERM: stop pg_dump and zstd, abort the upload or
+    // delete the temporary file, and write no manifest.
+    const disposeSignals = onTermination((signal) => {
+      interrupted = new DrctlError(
+        `interrupted by ${signal}; pg_dump stopped, the partial dump removed and no manifest written`,
+      );
+      stopTools();
+      gate?.destroy(interrupted);
+      // A long row count must not hold the exit: ending the connection fails the query.
+      void client.end().catch(() => undefined);
+    });
+
+    let put: Promise<{ sha256: string; bytes: number }>;
+    if (store instanceof FileStore) {
+      // pg_dump (or zstd) writes straight into the store's temporary file; the store hashes it
+      // once the programs exited 0, then fsyncs and renames. Seekable output also lets pg_dump
+      // record data offsets, which pg_restore --jobs uses instead of scanning the archive.
+      put = store.putWritten(dumpKey, async (fd) => {
+        startDump(fd);
+        const poll = setInterval(() => {
+          fstat(fd, (err, st) => {
+            if (!err) meter.set(st.size);
+          });
+        }, 1000);
+        try {
+          await programsDone();
+        } finally {
+          clearInterval(poll);
+        }
+        if (interrupted) throw interrupted;
+      });
+    } else {
+      const body = startDump("pipe");
+      if (!body) throw new Error("backup: no stdout from the dump programs");
+      const hashGate = new HashGate(programsDone, (n) => meter.add(n));
+      gate = hashGate;
+      body.on("error", (err) => hashGate.destroy(err));
+      body.pipe(hashGate);
+      put = store
+        .put(dumpKey, hashGate)
+        .then(() => ({ sha256: hashGate.sha256(), bytes: hashGate.bytes }));
+    }
     const counts = countRows(client).catch((err: unknown) => {
-      gate.destroy(err instanceof Error ? err : new Error(String(err)));
+      stopTools();
+      gate?.destroy(err instanceof Error ? err : new Error(String(err)));
       throw err;
     });
-    const [putResult, countResult] = await Promise.allSettled([put, counts]);
+    let putResult: PromiseSettledResult<{ sha256: string; bytes: number }>;
+    let countResult: PromiseSettledResult<TableCount[]>;
+    try {
+      [putResult, countResult] = await Promise.allSettled([put, counts]);
+    } finally {
+      disposeSignals();
+    }
+    if (interrupted) {
+      stopTools();
+      throw interrupted;
+    }
     if (putResult.status === "rejected" || countResult.status === "rejected") {
       // If pg_dump already ended on its own, its failure is the cause; otherwise the store or the
       // row count failed first and pg_dump is stopped here.
-      const dumpEnded = dump.child.exitCode !== null || dump.child.signalCode !== null;
-      dump.child.kill("SIGKILL");
-      zstd?.child.kill("SIGKILL");
+      const dumpEnded = tools.some((t) => t.child.exitCode !== null || t.child.signalCode !== null);
+      stopTools();
       const dumpError = dumpEnded
-        ? await dump.done.then(
+        ? await programsDone().then(
             () => undefined,
             (e: Error) => e,
           )
@@ -196,6 +267,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
           : (countResult as PromiseRejectedResult).reason;
       throw dumpError ?? explain(err, `database ${source.label}`);
     }
+    const stored = putResult.value;
     await client.query("commit");
 
     const manifest: Manifest = {
@@ -217,7 +289,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       format: "custom",
       compression,
       envelope,
-      dump: { key: DUMP_FILE, size: gate.bytes, sha256: gate.sha256() },
+      dump: { key: DUMP_FILE, size: stored.bytes, sha256: stored.sha256 },
       tables: countResult.value,
       snapshot,
     };
@@ -226,7 +298,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       `${prefix}${MANIFEST_FILE}`,
       Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
     );
-    sink({ event: "done", op: "backup", id, bytes: gate.bytes, seconds: meter.seconds });
+    sink({ event: "done", op: "backup", id, bytes: stored.bytes, seconds: meter.seconds });
     return manifest;
   } finally {
     await client.end().catch(() => undefined);

@@ -1,7 +1,8 @@
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Client } from "pg";
 import { findBackup, type CompleteBackup } from "../catalog";
@@ -20,7 +21,7 @@ import { DUMP_FILE, backupPrefix, type TableCount } from "../manifest";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { HashGate, capture, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
-import type { Store } from "../store";
+import { FileStore, type Store } from "../store";
 import { connect, pgTool } from "./backup";
 
 export interface RestoreOptions {
@@ -159,9 +160,10 @@ export function summarizeToc(listing: string): Record<string, number> {
 }
 
 /**
- * Downloads a backup to a file in TMPDIR (pg_restore --jobs needs a seekable file), checking its
- * SHA-256 on the way, then runs `pg_restore --jobs N --no-owner --exit-on-error` into the target
- * and compares every restored table's row count with the manifest.
+ * Verifies a backup's SHA-256 and gets it into a seekable file (pg_restore --jobs needs one): an
+ * uncompressed dump in a file store is used in place, anything else is downloaded to TMPDIR.
+ * Then runs `pg_restore --jobs N --no-owner --exit-on-error` into the target and compares every
+ * restored table's row count with the manifest.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const { store, backup, target } = options;
@@ -189,30 +191,40 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     sink({ event: "start", op: "restore", id: m.id, target: target.label, jobs, dryRun });
 
-    // Download + verify. zstd-wrapped dumps are unwrapped on the way: pg_restore < 16 cannot read them.
-    const file = join(scratch, "dump");
-    const input = await store.get(`${backupPrefix(m.tier, m.id)}${DUMP_FILE}`);
-    const meter = new Meter("download", sink, m.dump.size);
+    // Verify, and get a seekable file for pg_restore --jobs. An uncompressed dump in a file store
+    // is read in place (hashed first, streamed once through the page cache): copying it would cost
+    // a full write. Anything else is downloaded to TMPDIR, zstd-wrapped dumps unwrapped on the way
+    // (pg_restore < 16 cannot read them) by a zstd that writes the file itself.
+    const key = `${backupPrefix(m.tier, m.id)}${DUMP_FILE}`;
+    const inPlace = store instanceof FileStore && m.envelope === "none";
+    const file = inPlace ? store.localPath(key) : join(scratch, "dump");
+    const input = await store.get(key);
+    const meter = new Meter(inPlace ? "verify" : "download", sink, m.dump.size);
     const gate = new HashGate(
       () => Promise.resolve(),
       (n) => meter.add(n),
     );
-    const out = createWriteStream(file);
-    let unzstd: Tool | undefined;
-    if (m.envelope === "zstd") {
-      unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      const drain = pipeline(unzstd.child.stdout!, out);
-      await Promise.all([pipeline(input, gate, unzstd.child.stdin!), drain, unzstd.done]).catch(
-        async (err: unknown) => {
-          // A corrupt frame makes zstd fail; the checksum below says why more usefully.
-          await unzstd?.done.catch(() => undefined);
-          if (gate.bytes === 0) throw err;
-        },
-      );
+    if (inPlace) {
+      await pipeline(input, gate, new Writable({ write: (_c, _e, cb) => cb() }));
+    } else if (m.envelope === "zstd") {
+      const out = await open(file, "wx");
+      let unzstd: Tool | undefined;
+      try {
+        unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
+          stdio: ["pipe", out.fd, "pipe"],
+        });
+        await Promise.all([pipeline(input, gate, unzstd.child.stdin!), unzstd.done]).catch(
+          async (err: unknown) => {
+            // A corrupt frame makes zstd fail; the checksum below says why more usefully.
+            await unzstd?.done.catch(() => undefined);
+            if (gate.bytes === 0) throw err;
+          },
+        );
+      } finally {
+        await out.close();
+      }
     } else {
-      await pipeline(input, gate, out);
+      await pipeline(input, gate, createWriteStream(file, { highWaterMark: 1 << 20 }));
     }
     let sha: string | undefined;
     try {
@@ -227,7 +239,6 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           `run drctl verify --all and restore an older backup`,
       );
     }
-
     const listing = await capture("pg_restore", pgRestore.path, ["-l", file], { env });
     const contents = summarizeToc(listing);
     if (dryRun) {

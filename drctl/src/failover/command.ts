@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT, UsageError } from "../errors";
+import { FAILOVER_USAGE } from "./usage";
 import { AutomationStackOps } from "./automationOps";
 import { AwsProbes } from "./awsProbes";
 import { formatSeconds, parseDurationSeconds } from "./duration";
@@ -32,28 +33,6 @@ export interface FailoverDeps {
   readonly probes: (topology: Topology) => Probes;
   readonly clock: Clock;
 }
-
-export const FAILOVER_USAGE = `usage: drctl failover --to <site> [options]
-       drctl failback --to <site> [options]
-
-  failover  make <site> (today the standby) the primary: fence the old primary if its region
-            answers, promote <site> (standby -> promoting -> primary), check a write and DNS.
-  failback  return the primary to <site> (today fenced): rebuild it as standby of the current
-            primary, wait for its replica lag, then switch over (fence, promote, check).
-
-options:
-  --to <site>           the site that becomes primary (a key of dr-stack:sites)
-  --plan                print every step and config change; change nothing
-  --force               failover only: promote even if replica lag is over --max-lag (loses writes)
-  --max-lag <dur>       replica lag limit, e.g. 30s (default: dr-stack:alarms.replicaLagSeconds)
-  --lag-timeout <dur>   failback: how long to wait for the rebuilt replica to catch up (default 60m)
-  --check-timeout <dur> how long the write and DNS checks retry (default 5m)
-  --work-dir <dir>      the Pulumi project directory (default: the current directory)
-  --state-file <file>   progress file (default: <work-dir>/.drctl/failover-<site>.json)
-
-Re-running the same command after a failure resumes at the step that failed.
-exit codes: 0 done, 1 a step failed, 2 an objective was breached (lag), 64 usage error
-`;
 
 interface Options {
   readonly direction: Direction;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
 import { DrctlError } from "../errors";
 
@@ -107,4 +108,42 @@ export class HashGate extends Transform {
 
 export function zstdPath(env: NodeJS.ProcessEnv): string {
   return env.DRCTL_ZSTD ?? "zstd";
+}
+
+/** The signals that end a backup early: the CronJob's activeDeadlineSeconds sends SIGTERM. */
+export const TERMINATION_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+
+/**
+ * Calls `handler` on the first SIGTERM / SIGINT / SIGHUP instead of letting Node die at once, so
+ * the caller can kill its children and abort the store write (no manifest). A second signal
+ * restores the default action and re-raises it: an impatient operator still gets an exit.
+ * Returns the function that removes the handlers.
+ */
+export function onTermination(handler: (signal: NodeJS.Signals) => void): () => void {
+  let fired = false;
+  const listener = (signal: NodeJS.Signals): void => {
+    if (fired) {
+      dispose();
+      process.kill(process.pid, signal);
+      return;
+    }
+    fired = true;
+    handler(signal);
+  };
+  const dispose = (): void => {
+    for (const s of TERMINATION_SIGNALS) process.off(s, listener);
+  };
+  for (const s of TERMINATION_SIGNALS) process.on(s, listener);
+  return dispose;
+}
+
+/** SHA-256 and length of a file, read in 1 MiB blocks. */
+export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest("hex"), bytes };
 }

@@ -1,10 +1,11 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrctlError, explain } from "../errors";
+import { hashFile } from "../postgres/tools";
 import type { PutOptions, Store, StoredObject } from "./store";
 
 /** Temporary names carry this marker so a listing never mistakes them for a finished object. */
@@ -39,6 +40,45 @@ export class FileStore implements Store {
       await rm(temp, { force: true });
       throw explain(err, `store ${this.url}`);
     }
+  }
+
+  /**
+   * Commits an object whose bytes a program writes straight into a temporary file, with no copy
+   * through this process: `write` gets the file's descriptor (to hand to the program as its
+   * stdout) and must resolve only when every program upstream exited 0. Only then is the file
+   * hashed as stored, fsynced and renamed into place; if `write` rejects, the temporary file is
+   * deleted and nothing is committed. Resolves with the SHA-256 and size of the stored bytes.
+   */
+  async putWritten(
+    key: string,
+    write: (fd: number) => Promise<void>,
+  ): Promise<{ sha256: string; bytes: number }> {
+    const target = this.path(key);
+    const temp = `${target}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
+    let handle: FileHandle | undefined;
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      handle = await open(temp, "wx");
+      await write(handle.fd);
+      // Read back from the page cache: the digest is of the bytes on disk, not of a stream that
+      // a program might have rewritten (pg_dump -Fc seeks back to fill in its table of contents).
+      const digest = await hashFile(temp);
+      // fsync before the rename: the rename is the commit, so the bytes must be durable first.
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await rename(temp, target);
+      return digest;
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw explain(err, `store ${this.url}`);
+    }
+  }
+
+  /** The file holding `key`, for programs that need to seek in it (pg_restore --jobs). */
+  localPath(key: string): string {
+    return this.path(key);
   }
 
   async get(key: string): Promise<Readable> {

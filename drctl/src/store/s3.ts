@@ -13,12 +13,16 @@ import { DrctlError, explain } from "../errors";
 import type { PutOptions, Store, StoredObject } from "./store";
 
 /**
- * 16 MiB parts × at most 10,000 parts per multipart upload = 156 GiB per dump. Without an explicit
- * size, lib-storage uses 5 MiB parts for a stream of unknown length, capping a dump at ~48.8 GiB
- * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). Memory held by an upload is
- * about partSize × (queueSize + 1), so 16 MiB × 3 keeps the agent well under 200 MB.
+ * 8 MiB parts × at most 10,000 parts per multipart upload = 78.1 GiB (83.9 GB) per dump, stored
+ * bytes (after zstd). Without an explicit size, lib-storage uses 5 MiB parts for a stream of
+ * unknown length, capping a dump at ~48.8 GiB
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). An upload holds about
+ * partSize × (queueSize + 2) (parts in flight, the part being gathered, and its concatenation):
+ * 16 MiB parts put the agent at ~190 MiB RSS; 8 MiB keeps it well under 200 MB. Two parts in
+ * flight, not one: with one, lib-storage stops reading (and pg_dump stalls) during every upload.
+ * Pass `partSize` for a larger database.
  */
-export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 2;
 
 export interface S3StoreOptions {

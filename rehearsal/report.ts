@@ -1,0 +1,111 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+/** The components (steps) of a rehearsal, in the order they run. */
+export const STEPS = [
+  { name: "primary", title: "start primary, load dataset" },
+  { name: "standby", title: "streaming standby (pg_basebackup, slot)" },
+  { name: "workload", title: "start write workload" },
+  { name: "backup", title: "drctl backup + verify --deep" },
+  { name: "crash", title: "crash primary (SIGKILL)" },
+  { name: "failover", title: "detect, promote, first write (RTO)" },
+  { name: "rpo", title: "acknowledged commits on promoted node (RPO)" },
+  { name: "restore", title: "restore backup into scratch, check rows" },
+] as const;
+
+export type StepName = (typeof STEPS)[number]["name"];
+
+/** One component of dr_report.json. */
+export interface ComponentReport {
+  readonly name: StepName;
+  readonly title: string;
+  /** "ok", "failed", or "not run" (an earlier step failed). */
+  status: "ok" | "failed" | "not run";
+  success: boolean;
+  duration_seconds: number;
+  /** Checks this step made that passed / checks made (1 when all passed; 0 when not run). */
+  integrity_pass_rate: number;
+  /** Always 0: nothing in the rehearsal waits for a person. */
+  manual_interventions: number;
+  detail?: string;
+  error?: string;
+}
+
+export interface ObjectiveResult {
+  readonly name: string;
+  readonly target: string;
+  readonly actual: string;
+  readonly passed: boolean;
+  readonly meaning?: string;
+}
+
+/** dr_report.json. */
+export interface DrReport {
+  readonly generated_at: string;
+  readonly mode: "sync" | "async";
+  components: ComponentReport[];
+  total_seconds: number;
+  rto_seconds: number | null;
+  rpo_commits_lost: number | null;
+  acknowledged_commits: number;
+  in_doubt_commits: number;
+  wal: {
+    standby_receive_lsn?: string;
+    standby_replay_lsn?: string;
+    primary_end_lsn?: string;
+    records_not_received?: number;
+    commits_not_received?: number;
+    note?: string;
+  };
+  sizes: {
+    requested_bytes: number;
+    dataset_bytes: number | null;
+    backup_bytes: number | null;
+  };
+  backup: {
+    id?: string;
+    store?: string;
+    seconds?: number;
+    throughput_mb_per_s?: number;
+  };
+  integrity_pass_rate: number;
+  manual_interventions: number;
+  objectives: ObjectiveResult[];
+  passed: boolean;
+  /** Present when the rehearsal itself failed (exit 1). */
+  failure?: { step: string; reason: string };
+  run_dir?: string;
+}
+
+export function newReport(mode: "sync" | "async", requestedBytes: number): DrReport {
+  return {
+    generated_at: new Date().toISOString(),
+    mode,
+    components: STEPS.map((s) => ({
+      name: s.name,
+      title: s.title,
+      status: "not run",
+      success: false,
+      duration_seconds: 0,
+      integrity_pass_rate: 0,
+      manual_interventions: 0,
+    })),
+    total_seconds: 0,
+    rto_seconds: null,
+    rpo_commits_lost: null,
+    acknowledged_commits: 0,
+    in_doubt_commits: 0,
+    wal: {},
+    sizes: { requested_bytes: requestedBytes, dataset_bytes: null, backup_bytes: null },
+    backup: {},
+    integrity_pass_rate: 0,
+    manual_interventions: 0,
+    objectives: [],
+    passed: false,
+  };
+}
+
+export function writeReport(path: string, report: DrReport): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+}
