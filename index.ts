@@ -2,6 +2,8 @@
  * dr-stack: one site of the two-region warm-standby DR stack. Both stacks (Pulumi.primary.yaml,
  * Pulumi.dr.yaml) run this program; the config says which site this is and its role.
  */
+import { BackupAlarms } from "./components/backupAlarms";
+import { BackupJobs } from "./components/backupJobs";
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
 import { DnsFailover } from "./components/dnsFailover";
@@ -48,6 +50,52 @@ const cluster = new Cluster(`${stem}-eks`, {
   tags,
 });
 
+// Database host and backup-role secret come from the data tier; until it is composed here the
+// backup CronJobs get neither (BackupJobs leaves out PGHOST, DRCTL_DB_SECRET_ARN and the
+// secretsmanager:GetSecretValue grant), and the drill, verify and status jobs need neither.
+const backupJobs = new BackupJobs(`${stem}-backup`, {
+  region: self.region,
+  role,
+  provider: cluster.provider,
+  oidcProviderArn: cluster.oidcProviderArn,
+  oidcIssuer: cluster.oidcIssuer,
+  namespace: naming.backupNamespace,
+  serviceAccount: naming.backupServiceAccount,
+  bucketName: naming.backupBucketName(names, self),
+  bucketArn: naming.backupBucketArn(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  metricsNamespace: naming.metricsNamespace,
+  vpcCidr: self.config.vpcCidr,
+  image: config.jobs.image,
+  postgresVersion: config.database.engineVersion,
+  schedules: config.jobs.schedules,
+  timeZone: config.jobs.timeZone,
+  databaseName: config.database.dbName,
+  smokeSql: config.jobs.smokeSql,
+  drillScratchStorage: config.jobs.drillScratchStorage,
+  tags,
+});
+
+const backupAlarms = new BackupAlarms(`${stem}-alarms`, {
+  region: self.region,
+  role,
+  topicName: naming.alarmTopicName(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  alarmPrefix: stem,
+  metricsNamespace: naming.metricsNamespace,
+  dbInstanceIdentifier: naming.dbInstanceIdentifier(names, self),
+  replication: {
+    sourceBucket: naming.backupBucketName(names, self),
+    destinationBucket: naming.backupBucketName(names, peer),
+    ruleId: naming.replicationRuleId(self, peer),
+  },
+  email: config.alarms.email,
+  backupMaxAgeHours: config.alarms.backupMaxAgeHours,
+  drillMaxAgeDays: config.alarms.drillMaxAgeDays,
+  replicaLagSeconds: config.alarms.replicaLagSeconds,
+  tags,
+});
+
 // Route 53 failover record and health check: PRIMARY on the primary, SECONDARY on a standby or
 // promoting site, no record on a fenced one (docs/dns-failover.md).
 const siteDns = self.config.dns;
@@ -83,6 +131,12 @@ export const clusterName = cluster.clusterName;
 export const clusterEndpoint = cluster.endpoint;
 export const oidcProviderArn = cluster.oidcProviderArn;
 export const kubeconfig = cluster.kubeconfig;
+export const backupRoleArn = backupJobs.roleArn;
+export const backupNamespace = backupJobs.namespace;
+export const backupCronJobs = backupJobs.cronJobNames;
+export const alarmTopicArn = backupAlarms.topicArn;
+export const alarmNames = backupAlarms.alarmNames;
+
 export const dnsRecordName = dns?.recordName;
 export const dnsFailoverRole = dns ? dns.failoverRole : "none";
 export const healthCheckId = dns?.healthCheckId;

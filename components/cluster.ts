@@ -174,6 +174,11 @@ export class Cluster extends pulumi.ComponentResource {
             region,
             clusterName: cluster.name,
             addonName,
+            // The VPC CNI enforces NetworkPolicy (the backup jobs' egress-only policy) only when
+            // asked; otherwise the API server accepts policies that nothing enforces.
+            // https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html
+            configurationValues:
+              addonName === "vpc-cni" ? JSON.stringify({ enableNetworkPolicy: "true" }) : undefined,
             resolveConflictsOnCreate: "OVERWRITE",
             resolveConflictsOnUpdate: "PRESERVE",
             tags,

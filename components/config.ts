@@ -10,7 +10,7 @@ import {
   HEALTH_METRIC_DEFAULTS,
   normalizeDnsName,
 } from "./dnsConfig";
-import { awsCronError, cidrsOverlap, cronError, parseCidr } from "./validation";
+import { awsCronError, cidrsOverlap, cronError, isIanaTimeZone, parseCidr } from "./validation";
 
 /**
  * The whole stack config, validated once by `loadConfig()` before any resource is registered.
@@ -176,7 +176,13 @@ const jobsSchema = z
   .strictObject({
     /** drctl image; pin a digest (repo@sha256:…) so a tag move cannot change what runs. */
     image: z.string().min(1).default("ghcr.io/dr-stack/drctl:0.1.0"),
-    timeZone: z.string().default("Etc/UTC"),
+    /** IANA zone the CronJob schedules are read in (CronJob `timeZone`, Kubernetes 1.27+). */
+    timeZone: z
+      .string()
+      .refine(isIanaTimeZone, {
+        error: "must be an IANA time zone such as Etc/UTC or Europe/Berlin",
+      })
+      .default("Etc/UTC"),
     schedules: z
       .strictObject({
         daily: cron.default("0 2 * * *"),
@@ -184,8 +190,15 @@ const jobsSchema = z
         monthly: cron.default("0 4 1 * *"),
         verify: cron.default("30 5 * * *"),
         drill: cron.default("0 6 2 * *"),
+        /** `drctl status` publishes the age metrics the backup-age and drill-age alarms read. */
+        status: cron.default("15 * * * *"),
       })
       .prefault({}),
+    /** Size limit of the drill's scratch PGDATA (emptyDir on the node's disk): the restored database must fit. */
+    drillScratchStorage: z
+      .string()
+      .regex(/^[1-9]\d*(Mi|Gi|Ti)$/, { error: "must be a Kubernetes quantity such as 8Gi" })
+      .default("8Gi"),
     /** SQL the drill runs against the restored copy; each must return at least one row. */
     smokeSql: z.array(z.string()).default([]),
   })

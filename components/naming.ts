@@ -99,3 +99,12 @@ export const backupServiceAccount = "drctl";
 
 /** CloudWatch namespace drctl publishes its metrics into. */
 export const metricsNamespace = "DrStack/Backups";
+
+/**
+ * Id of the S3 replication rule that copies `from`'s backup bucket to `to`'s. S3 reports the
+ * replication metrics (OperationsFailedReplication, ReplicationLatency) per rule, with this id
+ * in the RuleId dimension, so the bucket's replication config and the alarms must both use it.
+ */
+export function replicationRuleId(from: SiteRef, to: SiteRef): string {
+  return `backups-${from.site}-to-${to.site}`;
+}

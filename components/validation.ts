@@ -91,3 +91,18 @@ export function awsCronError(expr: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * True for a time zone name the runtime's IANA database knows ("Etc/UTC", "Europe/Berlin").
+ * Kubernetes resolves CronJob `timeZone` against the same database (Go's tzdata), and rejects
+ * an unknown zone only when the API server receives the object, mid-update.
+ */
+export function isIanaTimeZone(zone: string): boolean {
+  if (zone.trim() !== zone || zone === "") return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

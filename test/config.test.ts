@@ -30,7 +30,10 @@ describe("stack config", () => {
       monthly: "0 4 1 * *",
       verify: "30 5 * * *",
       drill: "0 6 2 * *",
+      status: "15 * * * *",
     });
+    expect(c.jobs.timeZone).toBe("Etc/UTC");
+    expect(c.jobs.drillScratchStorage).toBe("8Gi");
     expect(c.awsBackup.weekly).toEqual({ schedule: "cron(0 3 ? * SUN *)", deleteAfterDays: 28 });
   });
 

@@ -34,6 +34,8 @@ export interface RegisteredResource {
   readonly protect: boolean;
   readonly retainOnDelete: boolean;
   readonly dependsOn: string[];
+  /** Explicit provider reference (`<provider urn>::<id>`), or undefined for the default provider. */
+  readonly provider: string | undefined;
 }
 
 export class StackRun {
@@ -101,6 +103,7 @@ type MonitorRequest = {
   getProtect(): boolean;
   getRetainondelete?(): boolean;
   getDependenciesList(): string[];
+  getProvider?(): string;
 };
 
 /**
@@ -162,6 +165,7 @@ export async function runProgram(
       protect: req.getProtect(),
       retainOnDelete: req.getRetainondelete?.() ?? false,
       dependsOn: req.getDependenciesList(),
+      provider: req.getProvider?.() || undefined,
       inputs: unwrapSecrets(deserializeProperties(req.getObject() as never)) as Record<string, any>,
     });
     return original(req, cb);
