@@ -8,8 +8,9 @@ import { mockClient } from "aws-sdk-client-mock";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
 import type { DrillReport } from "../../drctl/src/commands/drill";
 import type { Manifest } from "../../drctl/src/manifest";
-import { DEFAULT_METRICS_NAMESPACE } from "../../drctl/src/metrics";
+import { DEFAULT_METRICS_NAMESPACE, METRICS } from "../../drctl/src/metrics";
 import { metricsNamespace } from "../../components/naming";
+import { DRCTL_METRICS } from "../../components/backupAlarms";
 import { drctl, plainErrors } from "../support/cli";
 import { createDatabase, sql, startCluster } from "../support/postgres";
 
@@ -61,8 +62,11 @@ function warnings(stderr: string): { op: string; message: string }[] {
 }
 
 describe("metrics", () => {
-  it("uses the namespace the stack's alarms read", () => {
+  it("uses the namespace and the metric names the stack's alarms read", () => {
     expect(DEFAULT_METRICS_NAMESPACE).toBe(metricsNamespace);
+    expect(METRICS.backupAge.name).toBe(DRCTL_METRICS.backupAge);
+    expect(METRICS.drillLastSuccessAge.name).toBe(DRCTL_METRICS.drillLastSuccessAge);
+    expect(METRICS.drillSuccess.name).toBe(DRCTL_METRICS.drillSuccess);
   });
 
   it("backup publishes age 0, bytes and duration with the Tier dimension from the committed manifest", async () => {
