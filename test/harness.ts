@@ -1,9 +1,19 @@
-import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
-import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
-import { computedState, mockCall } from "./support/mocks";
-import { stackConfig, toAllConfig, type StackName } from "./support/stackFiles";
+import { runProgramWith, type StackRun } from "./support/mockRun";
+import { stackConfig, type StackName } from "./support/stackFiles";
 
+/**
+ * Runs the real program (index.ts) under Pulumi mocks and returns what it registered.
+ *
+ *   const run = await runStack("dr", { role: "promoting" });
+ *   run.one("aws:rds/instance:Instance").inputs.replicateSourceDb
+ *
+ * Fails on duplicate URNs and on any invoke that is not mocked; unwraps secrets. The mocked-run
+ * core lives in ./support/mockRun, shared with the offline policy check (policies/check.ts),
+ * which runs without vitest.
+ */
+
+export { StackRun, type RegisteredResource } from "./support/mockRun";
 export {
   stackConfig,
   stackFileConfig,
@@ -12,99 +22,6 @@ export {
   ROOT,
   type StackName,
 } from "./support/stackFiles";
-
-/**
- * Runs the real program (index.ts) under Pulumi mocks and returns what it registered.
- *
- *   const run = await runStack("dr", { role: "promoting" });
- *   run.one("aws:rds/instance:Instance").inputs.replicateSourceDb
- *
- * Fails on duplicate URNs and on any invoke that is not mocked; unwraps secrets.
- */
-
-export interface RegisteredResource {
-  readonly type: string;
-  readonly name: string;
-  readonly urn: string;
-  /** URN of the parent, or undefined for children of the stack. */
-  readonly parent: string | undefined;
-  /** Inputs as the provider would receive them, secrets unwrapped. */
-  readonly inputs: Record<string, any>;
-  readonly id: string;
-  readonly protect: boolean;
-  readonly retainOnDelete: boolean;
-  readonly dependsOn: string[];
-  /** Explicit provider reference (`<provider urn>::<id>`), or undefined for the default provider. */
-  readonly provider: string | undefined;
-}
-
-export class StackRun {
-  constructor(
-    readonly resources: RegisteredResource[],
-    readonly outputs: Record<string, any>,
-  ) {}
-
-  ofType(type: string): RegisteredResource[] {
-    return this.resources.filter((r) => r.type === type);
-  }
-
-  /** The single resource of `type` (optionally with logical `name`); throws listing what exists. */
-  one(type: string, name?: string): RegisteredResource {
-    const hits = this.ofType(type).filter((r) => name === undefined || r.name === name);
-    if (hits.length !== 1) {
-      const names = this.ofType(type).map((r) => r.name);
-      throw new Error(
-        `expected one ${type}${name ? ` named ${name}` : ""}, found ${hits.length} (${names.join(", ") || "none"})`,
-      );
-    }
-    return hits[0];
-  }
-
-  named(name: string): RegisteredResource {
-    const hit = this.resources.find((r) => r.name === name);
-    if (!hit)
-      throw new Error(
-        `no resource named ${name}; have ${this.resources.map((r) => r.name).join(", ")}`,
-      );
-    return hit;
-  }
-
-  /** Children of a resource, by parent URN. */
-  childrenOf(parent: RegisteredResource): RegisteredResource[] {
-    return this.resources.filter((r) => r.parent === parent.urn);
-  }
-}
-
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-
-function unwrapSecrets(v: unknown): any {
-  if (Array.isArray(v)) return v.map(unwrapSecrets);
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    if (o[SECRET_SIG] === SECRET_VALUE) return unwrapSecrets(o.value);
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
-  }
-  return v;
-}
-
-async function settle(value: unknown): Promise<unknown> {
-  if (pulumi.Output.isInstance(value)) {
-    return new Promise((resolve) => value.apply((v) => resolve(v)));
-  }
-  return value;
-}
-
-type MonitorRequest = {
-  getObject(): unknown;
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getProtect(): boolean;
-  getRetainondelete?(): boolean;
-  getDependenciesList(): string[];
-  getProvider?(): string;
-};
 
 /**
  * Runs index.ts for `stack` with `overrides` applied to its stack file. A config error (or any
@@ -122,65 +39,5 @@ export async function runProgram(
   config: Record<string, unknown>,
   stack: StackName = "primary",
 ): Promise<StackRun> {
-  vi.resetModules();
-  const region = typeof config["aws:region"] === "string" ? config["aws:region"] : "us-east-1";
-  const meta = new Map<string, Omit<RegisteredResource, "id">>();
-  const failures: string[] = [];
-
-  pulumi.runtime.setAllConfig(toAllConfig(config));
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        const { id, state } = computedState(args.type, args.name, args.inputs, region);
-        return { id, state };
-      },
-      call(args) {
-        try {
-          return mockCall(args, region);
-        } catch (err) {
-          failures.push((err as Error).message);
-          throw err;
-        }
-      },
-    },
-    "dr-stack",
-    stack,
-  );
-
-  // Wrap the mock monitor so that each registration's URN, parent and options are recorded.
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: MonitorRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
-    newUrn(parent: string, type: string, name: string): string;
-    resources: Map<string, { id: string | null; state: unknown }>;
-  };
-  const original = monitor.registerResource.bind(monitor);
-  monitor.registerResource = async (req, cb) => {
-    const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
-    if (meta.has(urn)) failures.push(`duplicate URN ${urn}`);
-    meta.set(urn, {
-      type: req.getType(),
-      name: req.getName(),
-      urn,
-      parent: req.getParent() || undefined,
-      protect: req.getProtect(),
-      retainOnDelete: req.getRetainondelete?.() ?? false,
-      dependsOn: req.getDependenciesList(),
-      provider: req.getProvider?.() || undefined,
-      inputs: unwrapSecrets(deserializeProperties(req.getObject() as never)) as Record<string, any>,
-    });
-    return original(req, cb);
-  };
-
-  const program = (await import("../index")) as Record<string, unknown>;
-  const outputs: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(program)) outputs[k] = unwrapSecrets(await settle(v));
-  await pulumi.runtime.disconnect();
-
-  const registered = [...meta.values()].map((m) => ({
-    ...m,
-    id: monitor.resources.get(m.urn)?.id ?? "",
-  }));
-  if (failures.length)
-    throw new Error(`mocked run of ${stack} failed:\n  ${failures.join("\n  ")}`);
-  return new StackRun(registered, outputs);
+  return runProgramWith(config, stack, () => vi.resetModules());
 }

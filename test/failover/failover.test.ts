@@ -8,6 +8,11 @@ const READ_BOTH = ["getAllConfig primary", "getAllConfig dr"];
 const FENCE_USE1 = ["select primary", "set primary dr-stack:role=fenced", "up primary"];
 const PROMOTING_USW2 = ["select dr", "set dr dr-stack:role=promoting", "up dr"];
 const PRIMARY_USW2 = ["select dr", "set dr dr-stack:role=primary", "up dr"];
+// Fencing skipped leaves use1's PRIMARY record, which would block usw2's: drctl deletes it itself.
+const RELEASE_USE1 = ["dns delete Z0123456789ABCDEFGHIJ app.acme-dr.example.com A acme-dr-use1"];
+const RELEASE_WARNING =
+  "use1's DNS PRIMARY record acme-dr-use1 (app.acme-dr.example.com A) is deleted in Route 53, but " +
+  "stack primary still records it: when use1 returns, run pulumi refresh --stack primary before fencing it";
 
 function readReport(workDir: string): FailoverReport {
   const dir = join(workDir, ".drctl", "reports");
@@ -142,7 +147,7 @@ describe("drctl failover", () => {
     const r = await h.run("failover", "--to", "usw2");
 
     expect(r.code).toBe(0);
-    expect(r.calls).toEqual([...READ_BOTH, ...PROMOTING_USW2, ...PRIMARY_USW2]);
+    expect(r.calls).toEqual([...READ_BOTH, ...PROMOTING_USW2, ...RELEASE_USE1, ...PRIMARY_USW2]);
     expect(h.ops.role("primary")).toBe("primary");
     const warning =
       "!!! FENCING SKIPPED: the region of use1 does not answer. use1 was NOT made read-only and may " +
@@ -151,7 +156,8 @@ describe("drctl failover", () => {
     expect(r.stderr).toContain(`WARNING: ${warning}`);
     const report = readReport(h.workDir);
     expect(report.fencing).toBe("skipped");
-    expect(report.warnings).toEqual([warning]);
+    expect(report.dnsRelease).toBe("deleted");
+    expect(report.warnings).toEqual([warning, RELEASE_WARNING]);
     expect(report.steps[1]).toMatchObject({
       id: "fence-use1",
       status: "skipped",
@@ -167,7 +173,13 @@ describe("drctl failover", () => {
     const r = await h.run("failover", "--to", "usw2");
 
     expect(r.code).toBe(0);
-    expect(r.calls).toEqual([...READ_BOTH, "select primary", ...PROMOTING_USW2, ...PRIMARY_USW2]);
+    expect(r.calls).toEqual([
+      ...READ_BOTH,
+      "select primary",
+      ...PROMOTING_USW2,
+      ...RELEASE_USE1,
+      ...PRIMARY_USW2,
+    ]);
     expect(readReport(h.workDir).warnings[0]).toContain(
       "!!! FENCING SKIPPED: stack primary cannot be selected (backend for stack primary did not answer)",
     );
@@ -194,11 +206,14 @@ describe("drctl failover", () => {
         "  3. promote usw2: standby -> promoting (detach replica)",
         "       pulumi config set dr-stack:role promoting --stack dr",
         "       pulumi up --stack dr",
-        "  4. promote usw2: promoting -> primary",
+        "  4. release use1's DNS record (delete PRIMARY acme-dr-use1)",
+        "       Route 53 zone Z0123456789ABCDEFGHIJ: DELETE app.acme-dr.example.com A set identifier acme-dr-use1, if it is PRIMARY",
+        "       (only if fencing use1 is skipped: its record would block usw2's becoming PRIMARY)",
+        "  5. promote usw2: promoting -> primary",
         "       pulumi config set dr-stack:role primary --stack dr",
         "       pulumi up --stack dr",
-        "  5. check usw2 takes a write",
-        "  6. check DNS answers with usw2",
+        "  6. check usw2 takes a write",
+        "  7. check DNS answers with usw2",
         "--plan: nothing was changed.",
         "",
       ].join("\n"),

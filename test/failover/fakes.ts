@@ -7,6 +7,8 @@ import { runFailover, type FailoverDeps } from "../../drctl/src/failover/command
 import type {
   ChangeSummary,
   Clock,
+  DnsOps,
+  FailoverRecordRef,
   Probes,
   SetConfigOptions,
   StackOps,
@@ -115,10 +117,14 @@ export class FakeStackOps implements StackOps {
     return Promise.resolve({ same: 42, update: 1 });
   }
 
+  /** The Route 53 zone the stacks' DnsFailover records live in; `up` changes the stack's record. */
+  zone: FakeZone | undefined;
+
   up(stack: string): Promise<ChangeSummary> {
     this.record(`up ${stack}`, stack);
-    this.deployed[stack] = structuredClone(this.config[stack]);
     const role = this.config[stack]["dr-stack:role"] as string;
+    this.zone?.deploy(SITE_OF_STACK[stack], role);
+    this.deployed[stack] = structuredClone(this.config[stack]);
     const db = this.config[stack]["dr-stack:database"] as { allowRebuild?: boolean };
     this.deploys.push(`${stack} role=${role} allowRebuild=${db.allowRebuild ?? false}`);
     this.clock.t += (this.upSeconds[role] ?? 30) * 1000;
@@ -131,6 +137,66 @@ export class FakeStackOps implements StackOps {
 }
 
 const STACK_OF_SITE: Record<string, string> = { use1: "primary", usw2: "dr" };
+const SITE_OF_STACK: Record<string, string> = { primary: "use1", dr: "usw2" };
+
+/** naming.failoverSetIdentifier of the stack files' sites. */
+export const setIdentifier = (site: string): string => `acme-dr-${site}`;
+
+/**
+ * The failover records of `dr-stack:dns.recordName` in its zone, by set identifier, with Route 53's
+ * rule: one PRIMARY and one SECONDARY per name and type. `deploy` is what a stack's `up` does to its
+ * site's record (components/dnsFailover.ts); it throws as Route 53 does when the slot is taken.
+ */
+export class FakeZone {
+  readonly records = new Map<string, "PRIMARY" | "SECONDARY">([
+    [setIdentifier("use1"), "PRIMARY"],
+    [setIdentifier("usw2"), "SECONDARY"],
+  ]);
+
+  deploy(site: string, role: string): void {
+    const id = setIdentifier(site);
+    if (role === "fenced") {
+      this.records.delete(id);
+      return;
+    }
+    const type = role === "primary" ? "PRIMARY" : "SECONDARY";
+    const holder = [...this.records].find(([other, t]) => other !== id && t === type)?.[0];
+    if (holder) {
+      throw new Error(
+        `InvalidChangeBatch: [The ${type} resource record set ${holder} already exists for ` +
+          `app.acme-dr.example.com. type A]`,
+      );
+    }
+    this.records.set(id, type);
+  }
+}
+
+/**
+ * Route 53 as DnsOps over a FakeZone. Calls go into the stacks' call log, so a test sees the DNS
+ * release in order among the updates. `failNext` fails the next call (before it changes anything).
+ */
+export class FakeDnsOps implements DnsOps {
+  failNext: Error | undefined;
+
+  constructor(
+    private readonly calls: string[],
+    readonly zone: FakeZone,
+  ) {}
+
+  deleteFailoverRecord(ref: FailoverRecordRef): Promise<"deleted" | "absent"> {
+    this.calls.push(
+      `dns delete ${ref.zoneId} ${ref.recordName} ${ref.recordType} ${ref.setIdentifier}`,
+    );
+    const err = this.failNext;
+    if (err) {
+      this.failNext = undefined;
+      return Promise.reject(err);
+    }
+    if (this.zone.records.get(ref.setIdentifier) !== "PRIMARY") return Promise.resolve("absent");
+    this.zone.records.delete(ref.setIdentifier);
+    return Promise.resolve("deleted");
+  }
+}
 
 /** Probes that read the fake's deployed state: DNS and writes follow whichever site was deployed primary. */
 export class FakeProbes implements Probes {
@@ -194,6 +260,8 @@ export interface Harness {
   readonly clock: FakeClock;
   readonly ops: FakeStackOps;
   readonly probes: FakeProbes;
+  readonly dns: FakeDnsOps;
+  readonly zone: FakeZone;
   readonly workDir: string;
   run(
     ...argv: string[]
@@ -205,12 +273,17 @@ export function harness(): Harness {
   const clock = new FakeClock();
   const ops = new FakeStackOps(clock);
   const probes = new FakeProbes(ops);
+  const zone = new FakeZone();
+  ops.zone = zone;
+  const dns = new FakeDnsOps(ops.calls, zone);
   const workDir = mkdtempSync(join(tmpdir(), "drctl-failover-"));
-  const deps: FailoverDeps = { ops, probes: () => probes, clock };
+  const deps: FailoverDeps = { ops, probes: () => probes, dns: () => dns, clock };
   return {
     clock,
     ops,
     probes,
+    dns,
+    zone,
     workDir,
     async run(...argv) {
       const chunks = { out: [] as string[], err: [] as string[] };
@@ -248,4 +321,6 @@ export function afterFailover(h: Harness): void {
     h.ops.config[stack]["dr-stack:role"] = role;
     h.ops.deployed[stack]["dr-stack:role"] = role;
   }
+  h.zone.records.clear();
+  h.zone.records.set(setIdentifier("usw2"), "PRIMARY");
 }

@@ -8,8 +8,10 @@ import { AwsProbes } from "./awsProbes";
 import { formatSeconds, parseDurationSeconds } from "./duration";
 import { FailoverMachine } from "./machine";
 import { buildPlan, describeChange, type Direction, type Plan } from "./plan";
-import { systemClock, type Clock, type Probes, type StackOps } from "./ports";
+import { systemClock, type Clock, type DnsOps, type Probes, type StackOps } from "./ports";
 import { buildReport, formatTimeline } from "./report";
+import { Route53DnsOps } from "./route53Dns";
+import { SdkRoute53Api } from "./route53Sdk";
 import {
   archiveState,
   defaultStatePath,
@@ -31,6 +33,8 @@ export interface FailoverDeps {
   readonly ops: StackOps;
   /** Probes need names and regions, known once the stacks' config has been read. */
   readonly probes: (topology: Topology) => Probes;
+  /** Route 53, used only to release the old site's record when fencing was skipped. */
+  readonly dns: (topology: Topology) => DnsOps;
   readonly clock: Clock;
 }
 
@@ -160,7 +164,10 @@ function freshState(plan: Plan, clock: Clock): RunState {
     to: plan.to.site,
     from: plan.from.site,
     startedAt: new Date(clock.now()).toISOString(),
-    steps: plan.steps.map((s) => ({ id: s.id, title: s.title, status: "pending", attempts: 0 })),
+    // A conditional step is recorded only if it runs (FailoverMachine.record).
+    steps: plan.steps
+      .filter((s) => s.onlyIfSkipped === undefined)
+      .map((s) => ({ id: s.id, title: s.title, status: "pending", attempts: 0 })),
     warnings: [],
   };
 }
@@ -215,6 +222,16 @@ async function printPlan(
         plan.direction === "failover"
           ? `       (skipped with a loud warning if ${step.site}'s region or stack does not answer)`
           : `       (never skipped: the run stops if ${step.site} cannot be fenced)`,
+      );
+    }
+    const r = step.dnsRecord;
+    if (step.kind === "releaseDns" && r) {
+      out(
+        `       Route 53 zone ${r.zoneId}: DELETE ${r.recordName} ${r.recordType} ` +
+          `set identifier ${r.setIdentifier}, if it is PRIMARY`,
+      );
+      out(
+        `       (only if fencing ${step.site} is skipped: its record would block ${to.site}'s becoming PRIMARY)`,
       );
     }
   });
@@ -301,6 +318,7 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
     statePath: o.statePath,
     ops: deps.ops,
     probes: deps.probes(topology),
+    dns: deps.dns(topology),
     clock: deps.clock,
     maxLagSeconds,
     force: o.force,
@@ -339,6 +357,7 @@ export async function failoverCommand(argv: string[], io: CommandIo): Promise<nu
   return runFailover(argv, io, (workDir) => ({
     ops: new AutomationStackOps(workDir, (text) => io.stdout.write(text)),
     probes: (topology) => new AwsProbes(topology, io.env),
+    dns: (topology) => new Route53DnsOps(new SdkRoute53Api(topology.config.partition)),
     clock: systemClock,
   }));
 }

@@ -1,6 +1,6 @@
 import { formatSeconds } from "./duration";
 import type { Plan, Step } from "./plan";
-import type { Clock, Probes, StackOps } from "./ports";
+import type { Clock, DnsOps, Probes, StackOps } from "./ports";
 import { saveState, type RunState, type StepRecord } from "./stateFile";
 
 /** The run stopped because a guard said no (replica lag over the limit): exit 2, not a failure. */
@@ -17,6 +17,8 @@ export interface MachineOptions {
   readonly statePath: string;
   readonly ops: StackOps;
   readonly probes: Probes;
+  /** Route 53, for the old site's record when fencing was skipped. */
+  readonly dns: DnsOps;
   readonly clock: Clock;
   readonly maxLagSeconds: number;
   readonly force: boolean;
@@ -49,6 +51,10 @@ export class FailoverMachine {
   async run(): Promise<Outcome> {
     const { plan, state, clock } = this.o;
     for (const step of plan.steps) {
+      if (step.onlyIfSkipped !== undefined && this.find(step.onlyIfSkipped)?.status !== "skipped") {
+        this.o.log(`  = ${step.title}: not needed (${step.onlyIfSkipped} was not skipped)`);
+        continue;
+      }
       const rec = this.record(step);
       if (rec.status === "done" || rec.status === "skipped") {
         this.o.log(`  = ${step.title}: already ${rec.status} (resumed run)`);
@@ -85,11 +91,22 @@ export class FailoverMachine {
     return { kind: "done" };
   }
 
+  private find(id: string): StepRecord | undefined {
+    return this.o.state.steps.find((s) => s.id === id);
+  }
+
+  /**
+   * The step's record, created in plan order when missing: a conditional step gets one only when it
+   * runs, and a state file written by an older drctl may lack a step added since.
+   */
   private record(step: Step): StepRecord {
-    const found = this.o.state.steps.find((s) => s.id === step.id);
+    const found = this.find(step.id);
     if (found) return found;
     const rec: StepRecord = { id: step.id, title: step.title, status: "pending", attempts: 0 };
-    this.o.state.steps.push(rec);
+    const order = this.o.plan.steps.map((s) => s.id);
+    const later = this.o.state.steps.findIndex((s) => order.indexOf(s.id) > order.indexOf(step.id));
+    if (later === -1) this.o.state.steps.push(rec);
+    else this.o.state.steps.splice(later, 0, rec);
     return rec;
   }
 
@@ -125,6 +142,8 @@ export class FailoverMachine {
       case "promote":
         await this.apply(step);
         return undefined;
+      case "releaseDns":
+        return this.releaseDns(step);
       case "waitLag":
         return this.waitLag(step);
       case "checkWrite":
@@ -220,6 +239,41 @@ export class FailoverMachine {
     }
     await this.apply(step, { selected: true });
     return undefined;
+  }
+
+  /**
+   * Fencing was skipped, so the old site's PRIMARY record is still in the zone and Route 53 would
+   * refuse the target's record becoming PRIMARY. Route 53's API is global and answers while the old
+   * region does not; the record is named from shared config (DESIGN §2). "absent" counts as done,
+   * so a resumed run (or an operator who deleted it by hand) passes.
+   */
+  private async releaseDns(step: Step): Promise<StepResult> {
+    const ref = step.dnsRecord;
+    if (!ref) throw new Error(`step ${step.id} names no DNS record to release`);
+    const what = `PRIMARY record ${ref.setIdentifier} (${ref.recordName} ${ref.recordType})`;
+    let result: "deleted" | "absent";
+    try {
+      result = await this.o.dns.deleteFailoverRecord(ref);
+    } catch (err) {
+      throw new Error(
+        `could not delete ${step.site}'s ${what} in Route 53 zone ${ref.zoneId}: ${errorText(err)}. ` +
+          `The promoting -> primary update needs it gone (Route 53 allows one PRIMARY per name and type). ` +
+          `Re-run the same command to retry (it resumes here), or delete the record by hand ` +
+          `(docs/dns-failover.md) and re-run.`,
+      );
+    }
+    this.o.state.dnsRelease = result;
+    this.warning(
+      `${step.site}'s DNS ${what} is ${result === "deleted" ? "deleted" : "already gone"} in Route 53, ` +
+        `but stack ${step.stack} still records it: when ${step.site} returns, run ` +
+        `pulumi refresh --stack ${step.stack} before fencing it`,
+    );
+    return {
+      note:
+        result === "deleted"
+          ? `deleted ${what} from zone ${ref.zoneId}`
+          : `no ${what} in zone ${ref.zoneId}: nothing to delete`,
+    };
   }
 
   private async apply(

@@ -1,4 +1,6 @@
 import type { Role } from "../../../components/config";
+import { failoverSetIdentifier } from "../../../components/naming";
+import type { FailoverRecordRef } from "./ports";
 import type { SiteState, Topology } from "./topology";
 import { peerOf } from "./topology";
 
@@ -18,6 +20,7 @@ export type StepKind =
   | "rebuild"
   | "reprotect"
   | "promote"
+  | "releaseDns"
   | "waitLag"
   | "checkWrite"
   | "checkDns";
@@ -34,6 +37,13 @@ export interface Step {
   readonly up: boolean;
   /** waitLag only: the lag to wait for, when not --max-lag. */
   readonly lagLimitSeconds?: number;
+  /** releaseDns only: the old site's record to delete. */
+  readonly dnsRecord?: FailoverRecordRef;
+  /**
+   * Runs only if the step with this id was skipped; otherwise it is passed over and leaves no
+   * record in the state or the report (it had nothing to do).
+   */
+  readonly onlyIfSkipped?: string;
 }
 
 export interface Plan {
@@ -59,7 +69,12 @@ const setRole = (role: Role): ConfigChange => ({
  * Steps a site goes through, in order (DESIGN §3). Promotion is two updates because the provider cannot
  * detach a replica and set primary-only settings in one (terraform-provider-aws #4419).
  */
-function switchover(direction: Direction, from: SiteState, to: SiteState): Step[] {
+function switchover(
+  direction: Direction,
+  from: SiteState,
+  to: SiteState,
+  oldRecord: FailoverRecordRef | undefined,
+): Step[] {
   const fence: Step = {
     id: `fence-${from.site}`,
     kind: "fence",
@@ -86,6 +101,27 @@ function switchover(direction: Direction, from: SiteState, to: SiteState): Step[
           },
         ]
       : [];
+  // Route 53 keeps one PRIMARY per name and type. Fencing deletes the old site's record; when a
+  // failover skips fencing (old region unreachable) that record stays and the promoting -> primary
+  // update fails with InvalidChangeBatch. Route 53 is global and the record is named from shared
+  // config, so it is deleted directly, right before the update that needs its slot: by then the
+  // target's database is writable, and its SECONDARY (alone in the set) takes the traffic.
+  const release: Step[] =
+    oldRecord && direction === "failover"
+      ? [
+          {
+            id: `release-dns-${from.site}`,
+            kind: "releaseDns",
+            title: `release ${from.site}'s DNS record (delete PRIMARY ${oldRecord.setIdentifier})`,
+            site: from.site,
+            stack: from.stack,
+            changes: [],
+            up: false,
+            dnsRecord: oldRecord,
+            onlyIfSkipped: fence.id,
+          },
+        ]
+      : [];
   return [
     fence,
     ...drain,
@@ -98,6 +134,7 @@ function switchover(direction: Direction, from: SiteState, to: SiteState): Step[
       changes: [setRole("promoting")],
       up: true,
     },
+    ...release,
     {
       id: `primary-${to.site}`,
       kind: "promote",
@@ -134,6 +171,7 @@ function switchover(direction: Direction, from: SiteState, to: SiteState): Step[
  */
 export function buildPlan(direction: Direction, topology: Topology, to: SiteState): Plan {
   const from = peerOf(topology, to.site);
+  const oldRecord = failoverRecordOf(topology, from);
   const preflight: Step = {
     id: "preflight",
     kind: "preflight",
@@ -147,7 +185,12 @@ export function buildPlan(direction: Direction, topology: Topology, to: SiteStat
     up: false,
   };
   if (direction === "failover")
-    return { direction, to, from, steps: [preflight, ...switchover(direction, from, to)] };
+    return {
+      direction,
+      to,
+      from,
+      steps: [preflight, ...switchover(direction, from, to, oldRecord)],
+    };
   const rebuild: Step[] = [
     {
       id: `rebuild-${to.site}`,
@@ -186,7 +229,28 @@ export function buildPlan(direction: Direction, topology: Topology, to: SiteStat
     direction,
     to,
     from,
-    steps: [preflight, ...rebuild, ...switchover(direction, from, to)],
+    steps: [preflight, ...rebuild, ...switchover(direction, from, to, oldRecord)],
+  };
+}
+
+/**
+ * The site's failover record as its stack declares it (components/dnsFailover.ts), from the shared
+ * `dr-stack:dns` config (DESIGN §2); undefined when the stacks publish no DNS.
+ */
+export function failoverRecordOf(
+  topology: Topology,
+  site: SiteState,
+): FailoverRecordRef | undefined {
+  const { dns, name, accountId, partition } = topology.config;
+  if (!dns) return undefined;
+  return {
+    zoneId: dns.zoneId,
+    recordName: dns.recordName,
+    recordType: dns.recordType,
+    setIdentifier: failoverSetIdentifier(
+      { name, accountId, partition },
+      { site: site.site, region: site.region },
+    ),
   };
 }
 

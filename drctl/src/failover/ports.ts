@@ -1,7 +1,7 @@
 /**
- * The two seams the failover state machine is built against. Production implements them with the
- * Pulumi Automation API and the AWS SDK (automationOps.ts, awsProbes.ts); tests use in-memory fakes,
- * because neither the Pulumi CLI nor AWS is reachable from a test run.
+ * The seams the failover state machine is built against. Production implements them with the
+ * Pulumi Automation API and the AWS SDK (automationOps.ts, awsProbes.ts, route53Dns.ts); tests use
+ * in-memory fakes, because neither the Pulumi CLI nor AWS is reachable from a test run.
  */
 
 /** Resource changes of one preview or update, keyed by operation (`create`, `update`, `same`, …). */
@@ -38,6 +38,28 @@ export interface Probes {
   writeCheck(site: string): Promise<void>;
   /** The site the service's DNS name currently answers with, or undefined when it matches neither. */
   dnsAnswer(): Promise<string | undefined>;
+}
+
+/**
+ * One site's Route 53 failover record, named from shared config alone (zone, name and type from
+ * `dr-stack:dns`, identifier from naming.failoverSetIdentifier): no state of the failed region.
+ */
+export interface FailoverRecordRef {
+  readonly zoneId: string;
+  /** As configured (`app.acme-dr.example.com`); Route 53 lists it with a trailing dot. */
+  readonly recordName: string;
+  readonly recordType: "A" | "CNAME";
+  readonly setIdentifier: string;
+}
+
+/** The one DNS change the orchestrator makes itself; everything else DNS is the stacks' own records. */
+export interface DnsOps {
+  /**
+   * Deletes the PRIMARY failover record with `setIdentifier` exactly as Route 53 holds it.
+   * "absent" when there is no such PRIMARY record (already deleted, or never there), so a resumed
+   * run passes; anything it cannot decide (API errors, throttling) throws.
+   */
+  deleteFailoverRecord(ref: FailoverRecordRef): Promise<"deleted" | "absent">;
 }
 
 /** Time, injectable so tests can measure durations without waiting. */

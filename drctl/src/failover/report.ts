@@ -23,6 +23,12 @@ export interface FailoverReport {
   readonly rpoSeconds?: number;
   readonly preflight?: RunState["preflight"];
   readonly fencing: "done" | "skipped" | "not reached";
+  /**
+   * The old site's Route 53 PRIMARY record, which drctl deletes itself when fencing was skipped:
+   * "deleted", "absent" (already gone), "not needed" (fencing removed it), "not reached".
+   * Undefined when the run has no such step (failback, or no `dr-stack:dns`).
+   */
+  readonly dnsRelease?: "deleted" | "absent" | "not needed" | "not reached";
   readonly warnings: readonly string[];
   readonly steps: RunState["steps"];
 }
@@ -32,6 +38,10 @@ export function buildReport(plan: Plan, state: RunState, outcome: Outcome): Fail
   const fence = state.steps.find((s) => s.id === `fence-${plan.from.site}`);
   const fencing =
     fence?.status === "done" || fence?.status === "skipped" ? fence.status : "not reached";
+  const release = plan.steps.find((s) => s.kind === "releaseDns");
+  const dnsRelease = !release
+    ? undefined
+    : (state.dnsRelease ?? (fencing === "done" ? "not needed" : "not reached"));
   const wallClockSeconds = state.finishedAt
     ? (Date.parse(state.finishedAt) - Date.parse(state.startedAt)) / 1000
     : undefined;
@@ -47,6 +57,7 @@ export function buildReport(plan: Plan, state: RunState, outcome: Outcome): Fail
     rpoSeconds: plan.direction === "failover" ? state.preflight?.replicaLagSeconds : undefined,
     preflight: state.preflight,
     fencing,
+    ...(dnsRelease ? { dnsRelease } : {}),
     warnings: state.warnings,
     steps: state.steps,
   };

@@ -39,6 +39,8 @@ export interface RunState {
   steps: StepRecord[];
   warnings: string[];
   preflight?: PreflightRecord;
+  /** What the release of the old site's DNS record found, when fencing was skipped and it ran. */
+  dnsRelease?: "deleted" | "absent";
   finishedAt?: string;
 }
 

@@ -3,7 +3,8 @@ export const FAILOVER_USAGE = `usage: drctl failover --to <site> [options]
        drctl failback --to <site> [options]
 
   failover  make <site> (today the standby) the primary: fence the old primary if its region
-            answers, promote <site> (standby -> promoting -> primary), check a write and DNS.
+            answers (if not, delete its PRIMARY DNS record in Route 53 instead), promote <site>
+            (standby -> promoting -> primary), check a write and DNS.
   failback  return the primary to <site> (today fenced): rebuild it as standby of the current
             primary, wait for its replica lag, then switch over (fence, promote, check).
 

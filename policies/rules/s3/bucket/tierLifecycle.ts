@@ -1,0 +1,99 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { daysProperty, thresholds } from "../../../lib/config";
+import {
+  enabledRules,
+  overlaps,
+  rulePrefix,
+  TIER_PREFIXES,
+  type Tier,
+} from "../../../lib/lifecycle";
+import {
+  attachedTo,
+  BACKUP_BUCKET_PATTERN,
+  backupBuckets,
+  bucketName,
+  TYPES,
+} from "../../../lib/resources";
+
+interface Config {
+  dailyDays: number;
+  weeklyDays: number;
+  monthlyDays: number;
+  backupBucketPattern: string;
+}
+
+const configSchema = {
+  properties: {
+    dailyDays: daysProperty("Days a daily/ dump is kept at least.", 7),
+    weeklyDays: daysProperty("Days a weekly/ dump is kept at least.", 28),
+    monthlyDays: daysProperty("Days a monthly/ dump is kept at least.", 365),
+    backupBucketPattern: {
+      type: "string" as const,
+      default: BACKUP_BUCKET_PATTERN,
+      description: "Regular expression a backup bucket's name matches.",
+    },
+  },
+};
+
+/**
+ * Each tier prefix of a backup bucket (`daily/`, `weekly/`, `monthly/`) has an enabled lifecycle
+ * rule that expires it, and no enabled rule expires that tier's objects sooner than its floor
+ * (7 / 28 / 365 days by default, DESIGN §4) — including a broader rule, such as a whole-bucket
+ * expiration, that would quietly cut the monthly tier short.
+ *
+ * Severity: high; enforcement: mandatory. A stack policy because the lifecycle configuration is
+ * its own resource in aws v7.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-expire-general-considerations.html
+ */
+export const drS3BucketTierLifecycle: StackValidationPolicy = {
+  name: "dr-s3-bucket-tier-lifecycle",
+  description: "Backup buckets expire each tier prefix, never before its retention floor.",
+  enforcementLevel: "mandatory",
+  severity: "high",
+  url: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-expire-general-considerations.html",
+  configSchema,
+  validateStack: (args, reportViolation) => {
+    const cfg = thresholds<Config>(configSchema, args);
+    const floors: Record<Tier, number> = {
+      daily: cfg.dailyDays,
+      weekly: cfg.weeklyDays,
+      monthly: cfg.monthlyDays,
+    };
+    for (const bucket of backupBuckets(args.resources, cfg.backupBucketPattern)) {
+      const name = bucketName(bucket);
+      const configs = attachedTo(args.resources, TYPES.lifecycle, bucket);
+      if (configs.length === 0) {
+        reportViolation(
+          `backup bucket ${name} has no BucketLifecycleConfiguration: add an expiration rule per ` +
+            `tier prefix (daily/ ${floors.daily}, weekly/ ${floors.weekly}, monthly/ ${floors.monthly} days)`,
+          bucket.urn,
+        );
+        continue;
+      }
+      const rules = enabledRules(configs);
+      for (const [tier, prefix] of Object.entries(TIER_PREFIXES) as [Tier, string][]) {
+        const floor = floors[tier];
+        const own = rules.filter(
+          (r) => rulePrefix(r) === prefix && r.expiration?.days !== undefined,
+        );
+        if (own.length === 0) {
+          reportViolation(
+            `backup bucket ${name} has no enabled lifecycle rule expiring ${prefix}: add one with ` +
+              `filter.prefix "${prefix}" and expiration.days at least ${floor}`,
+            bucket.urn,
+          );
+        }
+        for (const r of rules.filter((x) => overlaps(rulePrefix(x), prefix))) {
+          const days = r.expiration?.days;
+          if (days !== undefined && days < floor) {
+            reportViolation(
+              `backup bucket ${name}: lifecycle rule "${r.id}" expires ${prefix} objects after ` +
+                `${days} days; the ${tier} tier must keep them at least ${floor} days`,
+              bucket.urn,
+            );
+          }
+        }
+      }
+    }
+  },
+};
