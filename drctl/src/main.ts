@@ -1,5 +1,6 @@
 import { makeCtx, type Io } from "./cli";
 import { backupCli, BACKUP_USAGE } from "./commands/backup";
+import { drillCli, DRILL_USAGE } from "./commands/drill";
 import { listCli, LIST_USAGE } from "./commands/list";
 import { pruneCli, PRUNE_USAGE } from "./commands/prune";
 import { restoreCli, RESTORE_USAGE } from "./commands/restore";
@@ -7,6 +8,7 @@ import { statusCli, STATUS_USAGE } from "./commands/status";
 import { verifyCli, VERIFY_USAGE } from "./commands/verify";
 import { DrctlError, EXIT, explain } from "./errors";
 import { FAILOVER_USAGE } from "./failover/usage";
+import { withBackupMetrics } from "./metrics";
 import { DRCTL_VERSION } from "./version";
 
 export { runBackup } from "./commands/backup";
@@ -14,18 +16,23 @@ export { verifyBackup } from "./commands/verify";
 export { restoreBackup } from "./commands/restore";
 export { pruneBackups } from "./commands/prune";
 export { backupStatus } from "./commands/status";
+export { drill, writeReport, lastPassingDrill } from "./commands/drill";
+export { publishMetrics, metricsTarget } from "./metrics";
 export { listBackups, findBackup } from "./catalog";
 export { openStore } from "./store";
 export { resolveTarget } from "./postgres/target";
 export { EXIT } from "./errors";
 
 const COMMANDS = {
-  backup: backupCli,
+  // Metrics are published around the backup command, not inside it: a metrics outage must never
+  // fail a backup, and the backup pipeline stays free of CloudWatch.
+  backup: withBackupMetrics(backupCli),
   list: listCli,
   verify: verifyCli,
   restore: restoreCli,
   prune: pruneCli,
   status: statusCli,
+  drill: drillCli,
 } as const;
 
 const USAGE = `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
@@ -42,7 +49,11 @@ ${PRUNE_USAGE}
 
 ${STATUS_USAGE}
 
+${DRILL_USAGE}
+
 ${FAILOVER_USAGE}
+With DRCTL_METRICS_NAMESPACE set, backup, drill and status publish CloudWatch metrics
+(--no-metrics turns that off for one run; a metrics failure is only a warning).
 Exit codes: 0 success, 1 operation failed, 2 objective breached or verification failed, 64 usage error.`;
 
 /** Runs drctl with `argv` (without node and script) and returns the exit code. Never exits. */

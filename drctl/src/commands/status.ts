@@ -3,7 +3,9 @@ import { formatAge, parseDuration } from "../duration";
 import { EXIT } from "../errors";
 import { isComplete, listBackups } from "../catalog";
 import { TIERS, type Tier } from "../manifest";
+import { metricsTarget, publishMetrics, warn, type Datum } from "../metrics";
 import type { Store } from "../store";
+import { DEFAULT_REPORT_DIR, lastPassingDrill } from "./drill";
 
 export const DEFAULT_MAX_AGE = "26h";
 
@@ -51,15 +53,41 @@ export async function backupStatus(
   };
 }
 
-export const STATUS_USAGE = `drctl status [--max-age DURATION] [--store URL] [--json]
+/**
+ * BackupAgeSeconds per tier that has a complete backup, and DrillLastSuccessAgeSeconds when a
+ * passing drill report exists. A tier (or drill) with nothing is left without a datapoint: the
+ * alarms treat missing data as breaching, so "none" pages like "too old".
+ */
+export function statusData(r: StatusResult, lastDrillAgeSeconds?: number): Datum[] {
+  const data: Datum[] = r.tiers.flatMap((t) =>
+    t.ageSeconds === undefined
+      ? []
+      : [{ metric: "backupAge" as const, tier: t.tier, value: t.ageSeconds }],
+  );
+  if (lastDrillAgeSeconds !== undefined) {
+    data.push({ metric: "drillLastSuccessAge", value: lastDrillAgeSeconds });
+  }
+  return data;
+}
+
+export const STATUS_USAGE = `drctl status [--max-age DURATION] [--store URL] [--json] [--publish-metrics | --no-metrics]
 Shows the newest complete backup per tier; exit 2 when the newest of all is older than
---max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d) or there is none.`;
+--max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d) or there is none.
+With DRCTL_METRICS_NAMESPACE (or --publish-metrics) it also publishes the ages to CloudWatch,
+before exiting, so the age alarms get a datapoint even when backups or drills stop.`;
 
 export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parse(
     "status",
     argv,
-    { ...STORE_OPTIONS, "max-age": { type: "string" }, json: { type: "boolean" } },
+    {
+      ...STORE_OPTIONS,
+      "max-age": { type: "string" },
+      json: { type: "boolean" },
+      "publish-metrics": { type: "boolean" },
+      "no-metrics": { type: "boolean" },
+      "report-dir": { type: "string" },
+    },
     false,
   );
   if (values.help) {
@@ -71,7 +99,31 @@ export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
     "--max-age",
   );
   const store = storeFrom(values, ctx.env);
-  const r = await backupStatus(store, maxAge);
+  const now = new Date();
+  const r = await backupStatus(store, maxAge, now);
+  const target = metricsTarget(ctx.env, {
+    noMetrics: values["no-metrics"] === true,
+    publishMetrics: values["publish-metrics"] === true,
+  });
+  if (target) {
+    let drillAge: number | undefined;
+    try {
+      const last = await lastPassingDrill(
+        store,
+        pick(values, "report-dir", ctx.env, "DRCTL_REPORT_DIR") ?? DEFAULT_REPORT_DIR,
+      );
+      if (last) drillAge = Math.round((now.getTime() - last.finishedAt.getTime()) / 1000);
+    } catch (err) {
+      warn(
+        ctx.io.stderr,
+        "status",
+        `could not read drill reports from ${store.url} (${err instanceof Error ? err.message : String(err)}); ` +
+          `DrillLastSuccessAgeSeconds is not published this run`,
+      );
+    }
+    // Published before any exit, including a breach: that is when the age matters most.
+    await publishMetrics(target, statusData(r, drillAge), ctx.io.stderr, "status");
+  }
   if (values.json) {
     ctx.out(JSON.stringify(r, null, 2));
   } else {
