@@ -12,7 +12,9 @@ export type DrctlEvent =
       etaSeconds?: number;
     }
   | { event: "done"; op: string; bytes?: number; seconds: number; [k: string]: unknown }
-  | { event: "error"; op: string; message: string };
+  | { event: "error"; op: string; message: string }
+  /** Database credentials came from a secret: the ARN and the PG* names set, never values. */
+  | { event: "db-secret"; op: string; arn: string; applied: string[] };
 
 export type EventSink = (e: DrctlEvent) => void;
 

@@ -2,6 +2,7 @@ import { fstat } from "node:fs";
 import type { Readable } from "node:stream";
 import { Client } from "pg";
 import { parse, parseOneOf, parseTier, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
+import { envWithDbSecret, defaultSecretsClient, type SecretsClientFactory } from "../dbSecret";
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import {
   DUMP_FILE,
@@ -307,7 +308,30 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
 
 export const BACKUP_USAGE = `drctl backup --tier daily|weekly|monthly [--database-url URL] [--store URL]
              [--compress zstd|gzip|none] [--sse-kms-key-id ID] [--s3-endpoint URL]
-Streams a pg_dump into the store and prints the new backup's id.`;
+             [--db-secret-arn ARN]
+Streams a pg_dump into the store and prints the new backup's id.
+With --db-secret-arn / DRCTL_DB_SECRET_ARN the user and password come from that Secrets Manager
+secret, unless --database-url carries a password or PGPASSWORD is set.`;
+
+/**
+ * The source database from --database-url / DATABASE_URL / PG*, with the credentials of
+ * --db-secret-arn / DRCTL_DB_SECRET_ARN layered under them. Its `client` is what pg connects with
+ * and its `env` what pg_dump runs with: the seam the tests check.
+ */
+export async function resolveSource(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  sink: EventSink = silentSink,
+  clientFor: SecretsClientFactory = defaultSecretsClient,
+): Promise<DbTarget> {
+  const url = pick(values, "database-url", env, "DATABASE_URL");
+  const arn = pick(values, "db-secret-arn", env, "DRCTL_DB_SECRET_ARN");
+  const withSecret = await envWithDbSecret(arn, env, url, clientFor);
+  if (arn !== undefined) {
+    sink({ event: "db-secret", op: "backup", arn, applied: withSecret.applied });
+  }
+  return resolveTarget(url, withSecret.env);
+}
 
 /** `drctl backup`: prints the id on stdout, progress on stderr. */
 export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
@@ -318,6 +342,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
       ...STORE_OPTIONS,
       tier: { type: "string" },
       "database-url": { type: "string" },
+      "db-secret-arn": { type: "string" },
       compress: { type: "string" },
       "sse-kms-key-id": { type: "string" },
     },
@@ -338,7 +363,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
     "--compress",
   );
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
-  const source = resolveTarget(pick(values, "database-url", env, "DATABASE_URL"), env);
+  const source = await resolveSource(values, env, ctx.sink);
   const manifest = await runBackup({ store, tier, source, compression, env, sink: ctx.sink });
   ctx.out(manifest.id);
   return EXIT.ok;
