@@ -11,6 +11,9 @@ import type { PutOptions, Store, StoredObject } from "./store";
 /** Temporary names carry this marker so a listing never mistakes them for a finished object. */
 const TEMP_MARK = ".drctl-tmp-";
 
+/** How often putWritten flushes a file that a program is still writing. */
+const FLUSH_INTERVAL_MS = 500;
+
 /** A directory on a local or mounted file system: `file:///var/backups/db`. */
 export class FileStore implements Store {
   constructor(
@@ -47,25 +50,48 @@ export class FileStore implements Store {
    * through this process: `write` gets the file's descriptor (to hand to the program as its
    * stdout) and must resolve only when every program upstream exited 0. Only then is the file
    * hashed as stored, fsynced and renamed into place; if `write` rejects, the temporary file is
-   * deleted and nothing is committed. Resolves with the SHA-256 and size of the stored bytes.
+   * deleted and nothing is committed. `alongside` starts once `write` resolved and runs while
+   * the file is hashed and fsynced; the object is committed only if it resolves as well.
+   * Resolves with the SHA-256 and size of the stored bytes.
    */
   async putWritten(
     key: string,
     write: (fd: number) => Promise<void>,
+    alongside: () => Promise<void> = () => Promise.resolve(),
   ): Promise<{ sha256: string; bytes: number }> {
     const target = this.path(key);
     const temp = `${target}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
     let handle: FileHandle | undefined;
+    let flusher: ReturnType<typeof setInterval> | undefined;
+    let flushing: Promise<void> = Promise.resolve();
     try {
       await mkdir(dirname(target), { recursive: true });
-      handle = await open(temp, "wx");
-      await write(handle.fd);
-      // Read back from the page cache: the digest is of the bytes on disk, not of a stream that
-      // a program might have rewritten (pg_dump -Fc seeks back to fill in its table of contents).
-      const digest = await hashFile(temp);
-      // fsync before the rename: the rename is the commit, so the bytes must be durable first.
-      await handle.sync();
-      await handle.close();
+      const h = await open(temp, "wx");
+      handle = h;
+      // Write back as the program writes: with gigabytes of RAM the kernel would otherwise keep
+      // the whole dump dirty until the final fsync, which then costs a full serial write of it.
+      // One fdatasync at a time, on a libuv thread; the program's writes go on meanwhile.
+      let busy = false;
+      flusher = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        flushing = h.datasync().then(
+          () => void (busy = false),
+          () => void (busy = false),
+        );
+      }, FLUSH_INTERVAL_MS);
+      try {
+        await write(h.fd);
+      } finally {
+        clearInterval(flusher);
+        await flushing;
+      }
+      // Three things now, at once: read the file back from the page cache for the digest (of the
+      // bytes on disk, not of a stream a program might have rewritten: pg_dump -Fc seeks back to
+      // fill in its table of contents), fsync what is still dirty, and the caller's `alongside`
+      // work. The rename, the commit, waits for all three: the bytes must be durable first.
+      const [digest] = await Promise.all([hashFile(temp), h.sync(), alongside()]);
+      await h.close();
       handle = undefined;
       await rename(temp, target);
       return digest;
