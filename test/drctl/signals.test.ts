@@ -7,47 +7,28 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { findPgBinary } from "../../drctl/src/postgres/binaries";
-import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
 import { drctl, plainErrors } from "../support/cli";
-import { createDatabase, sql, startCluster } from "../support/postgres";
-import { S3Server } from "../support/s3server";
+import { startPayloadFixture, type PayloadFixture } from "../support/payloadFixture";
+import type { S3Server } from "../support/s3server";
 
-let cluster: LocalCluster;
+let fixture: PayloadFixture;
 let s3: S3Server;
 let work: string;
 let dbUrl: string;
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  const db = await createDatabase(cluster, "signals");
-  await sql(
-    cluster,
-    db,
-    `create table payload as select g as id, md5(g::text) || md5((g+1)::text) || md5((g+2)::text) as body
-     from generate_series(1, 30000) g`,
-  );
-  dbUrl = cluster.url(db);
-  work = mkdtempSync(join(tmpdir(), "drctl-signals-"));
-  s3 = await S3Server.start();
-  await s3.createBucket("signals");
-  // The SDK's credential chain reads process.env, not the environment drctl is handed.
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" });
+  fixture = await startPayloadFixture("signals");
+  ({ s3, work, dbUrl } = fixture);
 });
 
-afterAll(async () => {
-  await s3?.stop();
-  await cluster?.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(async () => fixture?.stop());
 
 /**
  * A bin directory whose pg_dump writes its pid, sends the first MiB of a real dump and then hangs
