@@ -11,6 +11,7 @@ export default tseslint.config(
       "dist/",
       "**/dist/",
       "coverage/",
+      "bench/out/",
       "**/*.mjs",
       "**/*.js",
       "vitest.config.mts",

@@ -2,17 +2,20 @@
  * drctl throughput and memory benchmark (not a timed test): `npm run bench:drctl -- --size-mb 500`.
  *
  * Builds a dataset that does not compress 50:1 (random bytea plus hex text, roughly 2:1 under
- * zstd), then prints one run of: baseline `pg_dump -Fc -Z0 > /dev/null`; `drctl backup` to file://
- * and s3:// (s3rver) with each compression; bare `pg_restore -j2` vs `drctl restore --jobs 2`; and
- * the peak RSS of the drctl backup process at two database sizes. Throughputs are the
+ * zstd), then prints one run of: baseline `pg_dump -Fc -Z0 > /dev/null`; what writing the dump
+ * durably, compressing it and s3rver's ingest cost on their own (the ceilings of the rows below);
+ * `drctl backup` to file:// and s3:// (s3rver) with each compression; bare `pg_restore -j2` vs
+ * `drctl restore --jobs 2`; and the peak RSS of the drctl backup process at two database sizes. Throughputs are the
  * uncompressed dump size divided by wall time, so ratios compare like with like.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { Upload } from "@aws-sdk/lib-storage";
 import { findPgBinary } from "../drctl/src/postgres/binaries";
+import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE } from "../drctl/src/store/s3";
 import { LocalCluster } from "../drctl/src/postgres/localCluster";
 import { S3Server } from "../test/support/s3server";
 import { sql } from "../test/support/postgres";
@@ -71,6 +74,20 @@ async function buildDataset(cluster: LocalCluster, db: string, sizeMb: number): 
     );
     await sql(cluster, db, `alter table bench_${t} add primary key (id)`);
   }
+}
+
+/** Seconds s3rver takes to ingest `file` through the same multipart settings drctl uses. */
+async function s3Ingest(s3: S3Server, file: string): Promise<number> {
+  const client = s3.client();
+  const started = process.hrtime.bigint();
+  await new Upload({
+    client,
+    partSize: DEFAULT_PART_SIZE,
+    queueSize: DEFAULT_QUEUE_SIZE,
+    params: { Bucket: "bench", Key: "ingest/dump", Body: createReadStream(file) },
+  }).done();
+  client.destroy();
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
 async function main(): Promise<void> {
@@ -164,29 +181,40 @@ async function main(): Promise<void> {
         `${rate(toFile.seconds).toFixed(1)} MB/s, ${(rate(toFile.seconds) / baseRate).toFixed(2)}× baseline`,
     );
 
+    // What this machine allows: the same dump through zstd into /dev/null (the CPU ceiling of
+    // the zstd rows), and s3rver's own ingest of the finished file (the ceiling of the s3 rows).
+    const zstdOnly = await timed("/bin/sh", [
+      "-c",
+      `"${pgDump.path}" -Fc -Z0 -d "${cluster.url("big")}" | zstd -1 -T2 -q -c > /dev/null`,
+    ]);
+    say(
+      `ceiling: pg_dump -Fc -Z0 | zstd -1 -T2 > /dev/null: ${zstdOnly.seconds.toFixed(2)} s, ` +
+        `${(rate(zstdOnly.seconds) / baseRate).toFixed(2)}× baseline`,
+    );
+    const ingest = await s3Ingest(s3, bareFile);
+    say(
+      `ceiling: s3rver ingest of the dump file (8 MiB parts, 2 in flight): ${ingest.toFixed(2)} s, ` +
+        `${(rate(ingest) / baseRate).toFixed(2)}× baseline`,
+    );
+
     const fileStore = pathToFileURL(join(scratch, "store")).href;
+    const s3Store = "s3://bench/drctl";
+    const backup = (store: string, compress: string, db: string, tier = "daily"): Promise<Timed> =>
+      timed(
+        process.execPath,
+        [drctlMain, "backup", "--tier", tier, "--compress", compress, "--store", store].concat([
+          "--database-url",
+          cluster.url(db),
+        ]),
+        env,
+      );
     let restoreId = "";
     for (const [kind, store] of [
       ["file", fileStore],
-      ["s3", "s3://bench/drctl"],
+      ["s3", s3Store],
     ] as const) {
       for (const compress of ["none", "zstd", "gzip"]) {
-        const r = await timed(
-          process.execPath,
-          [
-            drctlMain,
-            "backup",
-            "--tier",
-            "daily",
-            "--compress",
-            compress,
-            "--store",
-            store,
-            "--database-url",
-            cluster.url("big"),
-          ],
-          env,
-        );
+        const r = await backup(store, compress, "big");
         const id = r.stdout.trim();
         if (kind === "file" && compress === "none") restoreId = id;
         const manifest = JSON.parse(
@@ -194,7 +222,7 @@ async function main(): Promise<void> {
             env,
             encoding: "utf8",
           }),
-        ) as { id: string; size: number }[];
+        ) as { id: string; tier: string; size: number }[];
         const stored = manifest.find((m) => m.id === id)?.size ?? 0;
         say(
           `drctl backup ${kind.padEnd(4)} ${compress.padEnd(4)}: ${r.seconds.toFixed(2)} s, ${rate(r.seconds).toFixed(1)} MB/s, ` +
@@ -203,85 +231,39 @@ async function main(): Promise<void> {
       }
     }
 
-    await sql(cluster, "postgres", "create database bare_target");
-    const bare = await timed(pgRestore.path, [
-      "-j2",
-      "--no-owner",
-      "--exit-on-error",
-      "-d",
-      cluster.url("bare_target"),
-      bareFile,
-    ]);
+    const restoreInto = async (db: string, file: string): Promise<Timed> => {
+      await sql(cluster, "postgres", `create database ${db}`);
+      return timed(
+        pgRestore.path,
+        ["-j2", "--no-owner", "--exit-on-error"].concat(["-d", cluster.url(db), file]),
+      );
+    };
+    const bare = await restoreInto("bare_target", bareFile);
+    // drctl's dumps stream through its hash, so pg_dump cannot seek back to record data offsets
+    // and pg_restore -j scans for them: the same bare restore from drctl's own dump shows that.
+    const bareStreamed = await restoreInto(
+      "bare_streamed_target",
+      join(scratch, "store", "daily", restoreId, "dump"),
+    );
     await sql(cluster, "postgres", "create database drctl_target");
     const restored = await timed(
       process.execPath,
-      [
-        drctlMain,
-        "restore",
-        restoreId,
-        "--jobs",
-        "2",
-        "--store",
-        fileStore,
+      [drctlMain, "restore", restoreId, "--jobs", "2", "--store", fileStore].concat([
         "--target-url",
         cluster.url("drctl_target"),
-      ],
+      ]),
       env,
     );
     say(`pg_restore -j2 from a local file: ${bare.seconds.toFixed(2)} s`);
+    say(`pg_restore -j2 from drctl's dump (no data offsets): ${bareStreamed.seconds.toFixed(2)} s`);
     say(
       `drctl restore --jobs 2 (file store, none): ${restored.seconds.toFixed(2)} s, ` +
         `${(bare.seconds / restored.seconds).toFixed(2)}× bare pg_restore speed`,
     );
 
-    const small = await timed(
-      process.execPath,
-      [
-        drctlMain,
-        "backup",
-        "--tier",
-        "weekly",
-        "--compress",
-        "zstd",
-        "--store",
-        fileStore,
-        "--database-url",
-        cluster.url("small"),
-      ],
-      env,
-    );
-    const big = await timed(
-      process.execPath,
-      [
-        drctlMain,
-        "backup",
-        "--tier",
-        "weekly",
-        "--compress",
-        "zstd",
-        "--store",
-        fileStore,
-        "--database-url",
-        cluster.url("big"),
-      ],
-      env,
-    );
-    const bigS3 = await timed(
-      process.execPath,
-      [
-        drctlMain,
-        "backup",
-        "--tier",
-        "weekly",
-        "--compress",
-        "none",
-        "--store",
-        "s3://bench/drctl",
-        "--database-url",
-        cluster.url("big"),
-      ],
-      env,
-    );
+    const small = await backup(fileStore, "zstd", "small", "weekly");
+    const big = await backup(fileStore, "zstd", "big", "weekly");
+    const bigS3 = await backup(s3Store, "none", "big", "weekly");
     say(
       `peak RSS of drctl backup (zstd, file): ${(small.peakRssKiB / 1024).toFixed(0)} MiB at ${smallMb} MB, ` +
         `${(big.peakRssKiB / 1024).toFixed(0)} MiB at ${sizeMb} MB; s3 none at ${sizeMb} MB: ${(bigS3.peakRssKiB / 1024).toFixed(0)} MiB`,

@@ -58,7 +58,7 @@ export async function listBackups(store: Store, options: ListOptions = {}): Prom
       let manifest: Manifest | undefined;
       if (keys.includes(`${tier}/${id}/${MANIFEST_FILE}`)) {
         try {
-          manifest = parseManifest(
+          manifest = await parseManifest(
             await readText(store, `${tier}/${id}/${MANIFEST_FILE}`),
             `${tier}/${id}/${MANIFEST_FILE}`,
           );

@@ -1,5 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { z } from "zod";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DrctlError, UsageError, explain } from "./errors";
 
 /**
@@ -10,15 +9,21 @@ import { DrctlError, UsageError, explain } from "./errors";
  * programs through the environment only (PGPASSWORD), never argv, never a log line.
  */
 
-/** What an RDS-managed or login secret holds; other keys are ignored. */
-const DbSecretSchema = z.object({
-  username: z.string().min(1),
-  password: z.string().min(1),
-  host: z.string().min(1).optional(),
-  port: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional(),
-  dbname: z.string().min(1).optional(),
-  engine: z.string().optional(),
-});
+/**
+ * What an RDS-managed or login secret holds; other keys are ignored. Built on first use, like the
+ * SDK client: a run without a secret ARN loads neither.
+ */
+async function dbSecretSchema() {
+  const { z } = await import("zod");
+  return z.object({
+    username: z.string().min(1),
+    password: z.string().min(1),
+    host: z.string().min(1).optional(),
+    port: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).optional(),
+    dbname: z.string().min(1).optional(),
+    engine: z.string().optional(),
+  });
+}
 
 export interface DbSecret {
   readonly username: string;
@@ -31,10 +36,12 @@ export interface DbSecret {
 /** Only `send` is used: tests hand in a mocked client, the CLI a real one. */
 export type SecretsClientFactory = (
   region: string | undefined,
-) => Pick<SecretsManagerClient, "send">;
+) => Pick<SecretsManagerClient, "send"> | Promise<Pick<SecretsManagerClient, "send">>;
 
-export const defaultSecretsClient: SecretsClientFactory = (region) =>
-  new SecretsManagerClient(region ? { region } : {});
+export const defaultSecretsClient: SecretsClientFactory = async (region) => {
+  const { SecretsManagerClient } = await import("@aws-sdk/client-secrets-manager");
+  return new SecretsManagerClient(region ? { region } : {});
+};
 
 /** The region of `arn:aws:secretsmanager:<region>:<account>:secret:<name>`, else undefined. */
 export function regionFromArn(arn: string): string | undefined {
@@ -75,7 +82,7 @@ function secretError(err: unknown, arn: string): Error {
 }
 
 /** Parses the SecretString; the message names the missing or bad field, never the content. */
-export function parseDbSecret(text: string | undefined, arn: string): DbSecret {
+export async function parseDbSecret(text: string | undefined, arn: string): Promise<DbSecret> {
   if (text === undefined) {
     throw new DrctlError(
       `secret ${arn} has no SecretString (binary secrets are not supported); store JSON with "username" and "password"`,
@@ -94,7 +101,7 @@ export function parseDbSecret(text: string | undefined, arn: string): DbSecret {
       `secret ${arn} is not a JSON object; store JSON with "username" and "password" (as RDS-managed secrets do)`,
     );
   }
-  const result = DbSecretSchema.safeParse(json);
+  const result = (await dbSecretSchema()).safeParse(json);
   if (!result.success) {
     const fields = [...new Set(result.error.issues.map((i) => i.path.map(String).join(".")))];
     const missing = fields.filter((f) => !Object.hasOwn(json, f));
@@ -132,7 +139,9 @@ export async function fetchDbSecret(
   }
   let text: string | undefined;
   try {
-    const out = await clientFor(region).send(new GetSecretValueCommand({ SecretId: arn }));
+    const { GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
+    const client = await clientFor(region);
+    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
     text = out.SecretString;
   } catch (err) {
     throw secretError(err, arn);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
 import { DrctlError } from "./errors";
+import type { Manifest } from "./manifestSchema";
 
 export const TIERS = ["daily", "weekly", "monthly"] as const;
 export type Tier = (typeof TIERS)[number];
@@ -14,62 +14,17 @@ export const MANIFEST_FORMAT_VERSION = 1;
 export const DUMP_FILE = "dump";
 export const MANIFEST_FILE = "manifest.json";
 
-const TableCount = z.object({
-  schema: z.string(),
-  name: z.string(),
-  /** `format('%I.%I', schema, name)` as the server quotes it: the key people type and see. */
-  qualified: z.string(),
-  rows: z.number().int().nonnegative(),
-});
-export type TableCount = z.infer<typeof TableCount>;
-
-export const Manifest = z.object({
-  formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
-  id: z.string(),
-  tier: z.enum(TIERS),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  /** Where the dump came from. Never the password. */
-  source: z.object({
-    host: z.string(),
-    port: z.number().int(),
-    database: z.string(),
-    user: z.string(),
-  }),
-  serverVersion: z.string(),
-  serverVersionNum: z.number().int(),
-  pgDumpVersion: z.string(),
-  drctlVersion: z.string(),
-  /** pg_dump's custom format (-Fc), always. */
-  format: z.literal("custom"),
-  /** zstd: `pg_dump -Z0 | zstd`; gzip: pg_dump's own zlib; none: -Z0. */
-  compression: z.enum(COMPRESSIONS),
-  /**
-   * What wraps the stored bytes: `zstd` when they went through the zstd program (pg_dump < 16),
-   * `none` when they are a pg_dump archive as is (pg_dump compressed internally, or not at all).
-   */
-  envelope: z.enum(["none", "zstd"]),
-  dump: z.object({
-    key: z.literal(DUMP_FILE),
-    /** Bytes as stored (after compression). */
-    size: z.number().int().nonnegative(),
-    /** SHA-256 (hex) of the bytes as stored, computed while they streamed. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  }),
-  /** Row counts of every ordinary and leaf-partition table, taken in the dump's own snapshot. */
-  tables: z.array(TableCount),
-  snapshot: z.string(),
-});
-export type Manifest = z.infer<typeof Manifest>;
+export type { Manifest, TableCount } from "./manifestSchema";
 
 /** Parses a stored manifest; a malformed one is an operation failure that names the key. */
-export function parseManifest(text: string, key: string): Manifest {
+export async function parseManifest(text: string, key: string): Promise<Manifest> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw new DrctlError(`manifest ${key} is not valid JSON; the backup cannot be trusted`);
   }
+  const { Manifest } = await import("./manifestSchema");
   const parsed = Manifest.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

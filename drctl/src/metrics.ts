@@ -179,7 +179,7 @@ export function withBackupMetrics(backup: CliCommand): CliCommand {
       const tierValue = values.tier;
       const tier = (typeof tierValue === "string" ? tierValue : ctx.env.DRCTL_TIER) as Tier;
       const key = `${backupPrefix(tier, id)}${MANIFEST_FILE}`;
-      manifest = parseManifest(await readText(store, key), key);
+      manifest = await parseManifest(await readText(store, key), key);
     } catch (err) {
       warn(
         ctx.io.stderr,

@@ -18,7 +18,7 @@ import {
 } from "../../drctl/src/dbSecret";
 import type { DrctlEvent } from "../../drctl/src/progress";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
-import { Manifest } from "../../drctl/src/manifest";
+import { Manifest } from "../../drctl/src/manifestSchema";
 import { drctl, plainErrors } from "../support/cli";
 import { createDatabase, sql, startCluster } from "../support/postgres";
 

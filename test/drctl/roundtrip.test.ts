@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
-import { Manifest } from "../../drctl/src/manifest";
+import { Manifest } from "../../drctl/src/manifestSchema";
 import { drctl, plainErrors } from "../support/cli";
 import { createDatabase, sql, startCluster, tableDigests } from "../support/postgres";
 import { S3Server } from "../support/s3server";

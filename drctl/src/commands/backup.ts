@@ -1,4 +1,3 @@
-import { fstat } from "node:fs";
 import type { Readable } from "node:stream";
 import { Client } from "pg";
 import { parse, parseOneOf, parseTier, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
@@ -20,7 +19,7 @@ import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/bin
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { HashGate, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
-import { FileStore, putBytes, type Store } from "../store";
+import { putBytes, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 
 export interface BackupOptions {
@@ -86,11 +85,13 @@ export async function countRows(client: Client): Promise<TableCount[]> {
 }
 
 /**
- * zstd level 1 on one thread. On a 2-core machine pg_dump's backend and pg_dump itself already
- * want both cores; -T0 would start a worker per core to fight them. --single-thread also drops
- * -T1's separate I/O thread: pg_dump | zstd took 3.4 s instead of 4.0 s for a 312 MB dump here.
+ * zstd level 1 on two threads. Level 1 is the fastest level that still entropy-codes literals:
+ * on the benchmark's hex text --fast=1 stored 743 MB of a 782 MB dump, -1 stored 382 MB. Two
+ * workers, not -T0 (one per core the machine has, whatever the pod's CPU limit): with the dump
+ * streaming through this process for its hash, -T2 took 5.84 s where --single-thread took 6.37 s
+ * (500 MB database, 2 cores, median of 4 runs).
  */
-const ZSTD_ARGS = ["-1", "--single-thread", "-q", "-c"];
+const ZSTD_ARGS = ["-1", "-T2", "-q", "-c"];
 
 /** Arguments that make pg_dump compress (or not) as asked. */
 function dumpCompression(
@@ -108,14 +109,14 @@ function dumpCompression(
 /**
  * Streams a consistent pg_dump of `source` into `store` and commits it with a manifest.
  *
- * Order matters: a repeatable-read transaction exports its snapshot; pg_dump dumps that snapshot;
- * once pg_dump (and zstd) exited 0 the same transaction — still on that snapshot — counts rows,
- * while the dump is hashed and made durable; the dump object is committed only when the programs
- * exited 0 and the counts succeeded; the manifest, written last, is the commit point.
+ * Order matters: a repeatable-read transaction exports its snapshot; pg_dump dumps that snapshot,
+ * and its bytes stream through the SHA-256 into the store as they are produced; once pg_dump (and
+ * zstd) exited 0 the same transaction — still on that snapshot — counts rows; the dump object is
+ * committed only when the programs exited 0 and the counts succeeded; the manifest, written last,
+ * is the commit point.
  *
  * The counts wait for pg_dump: run alongside, count(*) of every table competed with pg_dump's
- * backend for the CPU and the disk; after it, they read pages pg_dump just brought into memory
- * and overlap the hash read-back and fsync instead.
+ * backend for the CPU and the disk; after it, they read pages pg_dump just brought into memory.
  */
 export async function runBackup(options: BackupOptions): Promise<Manifest> {
   const env = options.env ?? process.env;
@@ -160,23 +161,21 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const dumpKey = `${prefix}${DUMP_FILE}`;
     const meter = new Meter("backup", sink);
     const tools: Tool[] = [];
-    let gate: HashGate | undefined;
     let interrupted: DrctlError | undefined;
 
     /**
-     * Starts pg_dump (→ zstd) with the last program's stdout on `out`: a file descriptor (the file
-     * store's temporary file) or a pipe to this process. pg_dump feeds zstd directly, never
-     * through this process: on 2 cores every copy through Node is CPU taken from pg_dump.
+     * Starts pg_dump (→ zstd) and returns the last program's stdout. pg_dump feeds zstd directly,
+     * never through this process: on 2 cores every copy through Node is CPU taken from pg_dump.
      */
-    const startDump = (out: "pipe" | number): Readable | null => {
+    const startDump = (): Readable | null => {
       const dump = runTool("pg_dump", pgDump.path, args, {
         env: source.env,
-        stdio: ["ignore", envelope === "zstd" ? "pipe" : out, "pipe"],
+        stdio: ["ignore", "pipe", "pipe"],
       });
       tools.push(dump);
       if (envelope !== "zstd") return dump.child.stdout;
       const zstd = runTool("zstd", zstdPath(env), ZSTD_ARGS, {
-        stdio: [dump.child.stdout ?? "ignore", out, "pipe"],
+        stdio: [dump.child.stdout ?? "ignore", "pipe", "pipe"],
       });
       // Only zstd may hold the read end: were this process to keep it open, a pg_dump whose zstd
       // died would block on a full pipe instead of dying of SIGPIPE.
@@ -199,6 +198,20 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const stopTools = (): void => {
       for (const t of tools) t.child.kill("SIGKILL");
     };
+    // The dump streams through the hash gate into the store. The gate lets the stream end, and so
+    // the store commit the object, only once the programs exited 0 and the row counts, taken in
+    // the dump's snapshot after pg_dump finished, succeeded.
+    let counts: TableCount[] | undefined;
+    const gate = new HashGate(
+      async () => {
+        await programsDone();
+        if (interrupted) throw interrupted;
+        counts = await countRows(client).catch((err: unknown) => {
+          throw explain(err, `database ${source.label}`);
+        });
+      },
+      (n) => meter.add(n),
+    );
     // The CronJob's activeDeadlineSeconds sends SIGTERM: stop pg_dump and zstd, abort the upload or
     // delete the temporary file, and write no manifest.
     const disposeSignals = onTermination((signal) => {
@@ -206,85 +219,20 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
         `interrupted by ${signal}; pg_dump stopped, the partial dump removed and no manifest written`,
       );
       stopTools();
-      gate?.destroy(interrupted);
+      gate.destroy(interrupted);
       // A long row count must not hold the exit: ending the connection fails the query.
       void client.end().catch(() => undefined);
     });
 
-    let countError: unknown;
-    const failCounts = (err: unknown): never => {
-      countError ??= err;
-      stopTools();
-      gate?.destroy(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    };
-    let counts: Promise<TableCount[]> | undefined;
-    /** Starts the row counts, once, after the programs exited 0. */
-    const startCounts = (): Promise<TableCount[]> =>
-      (counts ??= countRows(client).catch(failCounts));
-
-    let put: Promise<{ sha256: string; bytes: number }>;
-    if (store instanceof FileStore) {
-      // pg_dump (or zstd) writes straight into the store's temporary file; the store hashes it
-      // once the programs exited 0, then fsyncs and renames. Seekable output also lets pg_dump
-      // record data offsets, which pg_restore --jobs uses instead of scanning the archive.
-      put = store.putWritten(
-        dumpKey,
-        async (fd) => {
-          startDump(fd);
-          const poll = setInterval(() => {
-            fstat(fd, (err, st) => {
-              if (!err) meter.set(st.size);
-            });
-          }, 1000);
-          try {
-            await programsDone();
-          } finally {
-            clearInterval(poll);
-          }
-          if (interrupted) throw interrupted;
-        },
-        async () => {
-          await startCounts();
-        },
-      );
-    } else {
-      const body = startDump("pipe");
-      if (!body) throw new Error("backup: no stdout from the dump programs");
-      const hashGate = new HashGate(programsDone, (n) => meter.add(n));
-      gate = hashGate;
-      body.on("error", (err) => hashGate.destroy(err));
-      body.pipe(hashGate);
-      put = store
-        .put(dumpKey, hashGate)
-        .then(() => ({ sha256: hashGate.sha256(), bytes: hashGate.bytes }));
-    }
-    // File store: putWritten ran the counts alongside its hash and fsync, and resolved only if
-    // they succeeded. S3: the tools are running by now; the counts overlap the end of the upload.
-    const countsDone: Promise<TableCount[]> =
-      store instanceof FileStore
-        ? put.then(() => startCounts())
-        : Promise.allSettled(tools.map((t) => t.done)).then((rs) => {
-            if (interrupted) throw interrupted;
-            if (rs.some((r) => r.status === "rejected")) {
-              throw new DrctlError("backup: the dump programs failed");
-            }
-            return startCounts();
-          });
-    let putResult: PromiseSettledResult<{ sha256: string; bytes: number }>;
-    let countResult: PromiseSettledResult<TableCount[]>;
+    const body = startDump();
+    if (!body) throw new Error("backup: no stdout from the dump programs");
+    body.on("error", (err) => gate.destroy(err));
+    body.pipe(gate);
     try {
-      [putResult, countResult] = await Promise.allSettled([put, countsDone]);
-    } finally {
-      disposeSignals();
-    }
-    if (interrupted) {
-      stopTools();
-      throw interrupted;
-    }
-    if (putResult.status === "rejected" || countResult.status === "rejected") {
-      // If pg_dump already ended on its own, its failure is the cause; otherwise the store or the
-      // row count failed first and pg_dump is stopped here.
+      await store.put(dumpKey, gate);
+    } catch (err) {
+      // If pg_dump already ended on its own, its failure is the cause; otherwise the store
+      // failed first and pg_dump is stopped here.
       const dumpEnded = tools.some((t) => t.child.exitCode !== null || t.child.signalCode !== null);
       stopTools();
       const dumpError = dumpEnded
@@ -293,14 +241,13 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
             (e: Error) => e,
           )
         : undefined;
-      const err: unknown =
-        putResult.status === "rejected"
-          ? putResult.reason
-          : (countResult as PromiseRejectedResult).reason;
-      // A failed count fails the file store's commit too; the count's own error says why.
-      throw dumpError ?? explain(countError ?? err, `database ${source.label}`);
+      throw interrupted ?? dumpError ?? err;
+    } finally {
+      disposeSignals();
     }
-    const stored = putResult.value;
+    if (interrupted) throw interrupted;
+    if (!counts) throw new Error("backup: the dump was stored without its row counts");
+    const stored = { sha256: gate.sha256(), bytes: gate.bytes };
     await client.query("commit");
 
     const manifest: Manifest = {
@@ -323,7 +270,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       compression,
       envelope,
       dump: { key: DUMP_FILE, size: stored.bytes, sha256: stored.sha256 },
-      tables: countResult.value,
+      tables: counts,
       snapshot,
     };
     await putBytes(

@@ -2,7 +2,7 @@ import { createWriteStream } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Client } from "pg";
 import { findBackup, type CompleteBackup } from "../catalog";
@@ -16,10 +16,10 @@ import {
   str,
   type Ctx,
 } from "../cli";
-import { DrctlError, EXIT, UsageError, VerificationError } from "../errors";
+import { DrctlError, EXIT, UsageError, VerificationError, explain } from "../errors";
 import { DUMP_FILE, backupPrefix, type TableCount } from "../manifest";
 import { resolveTarget, type DbTarget } from "../postgres/target";
-import { HashGate, capture, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { HashGate, capture, hashFile, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
 import { FileStore, type Store } from "../store";
 import { connect, pgTool } from "./backup";
@@ -101,26 +101,38 @@ export async function userTableCount(client: Client): Promise<number> {
   return Number(rows[0].n);
 }
 
-/** Counts rows of `tables` in the target; the server quotes the names. */
+/** Counts the rows of one table in the target; the server quotes the name. */
+async function countTable(client: Client, t: TableCount): Promise<TableCheck> {
+  const { rows } = await client.query<{ q: string; present: boolean }>(
+    "select format('%I.%I', $1::text, $2::text) as q, to_regclass(format('%I.%I', $1::text, $2::text)) is not null as present",
+    [t.schema, t.name],
+  );
+  if (!rows[0].present) return { table: t.qualified, expected: t.rows };
+  const { rows: c } = await client.query<{ n: string }>(
+    `select count(*)::text as n from ${rows[0].q}`,
+  );
+  return { table: t.qualified, expected: t.rows, actual: Number(c[0].n) };
+}
+
+/**
+ * Counts rows of `tables` in the target, one table at a time on each of `clients` (the restore's
+ * --jobs), largest first so the last table to finish is a small one. Results keep `tables`' order.
+ */
 export async function countTables(
-  client: Client,
+  clients: readonly Client[],
   tables: readonly TableCount[],
 ): Promise<TableCheck[]> {
-  const out: TableCheck[] = [];
-  for (const t of tables) {
-    const { rows } = await client.query<{ q: string; present: boolean }>(
-      "select format('%I.%I', $1::text, $2::text) as q, to_regclass(format('%I.%I', $1::text, $2::text)) is not null as present",
-      [t.schema, t.name],
-    );
-    if (!rows[0].present) {
-      out.push({ table: t.qualified, expected: t.rows });
-      continue;
-    }
-    const { rows: c } = await client.query<{ n: string }>(
-      `select count(*)::text as n from ${rows[0].q}`,
-    );
-    out.push({ table: t.qualified, expected: t.rows, actual: Number(c[0].n) });
-  }
+  const out = new Array<TableCheck>(tables.length);
+  const order = tables.map((_, i) => i).sort((a, b) => tables[b].rows - tables[a].rows);
+  let next = 0;
+  await Promise.all(
+    clients.map(async (client) => {
+      while (next < order.length) {
+        const i = order[next++];
+        out[i] = await countTable(client, tables[i]);
+      }
+    }),
+  );
   return out;
 }
 
@@ -157,6 +169,46 @@ export function summarizeToc(listing: string): Record<string, number> {
     counts[type] = (counts[type] ?? 0) + 1;
   }
   return counts;
+}
+
+/**
+ * Downloads a dump into `file`, hashing the bytes as stored; a zstd-wrapped dump is unwrapped on
+ * the way (pg_restore < 16 cannot read it) by a zstd that writes the file itself. The digest is
+ * undefined when the download did not complete, so the caller reports a checksum failure.
+ */
+async function download(
+  input: Readable,
+  file: string,
+  envelope: "none" | "zstd",
+  env: NodeJS.ProcessEnv,
+  onBytes: (n: number) => void,
+): Promise<{ sha256: string | undefined; bytes: number }> {
+  const gate = new HashGate(() => Promise.resolve(), onBytes);
+  if (envelope === "zstd") {
+    const out = await open(file, "wx");
+    let unzstd: Tool | undefined;
+    try {
+      unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
+        stdio: ["pipe", out.fd, "pipe"],
+      });
+      await Promise.all([pipeline(input, gate, unzstd.child.stdin!), unzstd.done]).catch(
+        async (err: unknown) => {
+          // A corrupt frame makes zstd fail; the checksum comparison says why more usefully.
+          await unzstd?.done.catch(() => undefined);
+          if (gate.bytes === 0) throw err;
+        },
+      );
+    } finally {
+      await out.close();
+    }
+  } else {
+    await pipeline(input, gate, createWriteStream(file, { highWaterMark: 4 << 20 }));
+  }
+  try {
+    return { sha256: gate.sha256(), bytes: gate.bytes };
+  } catch {
+    return { sha256: undefined, bytes: gate.bytes };
+  }
 }
 
 /**
@@ -198,61 +250,33 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const key = `${backupPrefix(m.tier, m.id)}${DUMP_FILE}`;
     const inPlace = store instanceof FileStore && m.envelope === "none";
     const file = inPlace ? store.localPath(key) : join(scratch, "dump");
-    const input = await store.get(key);
+    if (inPlace && !(await store.head(key))) {
+      throw new DrctlError(`object ${key} not found in store ${store.url}`);
+    }
     const meter = new Meter(inPlace ? "verify" : "download", sink, m.dump.size);
-    const gate = new HashGate(
-      () => Promise.resolve(),
-      (n) => meter.add(n),
-    );
-    if (inPlace) {
-      await pipeline(input, gate, new Writable({ write: (_c, _e, cb) => cb() }));
-    } else if (m.envelope === "zstd") {
-      const out = await open(file, "wx");
-      let unzstd: Tool | undefined;
-      try {
-        unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
-          stdio: ["pipe", out.fd, "pipe"],
-        });
-        await Promise.all([pipeline(input, gate, unzstd.child.stdin!), unzstd.done]).catch(
-          async (err: unknown) => {
-            // A corrupt frame makes zstd fail; the checksum below says why more usefully.
-            await unzstd?.done.catch(() => undefined);
-            if (gate.bytes === 0) throw err;
-          },
-        );
-      } finally {
-        await out.close();
-      }
-    } else {
-      await pipeline(input, gate, createWriteStream(file, { highWaterMark: 1 << 20 }));
-    }
-    let sha: string | undefined;
-    try {
-      sha = gate.sha256();
-    } catch {
-      sha = undefined;
-    }
-    if (sha !== m.dump.sha256 || gate.bytes !== m.dump.size) {
+    const got = inPlace
+      ? await hashFile(file, (n) => meter.add(n)).catch((err: unknown) => {
+          throw explain(err, `store ${store.url}`);
+        })
+      : await download(await store.get(key), file, m.envelope, env, (n) => meter.add(n));
+    if (got.sha256 !== m.dump.sha256 || got.bytes !== m.dump.size) {
       throw new VerificationError(
-        `backup ${m.id} failed its checksum on download (sha256 ${sha ?? "incomplete"}, ` +
-          `${gate.bytes} bytes; manifest ${m.dump.sha256.slice(0, 12)}…, ${m.dump.size} bytes); ` +
+        `backup ${m.id} failed its checksum on download (sha256 ${got.sha256 ?? "incomplete"}, ` +
+          `${got.bytes} bytes; manifest ${m.dump.sha256.slice(0, 12)}…, ${m.dump.size} bytes); ` +
           `run drctl verify --all and restore an older backup`,
       );
     }
     const listing = await capture("pg_restore", pgRestore.path, ["-l", file], { env });
     const contents = summarizeToc(listing);
-    if (dryRun) {
-      return {
-        id: m.id,
-        target: target.label,
-        dryRun,
-        tables: tables.map((t) => t.qualified),
-        contents,
-        existingTables,
-        checks: [],
-        ok: true,
-      };
-    }
+    const summary = {
+      id: m.id,
+      target: target.label,
+      dryRun,
+      tables: tables.map((t) => t.qualified),
+      contents,
+      existingTables,
+    };
+    if (dryRun) return { ...summary, checks: [], ok: true };
 
     const base = ["--no-owner", "--exit-on-error", `--jobs=${jobs}`];
     const dbname = target.dbnameArg
@@ -285,7 +309,18 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         env: target.env,
       });
     }
-    const checks = await countTables(client, tables);
+    // The counts read every restored row once: on --jobs connections, as pg_restore used.
+    const extra = await Promise.all(
+      Array.from({ length: Math.min(jobs, tables.length) - 1 }, () =>
+        connect(target, "target database"),
+      ),
+    );
+    let checks: TableCheck[];
+    try {
+      checks = await countTables([client, ...extra], tables);
+    } finally {
+      await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
+    }
     const ok = checks.every((c) => c.actual === c.expected);
     sink({
       event: "done",
@@ -295,16 +330,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       tables: checks.length,
       ok,
     });
-    return {
-      id: m.id,
-      target: target.label,
-      dryRun,
-      tables: tables.map((t) => t.qualified),
-      contents,
-      existingTables,
-      checks,
-      ok,
-    };
+    return { ...summary, checks, ok };
   } finally {
     await client.end().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });

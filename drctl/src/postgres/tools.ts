@@ -141,12 +141,16 @@ export function onTermination(handler: (signal: NodeJS.Signals) => void): () => 
  * SHA-256 and length of a file, read in 4 MiB blocks: a quarter of the reads and callbacks of
  * 1 MiB blocks, measured 20% faster from the page cache (the hash itself then dominates).
  */
-export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
+export async function hashFile(
+  path: string,
+  onBytes: (n: number) => void = () => undefined,
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash("sha256");
   let bytes = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
+    onBytes((chunk as Buffer).length);
   }
   return { sha256: hash.digest("hex"), bytes };
 }

@@ -5,13 +5,12 @@ import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrctlError, explain } from "../errors";
-import { hashFile } from "../postgres/tools";
 import type { PutOptions, Store, StoredObject } from "./store";
 
 /** Temporary names carry this marker so a listing never mistakes them for a finished object. */
 const TEMP_MARK = ".drctl-tmp-";
 
-/** How often putWritten flushes a file that a program is still writing. */
+/** How often put flushes the file it is writing. */
 const FLUSH_INTERVAL_MS = 500;
 
 /** A directory on a local or mounted file system: `file:///var/backups/db`. */
@@ -28,74 +27,44 @@ export class FileStore implements Store {
     return join(this.root, ...key.split("/"));
   }
 
+  /**
+   * Streams `body` into a temporary file and commits it by renaming it into place once `body`
+   * ended cleanly and the bytes are durable; if `body` errors (pg_dump failed, the hash gate was
+   * destroyed), the temporary file is deleted and nothing is committed.
+   *
+   * The file is written back while it is written: with gigabytes of RAM the kernel would
+   * otherwise keep the whole dump dirty until the final fsync, which then costs a full serial
+   * write of it. One fdatasync at a time runs on a libuv thread every half second; the stream's
+   * writes go on meanwhile, so the final fsync finds little left to do.
+   */
   async put(key: string, body: Readable, _options?: PutOptions): Promise<void> {
     const target = this.path(key);
     const temp = `${target}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
-    try {
-      await mkdir(dirname(target), { recursive: true });
-      await pipeline(body, createWriteStream(temp, { flags: "wx" }));
-      // fsync before the rename: the rename is the commit, so the bytes must be durable first.
-      const handle = await open(temp, "r");
-      await handle.sync().finally(() => handle.close());
-      await rename(temp, target);
-    } catch (err) {
-      body.destroy();
-      await rm(temp, { force: true });
-      throw explain(err, `store ${this.url}`);
-    }
-  }
-
-  /**
-   * Commits an object whose bytes a program writes straight into a temporary file, with no copy
-   * through this process: `write` gets the file's descriptor (to hand to the program as its
-   * stdout) and must resolve only when every program upstream exited 0. Only then is the file
-   * hashed as stored, fsynced and renamed into place; if `write` rejects, the temporary file is
-   * deleted and nothing is committed. `alongside` starts once `write` resolved and runs while
-   * the file is hashed and fsynced; the object is committed only if it resolves as well.
-   * Resolves with the SHA-256 and size of the stored bytes.
-   */
-  async putWritten(
-    key: string,
-    write: (fd: number) => Promise<void>,
-    alongside: () => Promise<void> = () => Promise.resolve(),
-  ): Promise<{ sha256: string; bytes: number }> {
-    const target = this.path(key);
-    const temp = `${target}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
     let handle: FileHandle | undefined;
-    let flusher: ReturnType<typeof setInterval> | undefined;
-    let flushing: Promise<void> = Promise.resolve();
     try {
       await mkdir(dirname(target), { recursive: true });
       const h = await open(temp, "wx");
       handle = h;
-      // Write back as the program writes: with gigabytes of RAM the kernel would otherwise keep
-      // the whole dump dirty until the final fsync, which then costs a full serial write of it.
-      // One fdatasync at a time, on a libuv thread; the program's writes go on meanwhile.
-      let busy = false;
-      flusher = setInterval(() => {
-        if (busy) return;
-        busy = true;
-        flushing = h.datasync().then(
-          () => void (busy = false),
-          () => void (busy = false),
-        );
-      }, FLUSH_INTERVAL_MS);
+      const stopWriteBehind = writeBehind(h);
       try {
-        await write(h.fd);
+        // A plain descriptor, not h.createWriteStream(): a FileHandle's close() waits for a stream
+        // opened from it to close, and this one must leave the file open for the fsync.
+        await pipeline(
+          body,
+          createWriteStream(temp, { fd: h.fd, autoClose: false, highWaterMark: 4 << 20 }),
+        );
       } finally {
-        clearInterval(flusher);
-        await flushing;
+        await stopWriteBehind();
       }
-      // Three things now, at once: read the file back from the page cache for the digest (of the
-      // bytes on disk, not of a stream a program might have rewritten: pg_dump -Fc seeks back to
-      // fill in its table of contents), fsync what is still dirty, and the caller's `alongside`
-      // work. The rename, the commit, waits for all three: the bytes must be durable first.
-      const [digest] = await Promise.all([hashFile(temp), h.sync(), alongside()]);
+      // fsync before the rename: the rename is the commit, so the bytes must be durable first;
+      // then the directory, so the commit itself survives a crash.
+      await h.sync();
       await h.close();
       handle = undefined;
       await rename(temp, target);
-      return digest;
+      await syncDirectory(dirname(target));
     } catch (err) {
+      body.destroy();
       await handle?.close().catch(() => undefined);
       await rm(temp, { force: true });
       throw explain(err, `store ${this.url}`);
@@ -174,4 +143,28 @@ export class FileStore implements Store {
 
 export function isTempKey(key: string): boolean {
   return key.includes(TEMP_MARK);
+}
+
+/**
+ * Starts flushing `handle` every FLUSH_INTERVAL_MS, one fdatasync at a time; the returned function
+ * stops it and waits for a flush in progress.
+ */
+function writeBehind(handle: FileHandle): () => Promise<void> {
+  let flushing: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    flushing ??= handle.datasync().then(
+      () => void (flushing = undefined),
+      () => void (flushing = undefined),
+    );
+  }, FLUSH_INTERVAL_MS);
+  return async () => {
+    clearInterval(timer);
+    await flushing;
+  };
+}
+
+/** fsyncs a directory, making a rename in it durable. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  await handle.sync().finally(() => handle.close());
 }

@@ -1,13 +1,6 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type PutObjectCommandInput,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type * as S3 from "@aws-sdk/client-s3";
+import type { PutObjectCommandInput, S3Client } from "@aws-sdk/client-s3";
+import type * as LibStorage from "@aws-sdk/lib-storage";
 import { Readable } from "node:stream";
 import { DrctlError, explain } from "../errors";
 import type { PutOptions, Store, StoredObject } from "./store";
@@ -49,7 +42,7 @@ function isNotFound(err: unknown): boolean {
 
 /** `s3://bucket/prefix` on AWS or on any S3-compatible endpoint. */
 export class S3Store implements Store {
-  readonly client: S3Client;
+  private sdk: Promise<Sdk> | undefined;
   private readonly partSize: number;
   private readonly queueSize: number;
 
@@ -61,21 +54,15 @@ export class S3Store implements Store {
   ) {
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
     this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
-    this.client =
-      options.client ??
-      new S3Client({
-        region:
-          options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
-        ...(options.endpoint
-          ? {
-              endpoint: options.endpoint,
-              forcePathStyle: true,
-              // Many S3-compatible servers reject the flexible-checksum headers the SDK adds by default.
-              requestChecksumCalculation: "WHEN_REQUIRED",
-              responseChecksumValidation: "WHEN_REQUIRED",
-            }
-          : {}),
-      });
+  }
+
+  /**
+   * The SDK and the client, loaded on first use: the S3 SDK costs a few hundred milliseconds of
+   * start-up that a backup to a file store should not pay.
+   */
+  private load(): Promise<Sdk> {
+    this.sdk ??= loadSdk(this.options);
+    return this.sdk;
   }
 
   private key(key: string): string {
@@ -93,8 +80,9 @@ export class S3Store implements Store {
     // not a follow-on failure of the abort.
     let sourceError: unknown;
     body.once("error", (err) => (sourceError ??= err));
+    const { client, Upload } = await this.load();
     const upload = new Upload({
-      client: this.client,
+      client,
       partSize: this.partSize,
       queueSize: this.queueSize,
       // On failure lib-storage sends AbortMultipartUpload, so no billed orphan parts are left.
@@ -121,8 +109,9 @@ export class S3Store implements Store {
   /** Small objects (manifests) in one request. */
   async putBytes(key: string, bytes: Buffer): Promise<void> {
     try {
-      await this.client.send(
-        new PutObjectCommand({
+      const sdk = await this.load();
+      await sdk.client.send(
+        new sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.key(key),
           Body: bytes,
@@ -138,8 +127,9 @@ export class S3Store implements Store {
 
   async get(key: string): Promise<Readable> {
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
+      const sdk = await this.load();
+      const out = await sdk.client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
       );
       if (!(out.Body instanceof Readable)) throw new Error(`no body for ${key}`);
       return out.Body;
@@ -151,8 +141,9 @@ export class S3Store implements Store {
 
   async head(key: string): Promise<StoredObject | undefined> {
     try {
-      const out = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
+      const sdk = await this.load();
+      const out = await sdk.client.send(
+        new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
       );
       return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) };
     } catch (err) {
@@ -166,9 +157,10 @@ export class S3Store implements Store {
     const base = this.prefix ? `${this.prefix}/` : "";
     let token: string | undefined;
     try {
+      const sdk = await this.load();
       do {
-        const page = await this.client.send(
-          new ListObjectsV2Command({
+        const page = await sdk.client.send(
+          new sdk.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: base + prefix,
             ContinuationToken: token,
@@ -192,9 +184,54 @@ export class S3Store implements Store {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const sdk = await this.load();
+      await sdk.client.send(
+        new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
+      );
     } catch (err) {
       throw explain(err, `store ${this.url}`);
     }
   }
+}
+
+/** What the store uses of the SDK, loaded together on first use. */
+interface Sdk {
+  readonly client: S3Client;
+  readonly Upload: typeof LibStorage.Upload;
+  readonly PutObjectCommand: typeof S3.PutObjectCommand;
+  readonly GetObjectCommand: typeof S3.GetObjectCommand;
+  readonly HeadObjectCommand: typeof S3.HeadObjectCommand;
+  readonly ListObjectsV2Command: typeof S3.ListObjectsV2Command;
+  readonly DeleteObjectCommand: typeof S3.DeleteObjectCommand;
+}
+
+async function loadSdk(options: S3StoreOptions): Promise<Sdk> {
+  const [s3, { Upload }] = await Promise.all([
+    import("@aws-sdk/client-s3"),
+    import("@aws-sdk/lib-storage"),
+  ]);
+  const client =
+    options.client ??
+    new s3.S3Client({
+      region:
+        options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+      ...(options.endpoint
+        ? {
+            endpoint: options.endpoint,
+            forcePathStyle: true,
+            // Many S3-compatible servers reject the flexible-checksum headers the SDK adds by default.
+            requestChecksumCalculation: "WHEN_REQUIRED",
+            responseChecksumValidation: "WHEN_REQUIRED",
+          }
+        : {}),
+    });
+  return {
+    client,
+    Upload,
+    PutObjectCommand: s3.PutObjectCommand,
+    GetObjectCommand: s3.GetObjectCommand,
+    HeadObjectCommand: s3.HeadObjectCommand,
+    ListObjectsV2Command: s3.ListObjectsV2Command,
+    DeleteObjectCommand: s3.DeleteObjectCommand,
+  };
 }
