@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { FailoverReport } from "../../drctl/src/failover/report";
 import type { RunState } from "../../drctl/src/failover/stateFile";
-import { harness, setIdentifier, type Harness } from "./fakes";
+import { harness, moveCalls, setIdentifier, type Harness } from "./fakes";
 
 /**
  * Route 53 keeps one PRIMARY per name and type. When a failover cannot fence use1, use1's PRIMARY
@@ -12,9 +12,9 @@ import { harness, setIdentifier, type Harness } from "./fakes";
  */
 
 const READ_BOTH = ["getAllConfig primary", "getAllConfig dr"];
-const FENCE_USE1 = ["select primary", "set primary dr-stack:role=fenced", "up primary"];
-const PROMOTING_USW2 = ["select dr", "set dr dr-stack:role=promoting", "up dr"];
-const PRIMARY_USW2 = ["select dr", "set dr dr-stack:role=primary", "up dr"];
+const FENCE_USE1 = moveCalls("primary", "fenced", "primary");
+const PROMOTING_USW2 = moveCalls("dr", "promoting", "standby");
+const PRIMARY_USW2 = moveCalls("dr", "primary", "promoting");
 const RELEASE_USE1 = "dns delete Z0123456789ABCDEFGHIJ app.acme-dr.example.com A acme-dr-use1";
 const ARGS = ["failover", "--to", "usw2"];
 const STATE = (h: Harness) => join(h.workDir, ".drctl", "failover-usw2.json");

@@ -2,23 +2,25 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { FailoverReport } from "../../drctl/src/failover/report";
-import { afterFailover, harness, type Harness } from "./fakes";
+import { afterFailover, harness, moveCalls, type Harness } from "./fakes";
 
 const READ_BOTH = ["getAllConfig primary", "getAllConfig dr"];
 const REBUILD_USE1 = [
   "select primary",
   "set --path primary dr-stack:database.allowRebuild=true",
   "set primary dr-stack:role=standby",
+  "set --path primary dr-stack:database.previousRole=fenced",
   "up primary",
+  "rm --path primary dr-stack:database.previousRole",
 ];
 const REPROTECT_USE1 = [
   "select primary",
   "rm --path primary dr-stack:database.allowRebuild",
   "up primary",
 ];
-const FENCE_USW2 = ["select dr", "set dr dr-stack:role=fenced", "up dr"];
-const PROMOTING_USE1 = ["select primary", "set primary dr-stack:role=promoting", "up primary"];
-const PRIMARY_USE1 = ["select primary", "set primary dr-stack:role=primary", "up primary"];
+const FENCE_USW2 = moveCalls("dr", "fenced", "primary");
+const PROMOTING_USE1 = moveCalls("primary", "promoting", "standby");
+const PRIMARY_USE1 = moveCalls("primary", "primary", "promoting");
 const ALL = [
   ...READ_BOTH,
   ...REBUILD_USE1,
@@ -187,14 +189,18 @@ describe("drctl failback", () => {
         "  2. rebuild use1 as standby of usw2 (replaces its database)",
         "       pulumi config set --path dr-stack:database.allowRebuild true --stack primary",
         "       pulumi config set dr-stack:role standby --stack primary",
+        "       pulumi config set --path dr-stack:database.previousRole fenced --stack primary",
         "       pulumi up --stack primary",
+        "       pulumi config rm --path dr-stack:database.previousRole --stack primary",
         "  3. re-protect use1: remove database.allowRebuild",
         "       pulumi config rm --path dr-stack:database.allowRebuild --stack primary",
         "       pulumi up --stack primary",
         "  4. wait for use1 replica lag under the limit",
         "  5. fence usw2: primary -> fenced",
         "       pulumi config set dr-stack:role fenced --stack dr",
+        "       pulumi config set --path dr-stack:database.previousRole primary --stack dr",
         "       pulumi up --stack dr",
+        "       pulumi config rm --path dr-stack:database.previousRole --stack dr",
         "       (never skipped: the run stops if usw2 cannot be fenced)",
         "  6. wait for use1 replica lag 0 (last writes applied)",
         "  7. promote use1: standby -> promoting (detach replica)",

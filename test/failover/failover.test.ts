@@ -2,12 +2,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { FailoverReport } from "../../drctl/src/failover/report";
-import { harness } from "./fakes";
+import { harness, moveCalls } from "./fakes";
 
 const READ_BOTH = ["getAllConfig primary", "getAllConfig dr"];
-const FENCE_USE1 = ["select primary", "set primary dr-stack:role=fenced", "up primary"];
-const PROMOTING_USW2 = ["select dr", "set dr dr-stack:role=promoting", "up dr"];
-const PRIMARY_USW2 = ["select dr", "set dr dr-stack:role=primary", "up dr"];
+const FENCE_USE1 = moveCalls("primary", "fenced", "primary");
+const PROMOTING_USW2 = moveCalls("dr", "promoting", "standby");
+const PRIMARY_USW2 = moveCalls("dr", "primary", "promoting");
 // Fencing skipped leaves use1's PRIMARY record, which would block usw2's: drctl deletes it itself.
 const RELEASE_USE1 = ["dns delete Z0123456789ABCDEFGHIJ app.acme-dr.example.com A acme-dr-use1"];
 const RELEASE_WARNING =
@@ -201,17 +201,23 @@ describe("drctl failover", () => {
         "  1. preflight: replica lag of usw2, newest backup",
         "  2. fence use1: primary -> fenced",
         "       pulumi config set dr-stack:role fenced --stack primary",
+        "       pulumi config set --path dr-stack:database.previousRole primary --stack primary",
         "       pulumi up --stack primary",
+        "       pulumi config rm --path dr-stack:database.previousRole --stack primary",
         "       (skipped with a loud warning if use1's region or stack does not answer)",
         "  3. promote usw2: standby -> promoting (detach replica)",
         "       pulumi config set dr-stack:role promoting --stack dr",
+        "       pulumi config set --path dr-stack:database.previousRole standby --stack dr",
         "       pulumi up --stack dr",
+        "       pulumi config rm --path dr-stack:database.previousRole --stack dr",
         "  4. release use1's DNS record (delete PRIMARY acme-dr-use1)",
         "       Route 53 zone Z0123456789ABCDEFGHIJ: DELETE app.acme-dr.example.com A set identifier acme-dr-use1, if it is PRIMARY",
         "       (only if fencing use1 is skipped: its record would block usw2's becoming PRIMARY)",
         "  5. promote usw2: promoting -> primary",
         "       pulumi config set dr-stack:role primary --stack dr",
+        "       pulumi config set --path dr-stack:database.previousRole promoting --stack dr",
         "       pulumi up --stack dr",
+        "       pulumi config rm --path dr-stack:database.previousRole --stack dr",
         "  6. check usw2 takes a write",
         "  7. check DNS answers with usw2",
         "--plan: nothing was changed.",
@@ -269,5 +275,23 @@ describe("drctl failover usage errors (exit 64)", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("usage: drctl failover --to <site> [options]");
     expect(r.calls).toEqual([]);
+  });
+});
+
+describe("the fake stacks check each move as the program does", () => {
+  it("fails an up whose role change is undeclared, declared wrongly, or not a valid move", async () => {
+    const { ops } = harness();
+    await ops.setConfig("dr", "dr-stack:role", "promoting", { path: false });
+    await expect(ops.up("dr")).rejects.toThrow("undeclared move of stack dr: standby -> promoting");
+    await ops.setConfig("dr", "dr-stack:database.previousRole", "fenced", { path: true });
+    await expect(ops.up("dr")).rejects.toThrow(
+      "stack dr declares previousRole fenced, but standby is deployed",
+    );
+    await ops.setConfig("dr", "dr-stack:role", "primary", { path: false });
+    await ops.setConfig("dr", "dr-stack:database.previousRole", "standby", { path: true });
+    await expect(ops.up("dr")).rejects.toThrow(
+      "dr-stack:role: moving from standby (dr-stack:database.previousRole) to primary is not a valid transition",
+    );
+    expect(ops.deploys).toEqual([]);
   });
 });

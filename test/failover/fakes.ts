@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { parse } from "yaml";
+import type { Role } from "../../components/config";
+import { roleTransitionProblems } from "../../components/dbTransition";
 import { runFailover, type FailoverDeps } from "../../drctl/src/failover/command";
 import type {
   ChangeSummary,
@@ -120,15 +122,43 @@ export class FakeStackOps implements StackOps {
   /** The Route 53 zone the stacks' DnsFailover records live in; `up` changes the stack's record. */
   zone: FakeZone | undefined;
 
+  /**
+   * `pulumi up`, with the program's own check of the declared move (components/dbTransition.ts):
+   * every role change must be declared with the role actually deployed, and be one the state
+   * machine allows, or the update fails before anything changes, as the program makes it fail.
+   */
   up(stack: string): Promise<ChangeSummary> {
+    try {
+      return Promise.resolve(this.deploy(stack));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private deploy(stack: string): ChangeSummary {
     this.record(`up ${stack}`, stack);
-    const role = this.config[stack]["dr-stack:role"] as string;
+    const role = this.config[stack]["dr-stack:role"] as Role;
+    const deployedRole = this.deployed[stack]["dr-stack:role"] as Role;
+    const declared = (this.config[stack]["dr-stack:database"] ?? {}) as {
+      previousRole?: Role;
+      allowRebuild?: boolean;
+    };
+    if (role !== deployedRole && declared.previousRole === undefined) {
+      throw new Error(`undeclared move of stack ${stack}: ${deployedRole} -> ${role}`);
+    }
+    if (declared.previousRole !== undefined && declared.previousRole !== deployedRole) {
+      throw new Error(
+        `stack ${stack} declares previousRole ${declared.previousRole}, but ${deployedRole} is deployed`,
+      );
+    }
+    const problems = roleTransitionProblems({ role, ...declared });
+    if (problems.length > 0) throw new Error(problems.join(" "));
     this.zone?.deploy(SITE_OF_STACK[stack], role);
     this.deployed[stack] = structuredClone(this.config[stack]);
     const db = this.config[stack]["dr-stack:database"] as { allowRebuild?: boolean };
     this.deploys.push(`${stack} role=${role} allowRebuild=${db.allowRebuild ?? false}`);
     this.clock.t += (this.upSeconds[role] ?? 30) * 1000;
-    return Promise.resolve({ update: 1 });
+    return { update: 1 };
   }
 
   role(stack: string): unknown {
@@ -190,7 +220,7 @@ export class FakeDnsOps implements DnsOps {
     const err = this.failNext;
     if (err) {
       this.failNext = undefined;
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     if (this.zone.records.get(ref.setIdentifier) !== "PRIMARY") return Promise.resolve("absent");
     this.zone.records.delete(ref.setIdentifier);
@@ -323,4 +353,18 @@ export function afterFailover(h: Harness): void {
   }
   h.zone.records.clear();
   h.zone.records.set(setIdentifier("usw2"), "PRIMARY");
+}
+
+/**
+ * The StackOps calls of one role change as drctl declares it: select, set the role and the role
+ * being left, up, then clear the spent declaration.
+ */
+export function moveCalls(stack: string, to: Role, from: Role): string[] {
+  return [
+    `select ${stack}`,
+    `set ${stack} dr-stack:role=${to}`,
+    `set --path ${stack} dr-stack:database.previousRole=${from}`,
+    `up ${stack}`,
+    `rm --path ${stack} dr-stack:database.previousRole`,
+  ];
 }

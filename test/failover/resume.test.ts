@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunState } from "../../drctl/src/failover/stateFile";
-import { harness, type Harness } from "./fakes";
+import { harness, moveCalls, type Harness } from "./fakes";
 
 const READ_BOTH = ["getAllConfig primary", "getAllConfig dr"];
-const FENCE_USE1 = ["select primary", "set primary dr-stack:role=fenced", "up primary"];
-const PROMOTING_USW2 = ["select dr", "set dr dr-stack:role=promoting", "up dr"];
-const PRIMARY_USW2 = ["select dr", "set dr dr-stack:role=primary", "up dr"];
+const FENCE_USE1 = moveCalls("primary", "fenced", "primary");
+const PROMOTING_USW2 = moveCalls("dr", "promoting", "standby");
+const PRIMARY_USW2 = moveCalls("dr", "primary", "promoting");
 const ARGS = ["failover", "--to", "usw2", "--check-timeout", "20s"];
 
 interface Case {
@@ -35,7 +35,8 @@ const cases: Case[] = [
     inject: (h) => (h.ops.failOn = "up primary"),
     heal: () => undefined,
     error: 'injected failure at "up primary"',
-    firstCalls: [...READ_BOTH, ...FENCE_USE1],
+    // The up failed, so the declaration stays for the retry: no rm after it.
+    firstCalls: [...READ_BOTH, ...FENCE_USE1.slice(0, -1)],
     secondCalls: [...READ_BOTH, ...FENCE_USE1, ...PROMOTING_USW2, ...PRIMARY_USW2],
     secondProbes: ["reachable use1", "write usw2", "dns"],
   },
@@ -44,7 +45,7 @@ const cases: Case[] = [
     inject: (h) => (h.ops.failOn = "up dr"),
     heal: () => undefined,
     error: 'injected failure at "up dr"',
-    firstCalls: [...READ_BOTH, ...FENCE_USE1, ...PROMOTING_USW2],
+    firstCalls: [...READ_BOTH, ...FENCE_USE1, ...PROMOTING_USW2.slice(0, -1)],
     secondCalls: [...READ_BOTH, ...PROMOTING_USW2, ...PRIMARY_USW2],
     secondProbes: ["write usw2", "dns"],
   },

@@ -217,6 +217,7 @@ async function printPlan(
     out(`  ${i + 1}. ${step.title}${status && status !== "pending" ? `  [${status}]` : ""}`);
     for (const c of step.changes) out(`       ${describeChange(c, step.stack)}`);
     if (step.up) out(`       pulumi up --stack ${step.stack}`);
+    for (const c of step.settle ?? []) out(`       ${describeChange(c, step.stack)}`);
     if (step.kind === "fence") {
       out(
         plan.direction === "failover"

@@ -1,5 +1,5 @@
 import { formatSeconds } from "./duration";
-import type { Plan, Step } from "./plan";
+import type { ConfigChange, Plan, Step } from "./plan";
 import type { Clock, DnsOps, Probes, StackOps } from "./ports";
 import { saveState, type RunState, type StepRecord } from "./stateFile";
 
@@ -282,11 +282,15 @@ export class FailoverMachine {
   ): Promise<void> {
     const { ops } = this.o;
     if (!opts.selected) await ops.select(step.stack);
-    for (const c of step.changes) {
-      if (c.op === "set") await ops.setConfig(step.stack, c.key, c.value ?? "", { path: c.path });
-      else await ops.removeConfig(step.stack, c.key, { path: c.path });
-    }
+    const edit = async (changes: readonly ConfigChange[]): Promise<void> => {
+      for (const c of changes) {
+        if (c.op === "set") await ops.setConfig(step.stack, c.key, c.value ?? "", { path: c.path });
+        else await ops.removeConfig(step.stack, c.key, { path: c.path });
+      }
+    };
+    await edit(step.changes);
     if (step.up) await ops.up(step.stack);
+    await edit(step.settle ?? []);
   }
 
   private async waitLag(step: Step): Promise<StepResult> {

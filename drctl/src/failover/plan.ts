@@ -35,6 +35,8 @@ export interface Step {
   readonly changes: readonly ConfigChange[];
   /** Whether the step ends with `pulumi up` on its stack. */
   readonly up: boolean;
+  /** Config edits once that `up` succeeded: the declared move is done (no update needed). */
+  readonly settle?: readonly ConfigChange[];
   /** waitLag only: the lag to wait for, when not --max-lag. */
   readonly lagLimitSeconds?: number;
   /** releaseDns only: the old site's record to delete. */
@@ -57,13 +59,27 @@ export interface Plan {
 
 export const ROLE_KEY = "dr-stack:role";
 export const ALLOW_REBUILD_KEY = "dr-stack:database.allowRebuild";
+export const PREVIOUS_ROLE_KEY = "dr-stack:database.previousRole";
 
-const setRole = (role: Role): ConfigChange => ({
-  op: "set",
-  key: ROLE_KEY,
-  value: role,
-  path: false,
-});
+/**
+ * A role change, declared: the program checks `previousRole -> role` against the state machine
+ * before it registers anything (components/dbTransition.ts), so a step that would make an invalid
+ * move fails its `up` with the reason instead of half-applying it.
+ */
+const moveTo = (role: Role, leaving: Role): ConfigChange[] => [
+  { op: "set", key: ROLE_KEY, value: role, path: false },
+  { op: "set", key: PREVIOUS_ROLE_KEY, value: leaving, path: true },
+];
+
+/**
+ * The role a site has deployed: the one a failed run declared it was leaving, else its role, else
+ * (config unreadable) what the plan expects there.
+ */
+const deployedRole = (site: SiteState, expected: Role): Role =>
+  site.previousRole ?? site.role ?? expected;
+
+/** After the move's `up`: the declaration is spent, and a stale one must not vouch for the next. */
+const moveDone: readonly ConfigChange[] = [{ op: "remove", key: PREVIOUS_ROLE_KEY, path: true }];
 
 /**
  * Steps a site goes through, in order (DESIGN §3). Promotion is two updates because the provider cannot
@@ -81,8 +97,10 @@ function switchover(
     title: `fence ${from.site}: ${from.role ?? "unknown"} -> fenced`,
     site: from.site,
     stack: from.stack,
-    changes: [setRole("fenced")],
+    // The site being fenced is the primary, even when its config could not be read.
+    changes: moveTo("fenced", deployedRole(from, "primary")),
     up: true,
+    settle: moveDone,
   };
   // A planned switchover loses nothing: once the old primary is read-only, wait for the replica to
   // apply the last writes (lag 0) before detaching it. AWS recommends the same before promote-read-replica.
@@ -131,8 +149,9 @@ function switchover(
       title: `promote ${to.site}: standby -> promoting (detach replica)`,
       site: to.site,
       stack: to.stack,
-      changes: [setRole("promoting")],
+      changes: moveTo("promoting", "standby"),
       up: true,
+      settle: moveDone,
     },
     ...release,
     {
@@ -141,8 +160,9 @@ function switchover(
       title: `promote ${to.site}: promoting -> primary`,
       site: to.site,
       stack: to.stack,
-      changes: [setRole("primary")],
+      changes: moveTo("primary", "promoting"),
       up: true,
+      settle: moveDone,
     },
     {
       id: `check-write-${to.site}`,
@@ -200,9 +220,10 @@ export function buildPlan(direction: Direction, topology: Topology, to: SiteStat
       stack: to.stack,
       changes: [
         { op: "set", key: ALLOW_REBUILD_KEY, value: "true", path: true },
-        setRole("standby"),
+        ...moveTo("standby", deployedRole(to, "fenced")),
       ],
       up: true,
+      settle: moveDone,
     },
     {
       // allowRebuild lifts deletion protection; an update with it removed puts protection back on

@@ -14,6 +14,11 @@ export interface SiteState {
   readonly region: string;
   /** Undefined when the stack could not be read (its state or secrets provider did not answer). */
   readonly role: Role | undefined;
+  /**
+   * `dr-stack:database.previousRole` when set: a move declared by a run whose update failed, so
+   * `role` is where the site was going and this is the role still deployed.
+   */
+  readonly previousRole?: Role;
   /** Why the stack could not be read, when it could not. */
   readonly unreadable?: string;
 }
@@ -77,6 +82,7 @@ export async function readTopology(
         stack: r.stack,
         region: r.config.self.region,
         role: r.config.role,
+        previousRole: r.config.database.previousRole,
       };
     }
     const other = readable[0].config;
