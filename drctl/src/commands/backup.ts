@@ -224,11 +224,11 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       void client.end().catch(() => undefined);
     });
 
-    const body = startDump();
-    if (!body) throw new Error("backup: no stdout from the dump programs");
-    body.on("error", (err) => gate.destroy(err));
-    body.pipe(gate);
     try {
+      const body = startDump();
+      if (!body) throw new Error("backup: no stdout from the dump programs");
+      body.on("error", (err) => gate.destroy(err));
+      body.pipe(gate);
       await store.put(dumpKey, gate);
     } catch (err) {
       // If pg_dump already ended on its own, its failure is the cause; otherwise the store
