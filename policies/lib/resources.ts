@@ -79,6 +79,13 @@ export function backupBuckets(resources: PolicyResource[], pattern: string): Pol
 /** Default pattern of a backup bucket's name: `<name>-<site>-backups-<account id>`. */
 export const BACKUP_BUCKET_PATTERN = "-backups-\\d{12}$";
 
+/** The `backupBucketPattern` entry of a bucket rule's `configSchema`. */
+export const BACKUP_BUCKET_PATTERN_PROPERTY = {
+  type: "string" as const,
+  default: BACKUP_BUCKET_PATTERN,
+  description: "Regular expression a backup bucket's name matches.",
+};
+
 /** The `region` part of an ARN (empty for global services such as S3 and IAM). */
 export function arnRegion(arn: string): string | undefined {
   const parts = arn.split(":");

@@ -3,7 +3,7 @@ import { daysProperty, thresholds } from "../../../lib/config";
 import { covers, enabledRules, rulePrefix, TIER_PREFIXES } from "../../../lib/lifecycle";
 import {
   attachedTo,
-  BACKUP_BUCKET_PATTERN,
+  BACKUP_BUCKET_PATTERN_PROPERTY,
   backupBuckets,
   bucketName,
   TYPES,
@@ -20,11 +20,7 @@ const configSchema = {
       "Longest an incomplete multipart upload may linger before it is aborted.",
       7,
     ),
-    backupBucketPattern: {
-      type: "string" as const,
-      default: BACKUP_BUCKET_PATTERN,
-      description: "Regular expression a backup bucket's name matches.",
-    },
+    backupBucketPattern: BACKUP_BUCKET_PATTERN_PROPERTY,
   },
 };
 

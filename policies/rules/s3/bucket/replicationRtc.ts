@@ -6,7 +6,7 @@ import { covers, TIER_PREFIXES } from "../../../lib/lifecycle";
 import {
   arnRegion,
   attachedTo,
-  BACKUP_BUCKET_PATTERN,
+  BACKUP_BUCKET_PATTERN_PROPERTY,
   backupBuckets,
   bucketName,
   ofTypes,
@@ -29,11 +29,7 @@ const configSchema = {
       default: 15,
       description: "Replication Time Control threshold; 15 minutes is the only value S3 accepts.",
     },
-    backupBucketPattern: {
-      type: "string" as const,
-      default: BACKUP_BUCKET_PATTERN,
-      description: "Regular expression a backup bucket's name matches.",
-    },
+    backupBucketPattern: BACKUP_BUCKET_PATTERN_PROPERTY,
   },
 };
 

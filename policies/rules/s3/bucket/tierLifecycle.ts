@@ -9,7 +9,7 @@ import {
 } from "../../../lib/lifecycle";
 import {
   attachedTo,
-  BACKUP_BUCKET_PATTERN,
+  BACKUP_BUCKET_PATTERN_PROPERTY,
   backupBuckets,
   bucketName,
   TYPES,
@@ -27,11 +27,7 @@ const configSchema = {
     dailyDays: daysProperty("Days a daily/ dump is kept at least.", 7),
     weeklyDays: daysProperty("Days a weekly/ dump is kept at least.", 28),
     monthlyDays: daysProperty("Days a monthly/ dump is kept at least.", 365),
-    backupBucketPattern: {
-      type: "string" as const,
-      default: BACKUP_BUCKET_PATTERN,
-      description: "Regular expression a backup bucket's name matches.",
-    },
+    backupBucketPattern: BACKUP_BUCKET_PATTERN_PROPERTY,
   },
 };
 
