@@ -5,8 +5,8 @@
  * zstd), then prints one run of: baseline `pg_dump -Fc -Z0 > /dev/null`; what writing the dump
  * durably, compressing it and s3rver's ingest cost on their own (the ceilings of the rows below);
  * `drctl backup` to file:// and s3:// (s3rver) with each compression; bare `pg_restore -j2` vs
- * `drctl restore --jobs 2`; and the peak RSS of the drctl backup process at two database sizes. Throughputs are the
- * uncompressed dump size divided by wall time, so ratios compare like with like.
+ * `drctl restore --jobs 2`; and the peak RSS of the drctl backup process at two database sizes.
+ * Throughputs are the uncompressed dump size divided by wall time, so ratios compare like with like.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -193,7 +193,8 @@ async function main(): Promise<void> {
     );
     const ingest = await s3Ingest(s3, bareFile);
     say(
-      `ceiling: s3rver ingest of the dump file (8 MiB parts, 2 in flight): ${ingest.toFixed(2)} s, ` +
+      `ceiling: s3rver ingest of the dump file (${DEFAULT_PART_SIZE / 2 ** 20} MiB parts, ` +
+        `${DEFAULT_QUEUE_SIZE} in flight): ${ingest.toFixed(2)} s, ` +
         `${(rate(ingest) / baseRate).toFixed(2)}× baseline`,
     );
 
@@ -202,10 +203,18 @@ async function main(): Promise<void> {
     const backup = (store: string, compress: string, db: string, tier = "daily"): Promise<Timed> =>
       timed(
         process.execPath,
-        [drctlMain, "backup", "--tier", tier, "--compress", compress, "--store", store].concat([
+        [
+          drctlMain,
+          "backup",
+          "--tier",
+          tier,
+          "--compress",
+          compress,
+          "--store",
+          store,
           "--database-url",
           cluster.url(db),
-        ]),
+        ],
         env,
       );
     let restoreId = "";
@@ -222,7 +231,7 @@ async function main(): Promise<void> {
             env,
             encoding: "utf8",
           }),
-        ) as { id: string; tier: string; size: number }[];
+        ) as { id: string; size: number }[];
         const stored = manifest.find((m) => m.id === id)?.size ?? 0;
         say(
           `drctl backup ${kind.padEnd(4)} ${compress.padEnd(4)}: ${r.seconds.toFixed(2)} s, ${rate(r.seconds).toFixed(1)} MB/s, ` +

@@ -155,8 +155,7 @@ export class FakeStackOps implements StackOps {
     if (problems.length > 0) throw new Error(problems.join(" "));
     this.zone?.deploy(SITE_OF_STACK[stack], role);
     this.deployed[stack] = structuredClone(this.config[stack]);
-    const db = this.config[stack]["dr-stack:database"] as { allowRebuild?: boolean };
-    this.deploys.push(`${stack} role=${role} allowRebuild=${db.allowRebuild ?? false}`);
+    this.deploys.push(`${stack} role=${role} allowRebuild=${declared.allowRebuild ?? false}`);
     this.clock.t += (this.upSeconds[role] ?? 30) * 1000;
     return { update: 1 };
   }
