@@ -128,3 +128,31 @@ export const metricsNamespace = "DrStack/Backups";
 export function replicationRuleId(from: SiteRef, to: SiteRef): string {
   return `backups-${from.site}-to-${to.site}`;
 }
+
+/**
+ * The master credential of a site's database, a Secrets Manager secret in the site's own region
+ * that the site's stack owns (with a replica in the peer region). It is the credential of the
+ * site's database whenever that database is writable, so a promoted site can log in with what
+ * its own region holds (DESIGN §2a).
+ */
+export function dbMasterSecretName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}/db/master`;
+}
+
+/**
+ * The data-plane traffic control of a site (DESIGN §2b). drctl switches site `s` off or on by
+ * publishing `metricName` = 0 or 1, with dimension `Site=<s.site>`, into `namespace` in the
+ * **peer's** region; the alarm named by trafficControlAlarmName lives there too, and a Route 53
+ * health check on that alarm gates the site's failover record. Neither call needs the site's
+ * own region nor a global control plane, so a site can be switched off while its region is down.
+ */
+export const trafficControl = {
+  namespace: "DrStack/Traffic",
+  metricName: "SiteEnabled",
+  dimensionName: "Site",
+} as const;
+
+/** Alarm, in the peer's region, that is in ALARM while site `s`'s traffic control is off. */
+export function trafficControlAlarmName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-traffic-control`;
+}

@@ -49,4 +49,14 @@ describe("naming", () => {
       naming.backupBucketName(longest, { site: "b".repeat(10), region: "us-east-1" }).length,
     ).toBeLessThanOrEqual(63);
   });
+
+  it("names the master secret and the traffic control both stacks and drctl agree on", () => {
+    expect(naming.dbMasterSecretName(names, usw2)).toBe("acme-dr-usw2/db/master");
+    expect(naming.trafficControlAlarmName(names, use1)).toBe("acme-dr-use1-traffic-control");
+    expect(naming.trafficControl).toEqual({
+      namespace: "DrStack/Traffic",
+      metricName: "SiteEnabled",
+      dimensionName: "Site",
+    });
+  });
 });
