@@ -74,7 +74,7 @@ export const DNS_DEFAULTS = {
  *   high-resolution metrics, API_AlarmIdentifier), and one datapoint is a deliberate command, not
  *   a noisy sample that needs debouncing.
  * - `Minimum` < 1: if an "off" and an "on" land in the same minute, off wins. Off is the safe
- *   side (it is also the traffic fence); drctl reads the alarm state back after publishing.
+ *   side (it is also the traffic fence); whoever flips it must read the alarm state back.
  *   https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html
  */
 export const TRAFFIC_CONTROL_ALARM = {
