@@ -79,7 +79,7 @@ const database = new Database(`${stem}-db`, {
   readReplicaIdentifiers: [...Array(db.readReplicas).keys()].map((i) =>
     naming.dbReadReplicaIdentifier(names, self, i),
   ),
-  replicateBackupsToPeer: db.replicateBackupsToPeer,
+  peerLinks: config.peerLinks,
   previousRole: db.previousRole,
   allowRebuild: db.allowRebuild,
   engineVersion: db.engineVersion,
@@ -153,7 +153,7 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
   noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
   objectLock: config.storage.objectLock,
   replication:
-    replicatesToPeer(role) && config.storage.replicateToPeer
+    replicatesToPeer(role) && config.peerLinks
       ? {
           destination: {
             bucketArn: naming.backupBucketArn(names, peer),

@@ -28,11 +28,12 @@ export interface DatabaseArgs {
   /** Identifiers of in-region read replicas of a primary (naming.dbReadReplicaIdentifier). @default [] */
   readonly readReplicaIdentifiers?: string[];
   /**
-   * On a primary, replicate automated backups into the peer region. That resource lives in the
-   * peer region, so a failover while the peer (the old primary's region) is down turns it off.
+   * Contract C1 (`dr-stack:peerLinks`): on a primary, replicate automated backups into the peer
+   * region. That resource lives in the peer region and needs the peer's key, so the first
+   * deployment's first step and a failover (the old primary's region down) turn it off.
    * @default true
    */
-  readonly replicateBackupsToPeer?: boolean;
+  readonly peerLinks?: boolean;
   /** The role being left, when this update moves between roles. @default role */
   readonly previousRole?: Role;
   /** Lift `protect` and deletion protection so a failback can replace the instance. @default false */
@@ -182,7 +183,7 @@ export class Database extends pulumi.ComponentResource {
     const dbName = args.dbName ?? "app";
     const masterUsername = args.masterUsername ?? "dradmin";
     const partition = args.partition ?? "aws";
-    const replicateBackupsToPeer = args.replicateBackupsToPeer ?? true;
+    const peerLinks = args.peerLinks ?? true;
     const readReplicaIdentifiers = role === "primary" ? (args.readReplicaIdentifiers ?? []) : [];
     const tags = args.tags ?? {};
     const region = args.region;
@@ -335,7 +336,7 @@ export class Database extends pulumi.ComponentResource {
       },
     );
 
-    if (role === "primary" && replicateBackupsToPeer) {
+    if (role === "primary" && peerLinks) {
       // PITR that survives the loss of the region: automated backups and transaction logs copied
       // into the peer region, encrypted with the peer's key.
       // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html

@@ -105,7 +105,8 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
   it("phase 2 during an outage of the old region skips the backup replication into it", async () => {
     const run = await runStack("dr", {
       role: "primary",
-      database: { previousRole: "promoting", replicateBackupsToPeer: false },
+      peerLinks: false,
+      database: { previousRole: "promoting" },
     });
     expect(
       run.ofType("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"),
