@@ -60,6 +60,7 @@ const cluster = new Cluster(`${stem}-eks`, {
   nodeMinSize: config.cluster.nodeMinSize,
   nodeDesiredSize: config.cluster.nodeDesiredSize,
   nodeMaxSize: config.cluster.nodeMaxSize,
+  nodeDiskSizeGb: config.cluster.nodeDiskSizeGb,
   tags,
 });
 

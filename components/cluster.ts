@@ -30,6 +30,11 @@ export interface ClusterArgs {
   readonly nodeDesiredSize?: number;
   /** @default 4 */
   readonly nodeMaxSize?: number;
+  /**
+   * Root volume of each node, GiB: the drill's dump download and scratch PGDATA (emptyDir) live
+   * on it. EKS's own default is 20 GiB. @default 80
+   */
+  readonly nodeDiskSizeGb?: number;
   /** Days to keep control-plane logs. @default 90 */
   readonly logRetentionDays?: number;
   /** Tags for every child. @default {} */
@@ -81,6 +86,7 @@ export class Cluster extends pulumi.ComponentResource {
     const nodeDesiredSize = args.nodeDesiredSize ?? 2;
     const nodeMaxSize = args.nodeMaxSize ?? 4;
     const logRetentionDays = args.logRetentionDays ?? 90;
+    const nodeDiskSizeGb = args.nodeDiskSizeGb ?? 80;
     const tags = args.tags ?? {};
     const region = args.region;
     const child = { parent: this };
@@ -196,6 +202,8 @@ export class Cluster extends pulumi.ComponentResource {
         subnetIds: args.privateSubnetIds,
         instanceTypes: nodeInstanceTypes,
         amiType: "AL2023_x86_64_STANDARD",
+        // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateNodegroup.html (diskSize)
+        diskSize: nodeDiskSizeGb,
         scalingConfig: { minSize: nodeMinSize, desiredSize: nodeDesiredSize, maxSize: nodeMaxSize },
         updateConfig: { maxUnavailable: 1 },
         tags,
