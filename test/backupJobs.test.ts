@@ -207,6 +207,8 @@ describe("backup CronJobs on the primary", () => {
   it("follows config: engine version, time zone, smoke SQL, scratch size", async () => {
     const run = await runStack("primary", {
       database: { engineVersion: "17" },
+      // The node disk holds the drill's dump and scratch PGDATA (cluster.nodeDiskSizeGb floor).
+      cluster: { nodeDiskSizeGb: 100 },
       jobs: {
         timeZone: "Europe/Berlin",
         smokeSql: ["select 1 from orders limit 1"],
