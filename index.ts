@@ -42,6 +42,8 @@ const siteKey = new SiteKey(`${stem}-key`, {
 
 const network = new Network(`${stem}-net`, {
   region: self.region,
+  accountId: config.accountId,
+  partition: config.partition,
   vpcCidr: self.config.vpcCidr,
   azCount: self.config.azCount,
   kmsKeyArn: siteKey.keyArn,
@@ -58,6 +60,7 @@ const cluster = new Cluster(`${stem}-eks`, {
   kmsKeyArn: siteKey.keyArn,
   publicAccessCidrs: config.cluster.publicAccessCidrs,
   adminPrincipalArns: config.cluster.adminPrincipalArns,
+  partition: config.partition,
   nodeInstanceTypes: config.cluster.nodeInstanceTypes,
   nodeMinSize: config.cluster.nodeMinSize,
   nodeDesiredSize: config.cluster.nodeDesiredSize,

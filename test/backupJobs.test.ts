@@ -67,7 +67,8 @@ describe("backup CronJobs on the primary", () => {
       ...common,
       DRCTL_TIER: "weekly",
       PGHOST: run.outputs.dbEndpoint,
-      DRCTL_DB_SECRET_ARN: run.outputs.dbMasterSecretArn,
+      // The backup login, never the master credential (contract C2).
+      DRCTL_DB_SECRET_ARN: run.outputs.dbBackupLoginSecretArn,
       PGPORT: "5432",
       PGDATABASE: "app",
       PGSSLMODE: "require",

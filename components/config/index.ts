@@ -28,7 +28,11 @@ export const configSchema = z
       error: "must be 2-20 characters of a-z, 0-9 and -, starting with a letter",
     }),
     accountId: z.string().regex(/^\d{12}$/, { error: "must be a 12-digit AWS account id" }),
-    partition: z.enum(["aws", "aws-us-gov", "aws-cn"]).default("aws"),
+    /**
+     * The partitions whose service principals and endpoints are `*.amazonaws.com`, as the
+     * program writes them; aws-cn (`amazonaws.com.cn`) is not supported.
+     */
+    partition: z.enum(["aws", "aws-us-gov"]).default("aws"),
     site: z.string(),
     role: z.enum(ROLES),
     /**

@@ -39,8 +39,21 @@ export const clusterSchema = z
      * (checked in checks.ts).
      */
     nodeDiskSizeGb: z.number().int().min(20).max(16384).default(80),
-    /** IAM principals granted cluster admin through access entries. */
-    adminPrincipalArns: z.array(z.string().startsWith("arn:")).default([]),
+    /**
+     * IAM roles or users granted cluster admin through access entries; the one that runs
+     * `pulumi up` must be among them (components/cluster.ts explains why).
+     */
+    adminPrincipalArns: z
+      .array(
+        z.string().regex(/^arn:[a-z-]+:iam::\d{12}:(role|user)\/.+$/, {
+          error:
+            "must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/platform-admin (not an STS session ARN)",
+        }),
+      )
+      .min(1, {
+        error:
+          "must list at least the IAM role that runs `pulumi up`: EKS grants the cluster's creator nothing implicitly here, and the same update creates the backup jobs inside the cluster",
+      }),
   })
   .prefault({});
 

@@ -181,12 +181,18 @@ export function mockCall(
 ): Record<string, unknown> {
   const region = (args.inputs.region as string | undefined) ?? defaultRegion;
   switch (args.token) {
-    case "aws:index/getAvailabilityZones:getAvailabilityZones":
+    case "aws:index/getAvailabilityZones:getAvailabilityZones": {
+      // Zone names map to zone IDs differently in every account: here `a` is az2 and `b` is
+      // az3 (EKS's unsupported use1-az3 in us-east-1), as an account might see them.
+      // https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html
+      const [area, direction, n] = region.split("-");
+      const prefix = `${area}${direction[0]}${n}`;
       return {
         names: ["a", "b", "c", "d"].map((z) => `${region}${z}`),
-        zoneIds: [1, 2, 3, 4].map((n) => `${region.replace(/-/g, "").slice(0, 4)}-az${n}`),
+        zoneIds: [2, 3, 1, 4].map((k) => `${prefix}-az${k}`),
         id: region,
       };
+    }
     case "aws:kms/getAlias:getAlias": {
       // KMS answers with the key the alias points to: its ARN, never the alias's. The site key's
       // logical name is `<stem>-key` for alias `alias/<stem>` (index.ts), so the mock answers
