@@ -131,6 +131,13 @@ export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
         `or set manageRoles false and create the logins as docs/first-deployment.md shows`,
     );
   }
+  if (c.cluster.adminPrincipalArns.length === 0) {
+    add(
+      ["cluster", "adminPrincipalArns"],
+      "must list at least the IAM role that runs `pulumi up`: EKS grants the cluster's creator " +
+        "nothing implicitly here, and the same update creates the backup jobs inside the cluster",
+    );
+  }
   const floor = nodeDiskFloorGb(c.jobs.drillScratchStorage);
   if (c.cluster.nodeDiskSizeGb < floor) {
     add(

@@ -50,10 +50,7 @@ export const clusterSchema = z
             "must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/platform-admin (not an STS session ARN)",
         }),
       )
-      .min(1, {
-        error:
-          "must list at least the IAM role that runs `pulumi up`: EKS grants the cluster's creator nothing implicitly here, and the same update creates the backup jobs inside the cluster",
-      }),
+      .default([]),
   })
   .prefault({});
 
