@@ -9,6 +9,7 @@ import {
   type Manifest,
   type Tier,
 } from "./manifest";
+import { TOC_FILE } from "./parallel/layout";
 import { readText, type Store } from "./store";
 
 export type BackupStatus = "complete" | "incomplete";
@@ -53,8 +54,12 @@ export async function listBackups(store: Store, options: ListOptions = {}): Prom
     for (const [id, group] of groups) {
       const keys = group.map((o) => o.key);
       const lastModified = new Date(Math.max(...group.map((o) => o.lastModified.getTime())));
-      const dumpObject = group.find((o) => o.key === `${tier}/${id}/${DUMP_FILE}`);
-      const size = dumpObject?.size ?? group.reduce((n, o) => n + o.size, 0);
+      // A directory dump (parallel/layout.ts) is there when its toc.dat is; its size is its files'.
+      const dumpKey = `${tier}/${id}/${DUMP_FILE}`;
+      const dumpObject = group.find((o) => o.key === dumpKey || o.key === `${dumpKey}/${TOC_FILE}`);
+      const size = group
+        .filter((o) => !dumpObject || o.key === dumpKey || o.key.startsWith(`${dumpKey}/`))
+        .reduce((n, o) => n + o.size, 0);
       let manifest: Manifest | undefined;
       if (keys.includes(`${tier}/${id}/${MANIFEST_FILE}`)) {
         try {
