@@ -49,6 +49,8 @@ export interface DirectoryResult {
 
 export interface DirectoryDump {
   readonly done: Promise<DirectoryResult>;
+  /** pg_dump's (the leader's) process id. */
+  readonly pid: number | undefined;
   /** Stops pg_dump and every store in flight; `done` rejects with `reason`. */
   abort(reason: Error): void;
 }
@@ -89,7 +91,7 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
   const stored = new Map<string, Promise<DumpFileEntry>>();
   const limit = limiter(sink.concurrency);
   let storedBytes = 0;
-  let storeFailure: unknown;
+  let storeFailure: Error | undefined;
 
   const take = (name: string): void => {
     const p = limit(async () => {
@@ -99,7 +101,7 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
       return entry;
     });
     p.catch((err: unknown) => {
-      storeFailure ??= err;
+      storeFailure ??= err instanceof Error ? err : new Error(String(err));
       dump.child.kill("SIGKILL");
     });
     stored.set(name, p);
@@ -128,17 +130,22 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
     }
   };
 
+  // A function, not an inline check: `aborted` changes in callbacks between the awaits.
+  const throwIfStopped = (): void => {
+    if (aborted) throw aborted;
+    if (storeFailure !== undefined) throw storeFailure;
+  };
+
   const run = async (): Promise<DirectoryResult> => {
     await watch();
     await exit;
-    if (aborted) throw aborted;
-    if (storeFailure !== undefined) throw storeFailure;
+    throwIfStopped();
     await dump.done;
     for (const name of await readdir(sink.dir)) if (!stored.has(name)) take(name);
     const files = await Promise.all(stored.values());
     meter.set(storedBytes);
     await options.beforeCommit();
-    if (aborted) throw aborted;
+    throwIfStopped();
     await sink.commit();
     const bytes = files.reduce((n, f) => n + f.size, 0);
     return { files, bytes, sha256: listingDigest(files) };
@@ -161,6 +168,7 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
   done.catch(() => undefined);
   return {
     done,
+    pid: dump.child.pid,
     abort: (reason) => {
       aborted ??= reason;
       controller.abort();
