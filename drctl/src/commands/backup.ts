@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { Client } from "pg";
 import {
@@ -14,19 +15,22 @@ import { envWithDbSecret, defaultSecretsClient, type SecretsClientFactory } from
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import {
   DUMP_FILE,
+  GLOBALS_FILE,
   MANIFEST_FILE,
   MANIFEST_FORMAT_VERSION,
   COMPRESSIONS,
   backupPrefix,
   newBackupId,
   type Compression,
+  type Extension,
   type Manifest,
   type TableCount,
   type Tier,
 } from "../manifest";
 import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
+import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
 import { resolveTarget, type DbTarget } from "../postgres/target";
-import { HashGate, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { backupDirectory } from "../parallel/backupDirectory";
 import {
   DEFAULT_PARALLEL_MIN_BYTES,
@@ -105,6 +109,31 @@ export async function countRows(client: Client): Promise<TableCount[]> {
     out.push({ ...t, rows: Number(c[0].n) });
   }
   return out;
+}
+
+/**
+ * `pg_dumpall --globals-only --no-role-passwords`: the cluster's roles (memberships, settings) and
+ * tablespaces, which no pg_dump of one database contains. --no-role-passwords keeps passwords
+ * out of the store, and is what makes it work on RDS, where pg_authid is unreadable
+ * (https://www.postgresql.org/docs/current/app-pg-dumpall.html, --no-role-passwords). Stored
+ * beside the dump with its SHA-256 in the manifest.
+ */
+async function storeGlobals(
+  store: Store,
+  key: string,
+  source: DbTarget,
+  env: NodeJS.ProcessEnv,
+): Promise<{ key: typeof GLOBALS_FILE; size: number; sha256: string }> {
+  const pgDumpall = pgTool("pg_dumpall", env);
+  const args = ["--globals-only", "--no-role-passwords"];
+  if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
+  const sql = Buffer.from(await capture("pg_dumpall", pgDumpall.path, args, { env: source.env }));
+  await putBytes(store, key, sql);
+  return {
+    key: GLOBALS_FILE,
+    size: sql.length,
+    sha256: createHash("sha256").update(sql).digest("hex"),
+  };
 }
 
 /**
@@ -196,24 +225,26 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const { args: zArgs, envelope } = dumpCompression(compression, pgDump);
     const args = ["-Fc", `--snapshot=${snapshot}`, ...zArgs];
     if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
-    if (plan.format === "directory") {
-      const dir = await backupDirectory({
-        store,
-        tier,
-        id,
-        pgDump: pgDump.path,
-        args: args.slice(1),
-        jobs,
-        dumpEnv: source.env,
-        env,
-        sink,
-        count: () =>
-          countRows(client).catch((err: unknown) => {
-            throw explain(err, `database ${source.label}`);
-          }),
-        onInterrupt: () => void client.end().catch(() => undefined),
-      });
+    // What the manifest records besides the dump, read in the dump's snapshot once pg_dump is done.
+    let counts: TableCount[] | undefined;
+    let roles: string[] = [];
+    let extensions: Extension[] = [];
+    const takeInventory = async (): Promise<void> => {
+      try {
+        counts = await withDependents(client, await countRows(client));
+        roles = await referencedRoles(client);
+        extensions = await usedExtensions(client);
+      } catch (err) {
+        throw explain(err, `database ${source.label}`);
+      }
+    };
+    /** Ends the snapshot, stores the globals and writes the manifest: the commit point. */
+    const commit = async (
+      dumped: Pick<Manifest, "format" | "envelope" | "dump" | "files">,
+    ): Promise<Manifest> => {
+      if (!counts) throw new Error("backup: the dump was stored without its row counts");
       await client.query("commit");
+      const globals = await storeGlobals(store, `${prefix}${GLOBALS_FILE}`, source, env);
       const manifest: Manifest = {
         formatVersion: MANIFEST_FORMAT_VERSION,
         id,
@@ -230,12 +261,15 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
         serverVersionNum,
         pgDumpVersion: pgDump.version,
         drctlVersion: DRCTL_VERSION,
-        format: "directory",
+        format: dumped.format,
         compression,
-        envelope: "none",
-        dump: { key: DUMP_FILE, size: dir.bytes, sha256: dir.sha256 },
-        files: dir.files,
-        tables: dir.tables,
+        envelope: dumped.envelope,
+        dump: dumped.dump,
+        ...(dumped.files ? { files: dumped.files } : {}),
+        globals,
+        roles,
+        extensions,
+        tables: counts,
         snapshot,
       };
       await putBytes(
@@ -243,6 +277,28 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
         `${prefix}${MANIFEST_FILE}`,
         Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
       );
+      return manifest;
+    };
+    if (plan.format === "directory") {
+      const dir = await backupDirectory({
+        store,
+        tier,
+        id,
+        pgDump: pgDump.path,
+        args: args.slice(1),
+        jobs,
+        dumpEnv: source.env,
+        env,
+        sink,
+        takeInventory,
+        onInterrupt: () => void client.end().catch(() => undefined),
+      });
+      const manifest = await commit({
+        format: "directory",
+        envelope: "none",
+        dump: { key: DUMP_FILE, size: dir.bytes, sha256: dir.sha256 },
+        files: dir.files,
+      });
       sink({
         event: "done",
         op: "backup",
@@ -296,14 +352,11 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     // The dump streams through the hash gate into the store. The gate lets the stream end, and so
     // the store commit the object, only once the programs exited 0 and the row counts, taken in
     // the dump's snapshot after pg_dump finished, succeeded.
-    let counts: TableCount[] | undefined;
     const gate = new HashGate(
       async () => {
         await programsDone();
         if (interrupted) throw interrupted;
-        counts = await countRows(client).catch((err: unknown) => {
-          throw explain(err, `database ${source.label}`);
-        });
+        await takeInventory();
       },
       (n) => meter.add(n),
     );
@@ -341,38 +394,12 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       disposeSignals();
     }
     if (interrupted) throw interrupted;
-    if (!counts) throw new Error("backup: the dump was stored without its row counts");
     const stored = { sha256: gate.sha256(), bytes: gate.bytes };
-    await client.query("commit");
-
-    const manifest: Manifest = {
-      formatVersion: MANIFEST_FORMAT_VERSION,
-      id,
-      tier,
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      source: {
-        host: source.host,
-        port: source.port,
-        database: source.database,
-        user: source.user,
-      },
-      serverVersion,
-      serverVersionNum,
-      pgDumpVersion: pgDump.version,
-      drctlVersion: DRCTL_VERSION,
+    const manifest = await commit({
       format: "custom",
-      compression,
       envelope,
       dump: { key: DUMP_FILE, size: stored.bytes, sha256: stored.sha256 },
-      tables: counts,
-      snapshot,
-    };
-    await putBytes(
-      store,
-      `${prefix}${MANIFEST_FILE}`,
-      Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
-    );
+    });
     sink({ event: "done", op: "backup", id, bytes: stored.bytes, seconds: meter.seconds });
     return manifest;
   } finally {

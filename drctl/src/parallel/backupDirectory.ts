@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { DrctlError } from "../errors";
-import type { TableCount, Tier } from "../manifest";
+import type { Tier } from "../manifest";
 import { onTermination } from "../postgres/tools";
 import { Meter, type EventSink } from "../progress";
 import { FileStore, type Store } from "../store";
@@ -20,14 +20,11 @@ export interface DirectoryBackupOptions {
   /** For TMPDIR. */
   readonly env: NodeJS.ProcessEnv;
   readonly sink: EventSink;
-  /** Row counts in the dump's snapshot; run once pg_dump exited 0 and every file is stored. */
-  readonly count: () => Promise<TableCount[]>;
+  /** Row counts (and the rest of the manifest's inventory) in the dump's snapshot; runs once
+   * pg_dump exited 0 and every file is stored, before the file store's commit. */
+  readonly takeInventory: () => Promise<void>;
   /** Called on SIGTERM / SIGINT / SIGHUP after pg_dump was stopped (ends the count's connection). */
   readonly onInterrupt: () => void;
-}
-
-export interface DirectoryBackup extends DirectoryResult {
-  readonly tables: TableCount[];
 }
 
 /**
@@ -36,13 +33,12 @@ export interface DirectoryBackup extends DirectoryResult {
  * commit. A signal stops pg_dump, aborts the uploads, removes what was stored and rejects; the
  * caller writes no manifest.
  */
-export async function backupDirectory(o: DirectoryBackupOptions): Promise<DirectoryBackup> {
+export async function backupDirectory(o: DirectoryBackupOptions): Promise<DirectoryResult> {
   const sinkFor =
     o.store instanceof FileStore
       ? inPlaceSink(o.store, o.tier, o.id, o.jobs)
       : uploadSink(o.store, o.tier, o.id, o.jobs, o.env.TMPDIR ?? tmpdir());
   const dirSink = await sinkFor;
-  let tables: TableCount[] | undefined;
   const run = startDirectoryDump({
     pgDump: o.pgDump,
     args: o.args,
@@ -50,9 +46,7 @@ export async function backupDirectory(o: DirectoryBackupOptions): Promise<Direct
     env: o.dumpEnv,
     sink: dirSink,
     meter: new Meter("backup", o.sink),
-    beforeCommit: async () => {
-      tables = await o.count();
-    },
+    beforeCommit: o.takeInventory,
   });
   const dispose = onTermination((signal) => {
     run.abort(
@@ -63,9 +57,7 @@ export async function backupDirectory(o: DirectoryBackupOptions): Promise<Direct
     o.onInterrupt();
   });
   try {
-    const result = await run.done;
-    if (!tables) throw new Error("backup: the dump was stored without its row counts");
-    return { ...result, tables };
+    return await run.done;
   } finally {
     dispose();
   }

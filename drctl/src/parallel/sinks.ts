@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, open, rename, rm, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { explain } from "../errors";
 import { DUMP_FILE, backupPrefix, type Tier } from "../manifest";
@@ -25,8 +25,8 @@ export async function inPlaceSink(
 ): Promise<DirectorySink> {
   const final = store.localPath(`${backupPrefix(tier, id)}${DUMP_FILE}`);
   const dir = `${final}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
-  // pg_dump creates `dir` itself but not its parents.
-  await mkdir(dirname(dir), { recursive: true }).catch((err: unknown) => {
+  // pg_dump creates `dir` itself (0700) but not its parents; owner-only like the file store's.
+  await mkdir(dirname(dir), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
     throw explain(err, `store ${store.url}`);
   });
   return {
@@ -35,6 +35,8 @@ export async function inPlaceSink(
     async store(name, signal) {
       signal.throwIfAborted();
       const path = join(dir, name);
+      // pg_dump creates its files under the umask (0644 with 022); a dump holds every row.
+      await chmod(path, 0o600);
       const [hashed] = await Promise.all([hashFile(path), datasync(path)]);
       return { name, size: hashed.bytes, sha256: hashed.sha256 };
     },
