@@ -129,7 +129,13 @@ describe.each([
     });
 
     it("lists every file pg_dump -Fd wrote with its size and SHA-256 as stored", async () => {
-      expect(manifest).toMatchObject({ format: "directory", compression, envelope: "none" });
+      expect(manifest).toMatchObject({
+        formatVersion: 2,
+        format: "directory",
+        compression,
+        envelope: "none",
+        globals: { key: "globals.sql" },
+      });
       const files = manifest.files ?? [];
       const suffix = compression === "gzip" ? ".dat.gz" : ".dat";
       // toc.dat, one data file per table with rows (8: customers, orders, order_lines, the two
@@ -269,7 +275,11 @@ describe.each([
             .filter((e) => e.isFile())
             .map((e) => join(e.parentPath, e.name).slice(join(dir, "daily", id).length + 1));
       expect(keys.sort()).toEqual(
-        ["manifest.json", ...(manifest.files ?? []).map((f) => `dump/${f.name}`)].sort(),
+        [
+          "globals.sql",
+          "manifest.json",
+          ...(manifest.files ?? []).map((f) => `dump/${f.name}`),
+        ].sort(),
       );
       expect(readdirSync(tmpdir()).filter((n) => n.startsWith("drctl-backup-"))).toEqual([]);
     });
