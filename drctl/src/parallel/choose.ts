@@ -6,8 +6,9 @@ export type FormatChoice = (typeof FORMATS)[number];
 
 /**
  * `--format auto` dumps in parallel only from this database size up (pg_database_size): below it
- * the single-stream custom archive is as fast, and one object instead of one per table. Measured
- * on the benchmark's 2-vCPU machine (drctl/README.md, "Parallel backups").
+ * a backup takes seconds either way, and one object beats one per table. 1 GB is a judgement, not
+ * a measured cross-over: `npm run bench:parallel -- --crossover 20,100` prints where parallel
+ * starts to pay on a given machine (drctl/README.md, "Parallel backups").
  */
 export const DEFAULT_PARALLEL_MIN_BYTES = 1e9;
 
