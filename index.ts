@@ -37,6 +37,9 @@ const siteKey = new SiteKey(`${stem}-key`, {
   accountId: config.accountId,
   partition: config.partition,
   aliasName: naming.kmsAliasName(names, self),
+  breakGlassPrincipalArn: config.breakGlassPrincipalArn,
+  // The peer's role that writes its backups' replicas into this site's bucket (issue 13.6).
+  peerReplicationRoleArn: naming.replicationRoleArn(names, peer, self),
   tags,
 });
 
@@ -150,7 +153,8 @@ const awsBackup = new AwsBackup(`${stem}-vault`, {
   region: self.region,
   vaultName: naming.backupVaultName(names, self),
   kmsKeyArn: siteKey.keyArn,
-  peerVaultArn: naming.backupVaultArn(names, peer),
+  // Contract C1: no copy actions into the peer's vault while peerLinks is off.
+  peerVaultArn: config.peerLinks ? naming.backupVaultArn(names, peer) : undefined,
   rules: { daily: backupRules.daily, weekly: backupRules.weekly, monthly: backupRules.monthly },
   // Only the primary is backed up (DESIGN §3); every site keeps its vault for the peer's copies.
   resourceArns: role === "primary" ? [database.instanceArn] : [],

@@ -26,8 +26,12 @@ export interface AwsBackupArgs {
   readonly vaultName: string;
   /** The site key: encrypts this vault and therefore the peer's copies landing in it. */
   readonly kmsKeyArn: pulumi.Input<string>;
-  /** The peer's vault ARN, from naming.backupVaultArn: every rule copies there. */
-  readonly peerVaultArn: string;
+  /**
+   * The peer's vault ARN, from naming.backupVaultArn: every rule copies there. Unset while
+   * `peerLinks` is off (contract C1): no copy action into a vault that does not exist or answer.
+   * @default undefined (no copies)
+   */
+  readonly peerVaultArn?: string;
   /** The daily, weekly and monthly rules. @default the DEFAULT_BACKUP_RULES */
   readonly rules?: Readonly<Record<Tier, BackupRule>>;
   /**
@@ -155,9 +159,15 @@ export class AwsBackup extends pulumi.ComponentResource {
             startWindow: 60,
             completionWindow: 720,
             lifecycle: ruleLifecycle(rules[tier]),
-            copyActions: [
-              { destinationVaultArn: args.peerVaultArn, lifecycle: ruleLifecycle(rules[tier]) },
-            ],
+            copyActions:
+              args.peerVaultArn === undefined
+                ? []
+                : [
+                    {
+                      destinationVaultArn: args.peerVaultArn,
+                      lifecycle: ruleLifecycle(rules[tier]),
+                    },
+                  ],
             recoveryPointTags: { ...tags, "dr-stack:tier": tier },
           })),
           tags,

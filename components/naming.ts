@@ -161,3 +161,19 @@ export const trafficControl = {
 export function trafficControlAlarmName(n: NamingInput, s: SiteRef): string {
   return `${siteStem(n, s)}-traffic-control`;
 }
+
+/**
+ * IAM role names a site's stack creates in every role (DESIGN §2b), fixed so that the peer's
+ * stack can name them too (the site key's policy in each region lets the replication role of
+ * each direction use that key). IAM role names are at most 64 characters: the longest stem the
+ * config allows is 20 + 1 + 10 = 31, and the longest suffix below is 21 (`-s3-repl-to-` + a
+ * 10-character site), so 52 at most.
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+ */
+export function replicationRoleName(n: NamingInput, from: SiteRef, to: SiteRef): string {
+  return `${siteStem(n, from)}-s3-repl-to-${to.site}`;
+}
+
+export function replicationRoleArn(n: NamingInput, from: SiteRef, to: SiteRef): string {
+  return `arn:${partition(n)}:iam::${n.accountId}:role/${replicationRoleName(n, from, to)}`;
+}

@@ -190,7 +190,9 @@ export function replicationRolePolicy(p: ReplicationPolicyInput): object {
         // narrowed to the one that carries the peer's alias (naming.kmsKeyArnPattern).
         Sid: "EncryptReplicasWithPeerKey",
         Effect: "Allow",
-        Action: "kms:Encrypt",
+        // With S3 Bucket Keys on the destination, replication needs Decrypt on the replica key
+        // too (S3 user guide, replication-config-for-kms-objects.html).
+        Action: ["kms:Encrypt", "kms:Decrypt"],
         Resource: d.kmsKeyArnPattern,
         Condition: {
           StringEquals: { "kms:ViaService": `s3.${d.region}.amazonaws.com` },

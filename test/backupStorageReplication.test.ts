@@ -153,7 +153,7 @@ describe("replication from the primary stack (use1 → usw2)", () => {
     expect(statement(policy, "EncryptReplicasWithPeerKey")).toEqual({
       Sid: "EncryptReplicasWithPeerKey",
       Effect: "Allow",
-      Action: "kms:Encrypt",
+      Action: ["kms:Encrypt", "kms:Decrypt"],
       Resource: "arn:aws:kms:us-west-2:111122223333:key/*",
       Condition: {
         StringEquals: { "kms:ViaService": "s3.us-west-2.amazonaws.com" },

@@ -24,8 +24,11 @@ export { dnsConfigIssues } from "./dns";
 
 export const configSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9-]{1,19}$/, {
-      error: "must be 2-20 characters of a-z, 0-9 and -, starting with a letter",
+    // No "--" and no trailing "-": the name starts every RDS identifier, and RDS refuses both
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+    name: z.string().regex(/^(?=.{2,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/, {
+      error:
+        "must be 2-20 characters of a-z, 0-9 and single hyphens, starting with a letter and not ending with a hyphen",
     }),
     accountId: z.string().regex(/^\d{12}$/, { error: "must be a 12-digit AWS account id" }),
     /**
@@ -41,6 +44,17 @@ export const configSchema = z
      * the first deployment's first step and while the peer region is down (a failover).
      */
     peerLinks: flag.default(true),
+    /**
+     * The one principal kept for emergencies: the only one that may schedule the site keys'
+     * deletion, disable them or replace their policies (and, where the backup components use it,
+     * bypass governance retention). Unset: the account's root user for the keys.
+     */
+    breakGlassPrincipalArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, {
+        error: "must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/break-glass",
+      })
+      .optional(),
     sites: z.record(
       z
         .string()

@@ -31,12 +31,21 @@ export interface RegisteredResource {
   readonly provider: string | undefined;
   /** URNs each input property depends on (how the CLI links split S3 resources to their bucket). */
   readonly propertyDependencies: Record<string, string[]>;
+  /** What the (mocked) provider returned as the resource's state: what the next `up` diffs against. */
+  readonly state: Record<string, any>;
+}
+
+/** A provider function the program called (`aws.kms.getAlias`, …), with its arguments. */
+export interface Invoke {
+  readonly token: string;
+  readonly inputs: Record<string, any>;
 }
 
 export class StackRun {
   constructor(
     readonly resources: RegisteredResource[],
     readonly outputs: Record<string, any>,
+    readonly invokes: Invoke[] = [],
   ) {}
 
   ofType(type: string): RegisteredResource[] {
@@ -131,8 +140,9 @@ export async function runProgramWith(
 ): Promise<StackRun> {
   resetModules();
   const region = typeof config["aws:region"] === "string" ? config["aws:region"] : "us-east-1";
-  const meta = new Map<string, Omit<RegisteredResource, "id">>();
+  const meta = new Map<string, Omit<RegisteredResource, "id" | "state">>();
   const failures: string[] = [];
+  const invokes: Invoke[] = [];
 
   pulumi.runtime.setAllConfig(toAllConfig(config));
   await pulumi.runtime.setMocks(
@@ -142,6 +152,10 @@ export async function runProgramWith(
         return { id, state };
       },
       call(args) {
+        invokes.push({
+          token: args.token,
+          inputs: unwrapSecrets(args.inputs) as Record<string, any>,
+        });
         try {
           return mockCall(args, region);
         } catch (err) {
@@ -190,8 +204,9 @@ export async function runProgramWith(
   const registered = [...meta.values()].map((m) => ({
     ...m,
     id: monitor.resources.get(m.urn)?.id ?? "",
+    state: unwrapSecrets(monitor.resources.get(m.urn)?.state ?? {}) as Record<string, any>,
   }));
   if (failures.length)
     throw new Error(`mocked run of ${stack} failed:\n  ${failures.join("\n  ")}`);
-  return new StackRun(registered, outputs);
+  return new StackRun(registered, outputs, invokes);
 }

@@ -24,6 +24,13 @@ export function mockKeyId(name: string): string {
   return `${hex(name, 8)}-${hex(name + "k", 4)}-4${hex(name + "a", 3)}-8${hex(name + "b", 3)}-${hex(name + "c", 12)}`.toLowerCase();
 }
 
+/** The key ARN KMS resolves an alias ARN to (mocked key ids), or the value unchanged. */
+export function aliasToKeyArn(value: string | undefined): string | undefined {
+  const m = /^arn:([^:]+):kms:([^:]+):(\d{12}):alias\/(.+)$/.exec(value ?? "");
+  if (!m) return value;
+  return `arn:${m[1]}:kms:${m[2]}:${m[3]}:key/${mockKeyId(`${m[4]}-key`)}`;
+}
+
 /** Computed outputs per type token; everything else gets id and a generic ARN. */
 export function computedState(
   type: string,
@@ -38,6 +45,12 @@ export function computedState(
   const state: State = { ...inputs };
   if (pkg === "aws") state.arn = `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`;
   switch (type) {
+    case "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": {
+      // RDS stores the key's ARN whatever names it (an alias ARN included), and the provider
+      // reads that back into the ForceNew kmsKeyId (terraform-aws-modules/terraform-aws-rds#454).
+      const kmsKeyId = aliasToKeyArn(inputs.kmsKeyId as string | undefined);
+      return { id, state: { ...state, kmsKeyId } };
+    }
     case "aws:kms/key:Key": {
       const keyId = mockKeyId(name);
       return {
@@ -84,7 +97,8 @@ export function computedState(
       return { id, state: { ...state, arn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${host}` } };
     }
     case "aws:rds/instance:Instance": {
-      const ident = (inputs.identifier as string | undefined) ?? name;
+      // RDS stores identifiers lowercase (CreateDBInstance, DBInstanceIdentifier).
+      const ident = ((inputs.identifier as string | undefined) ?? name).toLowerCase();
       return {
         id: ident,
         state: {
