@@ -74,6 +74,10 @@ export async function main(
     // The failover orchestrator drives Pulumi stacks, not a backup store: it parses its own flags.
     // It is the operator's tool and the backup agent image does not ship it (DESIGN §3): the path
     // is a variable so that the image's build (drctl/tsconfig.build.json) does not compile it in.
+    if (argv.includes("--help") || argv.includes("-h")) {
+      io.stdout.write(FAILOVER_USAGE);
+      return EXIT.ok;
+    }
     const orchestrator = "./failover/command";
     let mod: { failoverCommand(argv: string[], io: Io): Promise<number> };
     try {
