@@ -203,6 +203,17 @@ describe("drctl failback (planned switchover, both regions up)", () => {
     expect(r.calls).toEqual(READ_BOTH);
   });
 
+  it("refuses (64) while the failover's old primary has not been reconciled, naming reconnect", async () => {
+    const h = failedOver();
+    h.ops.config.primary["dr-stack:role"] = "primary";
+    const r = await h.run("failback", "--to", "use1");
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain(
+      "both stacks say primary: the failover to usw2 has not been reconciled yet. Run drctl failover " +
+        "reconnect --to usw2 first (it fences stack primary), then re-run this.",
+    );
+  });
+
   it("refuses (64) a failover to a fenced site and points to failback", async () => {
     const h = failedOver();
     const r = await h.run("failover", "--to", "use1");

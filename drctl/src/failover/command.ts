@@ -170,6 +170,12 @@ function checkRoles(o: Options, topology: Topology): void {
     }
     return;
   }
+  if (target.role === "primary" && peer.role === "primary") {
+    throw new UsageError(
+      `both stacks say primary: the failover to ${peer.site} has not been reconciled yet. Run ` +
+        `drctl failover reconnect --to ${peer.site} first (it fences stack ${target.stack}), then re-run this.`,
+    );
+  }
   if (target.role === "primary") {
     throw new UsageError(
       `${o.to} is already the primary (stack ${target.stack}); to move the primary to ${peer.site}, ` +
