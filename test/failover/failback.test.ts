@@ -41,12 +41,10 @@ const DEPLOYS = [
   "primary role=primary allowRebuild=false peerLinks=true",
 ];
 
-/** use1 fenced and switched off, usw2 primary with its links back (the reconnect ran). */
+/** use1 fenced and switched off, usw2 primary with its links back (the reconnect ran: C1's default, true). */
 function failedOver(): Harness {
   const h = harness();
   afterFailover(h);
-  h.ops.config.dr["dr-stack:peerLinks"] = true;
-  h.ops.deployed.dr["dr-stack:peerLinks"] = true;
   // The rebuilt replica is caught up: everything it received is applied.
   h.sites.replica.use1 = {
     lastReplayAt: new Date("2025-03-01T12:10:00.000Z"),
