@@ -175,7 +175,8 @@ describe("docs/ci/preview-role-*.json", () => {
   const trust = statements(read("preview-role-trust.json"));
   const policy = statements(read("preview-role-policy.json"));
   const { doc } = load("preview.yml");
-  const env = doc.jobs.preview.environment;
+  const job = doc.jobs.preview;
+  const env = typeof job.environment === "string" ? job.environment : job.environment?.name;
 
   it("trusts only GitHub OIDC tokens of this repository's preview environment", () => {
     expect(trust).toEqual([
@@ -190,7 +191,7 @@ describe("docs/ci/preview-role-*.json", () => {
         Condition: {
           StringEquals: {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": `repo:<GITHUB_ORG>/<GITHUB_REPO>:environment:${String(env)}`,
+            "token.actions.githubusercontent.com:sub": `repo:<GITHUB_ORG>/<GITHUB_REPO>:environment:${env}`,
           },
         },
       },

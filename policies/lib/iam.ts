@@ -102,7 +102,7 @@ export function conditionValues(
   )?.[1];
   if (!block) return undefined;
   const hit = Object.entries(block).find(([k]) => k.toLowerCase() === key.toLowerCase());
-  return hit ? list(hit[1] as unknown) : undefined;
+  return hit ? list(hit[1]) : undefined;
 }
 
 /** `"true"`/`true` as IAM reads a Bool or Null condition value. */
