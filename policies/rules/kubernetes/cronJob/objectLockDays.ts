@@ -22,7 +22,10 @@ const configSchema = {
 const TIERS = Object.keys(TIER_PREFIXES) as Tier[];
 
 /** The tier a container backs up: `DRCTL_TIER`, else `backup --tier <tier>` in its args. */
-function tierOf(env: Map<string, string | undefined>, args: string[] | undefined): Tier | undefined {
+function tierOf(
+  env: Map<string, string | undefined>,
+  args: string[] | undefined,
+): Tier | undefined {
   const named = env.get("DRCTL_TIER") ?? args?.[(args?.indexOf("--tier") ?? -2) + 1];
   return TIERS.find((t) => t === named);
 }

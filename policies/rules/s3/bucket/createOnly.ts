@@ -60,16 +60,14 @@ function shape(s: Statement): "create-only" | "no-multipart-exemption" | undefin
  */
 export const drS3BucketCreateOnly: StackValidationPolicy = {
   name: "dr-s3-bucket-create-only",
-  description: "Backup bucket policies refuse writes under the tier prefixes without If-None-Match.",
+  description:
+    "Backup bucket policies refuse writes under the tier prefixes without If-None-Match.",
   enforcementLevel: "mandatory",
   severity: "critical",
   url: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html",
   configSchema,
   validateStack: (args, reportViolation) => {
-    const { backupBucketPattern } = thresholds<{ backupBucketPattern: string }>(
-      configSchema,
-      args,
-    );
+    const { backupBucketPattern } = thresholds<{ backupBucketPattern: string }>(configSchema, args);
     for (const bucket of backupBuckets(args.resources, backupBucketPattern)) {
       const name = bucketName(bucket);
       const all = attachedTo(args.resources, TYPES.bucketPolicy, bucket).flatMap((p) =>

@@ -29,10 +29,7 @@ export const drS3BucketVersioning: StackValidationPolicy = {
   url: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html",
   configSchema,
   validateStack: (args, reportViolation) => {
-    const { backupBucketPattern } = thresholds<{ backupBucketPattern: string }>(
-      configSchema,
-      args,
-    );
+    const { backupBucketPattern } = thresholds<{ backupBucketPattern: string }>(configSchema, args);
     for (const bucket of backupBuckets(args.resources, backupBucketPattern)) {
       const name = bucketName(bucket);
       const configs = attachedTo(args.resources, TYPES.versioning, bucket);
