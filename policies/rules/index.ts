@@ -23,6 +23,7 @@ import { drS3BucketTlsOnly } from "./s3/bucket/tlsOnly";
 import { drSnsTopicKms } from "./sns/topic/kms";
 import { drBackupVaultLocked } from "./backup/vault/locked";
 import { drIamRoleJobNoDelete } from "./iam/role/jobNoDelete";
+import { drIamRoleJobNoMasterSecret } from "./iam/role/jobNoMasterSecret";
 import { drKmsKeyDeletionProtection } from "./kms/key/deletionProtection";
 import { drKubernetesCronJobDatabaseTls } from "./kubernetes/cronJob/databaseTls";
 import { drKubernetesCronJobObjectLockDays } from "./kubernetes/cronJob/objectLockDays";
@@ -49,6 +50,7 @@ export const policies: Policies = [
   drBackupVaultLocked,
   drKmsKeyDeletionProtection,
   drIamRoleJobNoDelete,
+  drIamRoleJobNoMasterSecret,
   // retention
   drRdsInstanceBackupRetention,
   drS3BucketTierLifecycle,

@@ -1,5 +1,5 @@
 import type { EvaluatedResource } from "../../policies/evaluate";
-import { BUCKET, drop, mutate, primarySite as site, T } from "./fixtures";
+import { ACCOUNT, BUCKET, drop, mutate, primarySite as site, T } from "./fixtures";
 import { BREAK_GLASS, JOB_ROLE } from "./fixtureProtections";
 
 /** One mutation of the compliant site and the one violation the whole pack must then report. */
@@ -252,6 +252,32 @@ export const PROTECTION_CASES: Case[] = [
       `job role ${JOB_ROLE}, inline policy drctl-backup allows s3:BypassGovernanceRetention, ` +
       "which grants s3:BypassGovernanceRetention; a job identity never deletes or loosens a " +
       "backup: remove it",
+    blamed: [T.rolePolicy, `${JOB_ROLE}-policy`],
+  },
+  {
+    rule: "dr-iam-role-job-no-master-secret",
+    change: "job role may read any secret",
+    resources: () =>
+      editDoc(`${JOB_ROLE}-policy`, "policy", (d) => (d.Statement[1].Resource = "*")),
+    message:
+      `job role ${JOB_ROLE}, inline policy drctl-backup lets it read secrets matching *, which ` +
+      "includes the database master secret; name only the backup login's secret ARN",
+    blamed: [T.rolePolicy, `${JOB_ROLE}-policy`],
+  },
+  {
+    rule: "dr-iam-role-job-no-master-secret",
+    change: "job role reads the master secret",
+    resources: () =>
+      editDoc(
+        `${JOB_ROLE}-policy`,
+        "policy",
+        (d) =>
+          (d.Statement[1].Resource = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:acme-dr-use1/db/master-XyZ123`),
+      ),
+    message:
+      `job role ${JOB_ROLE}, inline policy drctl-backup lets it read secrets matching ` +
+      `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:acme-dr-use1/db/master-XyZ123, which ` +
+      "includes the database master secret; name only the backup login's secret ARN",
     blamed: [T.rolePolicy, `${JOB_ROLE}-policy`],
   },
   {

@@ -389,7 +389,7 @@ describe("dr-stack-guard rules over a compliant primary site", () => {
   it("has a mutation case for every rule in the pack", () => {
     const covered = new Set(CASES.map((c) => c.rule));
     expect(policies.map((p) => p.name).filter((n) => !covered.has(n))).toEqual([]);
-    expect(policies).toHaveLength(30);
+    expect(policies).toHaveLength(31);
   });
 
   it.each(CASES)("$rule: $change", async (c) => {

@@ -123,6 +123,24 @@ const BREAKS: Case[] = [
     message: /allows s3:DeleteObjectVersion, which grants \*:Delete\*/,
   },
   {
+    rule: "dr-iam-role-job-no-master-secret",
+    change: "the drill's role allowed to read every secret",
+    stack: "dr",
+    apply: (rs) =>
+      edit(
+        rs,
+        (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && /drill/.test(r.name),
+        editJson("policy", (d) =>
+          d.Statement.push({
+            Effect: "Allow",
+            Action: "secretsmanager:GetSecretValue",
+            Resource: "*",
+          }),
+        ),
+      ),
+    message: /lets it read secrets matching \*, which includes the database master secret/,
+  },
+  {
     rule: "dr-kubernetes-cronjob-database-tls",
     change: "daily backups with sslmode require",
     stack: "dr",
