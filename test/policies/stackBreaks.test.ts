@@ -1,7 +1,10 @@
+import type { PolicyResource } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
 import { evaluate, type EvaluatedResource } from "../../policies/evaluate";
+import { isJobRole } from "../../policies/lib/jobRole";
 import { policies } from "../../policies/rules";
 import { runStack, type RegisteredResource } from "../harness";
+import { PENDING_ON_MAIN } from "./pending";
 
 /**
  * Each protection rule over what a real stack registered, broken the way a changed component
@@ -30,6 +33,20 @@ const editJson = (prop: string, change: (doc: any) => void) => (inputs: any) => 
   const doc = JSON.parse(inputs[prop]);
   change(doc);
   inputs[prop] = JSON.stringify(doc);
+};
+
+/** The first inline policy of a role pods assume (policies/lib/jobRole.ts decides which). */
+const jobPolicy = (resources: RegisteredResource[]) => {
+  const roles = resources
+    .filter((r) => r.type === "aws:iam/role:Role")
+    .filter((r) => isJobRole({ props: r.inputs } as unknown as PolicyResource))
+    .map((r) => r.urn);
+  const first = resources.find(
+    (r) =>
+      r.type === "aws:iam/rolePolicy:RolePolicy" &&
+      (r.propertyDependencies.role ?? []).some((u) => roles.includes(u)),
+  );
+  return (r: RegisteredResource) => r === first;
 };
 
 const cron = (key: string) => (r: RegisteredResource) =>
@@ -115,7 +132,7 @@ const BREAKS: Case[] = [
     apply: (rs) =>
       edit(
         rs,
-        (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && /writer/.test(r.name),
+        jobPolicy(rs),
         editJson("policy", (d) => {
           d.Statement[0].Action = [...[d.Statement[0].Action].flat(), "s3:DeleteObjectVersion"];
         }),
@@ -124,12 +141,12 @@ const BREAKS: Case[] = [
   },
   {
     rule: "dr-iam-role-job-no-master-secret",
-    change: "the drill's role allowed to read every secret",
+    change: "a job role allowed to read every secret",
     stack: "dr",
     apply: (rs) =>
       edit(
         rs,
-        (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && /drill/.test(r.name),
+        jobPolicy(rs),
         editJson("policy", (d) =>
           d.Statement.push({
             Effect: "Allow",
@@ -153,7 +170,8 @@ const key = (v: { policyName: string; urn?: string; message: string }) =>
   `${v.policyName} ${v.urn ?? ""} ${v.message}`;
 
 describe("each protection rule fails a real stack broken where it guards", () => {
-  it.each(BREAKS.map((b) => ({ ...b, file: `Pulumi.${b.stack}.yaml` })))(
+  const landed = BREAKS.filter((b) => !PENDING_ON_MAIN.has(b.rule));
+  it.each(landed.map((b) => ({ ...b, file: `Pulumi.${b.stack}.yaml` })))(
     "$rule: $change ($file)",
     async (b) => {
       const { resources } = await runStack(b.stack);
