@@ -244,9 +244,9 @@ export class DnsFailover extends pulumi.ComponentResource {
     }
 
     // The traffic control (contract C3). It lives in the peer's region and is owned by this
-    // site's stack, so this stack can create the health check on it (Route 53 reads the alarm when
-    // the check is created) without waiting for the peer's stack, and nothing of it depends on
-    // any role: no transition of either stack ever touches it.
+    // site's stack, so the alarm exists before the check that names it (Route 53 keeps a copy of
+    // the alarm's configuration) without waiting for the peer's stack, and nothing of it depends
+    // on any role: no transition of either stack ever touches it.
     const tc = args.trafficControl;
     const t = TRAFFIC_CONTROL_ALARM;
     const trafficAlarm = new aws.cloudwatch.MetricAlarm(
