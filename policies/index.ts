@@ -6,7 +6,8 @@ import { policies } from "./rules";
 new PolicyPack("dr-stack-guard", {
   policies,
   enforcementLevel: "mandatory",
-  description: "dr-stack guard: encryption, retention, replication and DNS failover rules.",
+  description:
+    "dr-stack guard: encryption, immutable backups, least privilege, retention, replication and DNS failover rules.",
   displayName: "dr-stack guard",
   provider: "aws",
   tags: ["aws", "disaster-recovery", "backup"],

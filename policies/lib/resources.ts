@@ -23,6 +23,21 @@ export const TYPES = {
   publicAccessBlock: ["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"],
   bucketPolicy: ["aws:s3/bucketPolicy:BucketPolicy"],
   replication: ["aws:s3/bucketReplicationConfig:BucketReplicationConfig"],
+  versioning: [
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+  ],
+  objectLock: [
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
+  ],
+  vault: ["aws:backup/vault:Vault"],
+  vaultLock: ["aws:backup/vaultLockConfiguration:VaultLockConfiguration"],
+  role: ["aws:iam/role:Role"],
+  rolePolicy: ["aws:iam/rolePolicy:RolePolicy"],
+  rolePolicyAttachment: ["aws:iam/rolePolicyAttachment:RolePolicyAttachment"],
+  policy: ["aws:iam/policy:Policy"],
+  cronJob: ["kubernetes:batch/v1:CronJob"],
   dbInstance: ["aws:rds/instance:Instance"],
   dbParameterGroup: ["aws:rds/parameterGroup:ParameterGroup"],
   dbBackupsReplication: [
@@ -58,15 +73,27 @@ export function attachedTo(
   types: readonly string[],
   bucket: PolicyResource,
 ): PolicyResource[] {
-  const ids = new Set(
-    [(bucket.props as { bucket?: unknown }).bucket, (bucket.props as { id?: unknown }).id].filter(
-      (v): v is string => typeof v === "string" && v !== "",
-    ),
-  );
+  const p = bucket.props as { bucket?: unknown; id?: unknown };
+  return referencing(resources, types, bucket, "bucket", [p.bucket, p.id]);
+}
+
+/**
+ * The resources of `types` whose `prop` names `target`: by value (one of `keys`, the target's
+ * name or id), or by the property dependency of `prop` on the target's URN, which is how the link
+ * shows before the value is known.
+ */
+export function referencing(
+  resources: PolicyResource[],
+  types: readonly string[],
+  target: PolicyResource,
+  prop: string,
+  keys: unknown[],
+): PolicyResource[] {
+  const values = new Set(keys.filter((v): v is string => typeof v === "string" && v !== ""));
   return ofTypes(resources, types).filter((r) => {
-    const target = (r.props as { bucket?: unknown }).bucket;
-    if (typeof target === "string" && ids.has(target)) return true;
-    return (r.propertyDependencies.bucket ?? []).some((d) => d.urn === bucket.urn);
+    const v = (r.props as Record<string, unknown>)[prop];
+    if (typeof v === "string" && values.has(v)) return true;
+    return (r.propertyDependencies[prop] ?? []).some((d) => d.urn === target.urn);
   });
 }
 

@@ -21,6 +21,15 @@ import { drS3BucketSseKms } from "./s3/bucket/sseKms";
 import { drS3BucketTierLifecycle } from "./s3/bucket/tierLifecycle";
 import { drS3BucketTlsOnly } from "./s3/bucket/tlsOnly";
 import { drSnsTopicKms } from "./sns/topic/kms";
+import { drBackupVaultLocked } from "./backup/vault/locked";
+import { drIamRoleJobNoDelete } from "./iam/role/jobNoDelete";
+import { drIamRoleJobNoMasterSecret } from "./iam/role/jobNoMasterSecret";
+import { drKmsKeyDeletionProtection } from "./kms/key/deletionProtection";
+import { drKubernetesCronJobDatabaseTls } from "./kubernetes/cronJob/databaseTls";
+import { drKubernetesCronJobObjectLockDays } from "./kubernetes/cronJob/objectLockDays";
+import { drS3BucketCreateOnly } from "./s3/bucket/createOnly";
+import { drS3BucketObjectLock } from "./s3/bucket/objectLock";
+import { drS3BucketVersioning } from "./s3/bucket/versioning";
 
 /** Every rule of the dr-stack-guard pack, one per file; policies/index.ts serves this list. */
 export const policies: Policies = [
@@ -32,6 +41,16 @@ export const policies: Policies = [
   drEksClusterSecretsEncryption,
   drBackupVaultKms,
   drSnsTopicKms,
+  drKubernetesCronJobDatabaseTls,
+  // immutability: what a stolen job credential or an admin's mistake cannot destroy
+  drS3BucketVersioning,
+  drS3BucketObjectLock,
+  drKubernetesCronJobObjectLockDays,
+  drS3BucketCreateOnly,
+  drBackupVaultLocked,
+  drKmsKeyDeletionProtection,
+  drIamRoleJobNoDelete,
+  drIamRoleJobNoMasterSecret,
   // retention
   drRdsInstanceBackupRetention,
   drS3BucketTierLifecycle,

@@ -1,4 +1,19 @@
 import type { EvaluatedResource } from "../../policies/evaluate";
+import {
+  ACCOUNT,
+  BUCKET,
+  DB_ARN,
+  KEY_ARN,
+  onBucket,
+  PEER_BUCKET,
+  PEER_KEY_ALIAS,
+  res,
+  T,
+  urnOf,
+} from "./fixtureBase";
+import { CREATE_ONLY_STATEMENT, DATABASE_ENV, KEY_POLICY, protections } from "./fixtureProtections";
+
+export * from "./fixtureBase";
 
 /**
  * A compliant PRIMARY site, written as the resources a stack registers (inputs, URNs, property
@@ -6,49 +21,6 @@ import type { EvaluatedResource } from "../../policies/evaluate";
  * property. Every mutation test starts from `primarySite()` and asserts that the whole pack then
  * reports exactly one violation, with its exact message.
  */
-
-export const ACCOUNT = "111122223333";
-export const BUCKET = `acme-dr-use1-backups-${ACCOUNT}`;
-export const PEER_BUCKET = `acme-dr-usw2-backups-${ACCOUNT}`;
-export const KEY_ARN = `arn:aws:kms:us-east-1:${ACCOUNT}:key/0f1e2d3c-4b5a-4697-8877-665544332211`;
-export const PEER_KEY_ALIAS = `arn:aws:kms:us-west-2:${ACCOUNT}:alias/acme-dr-usw2`;
-export const DB_ARN = `arn:aws:rds:us-east-1:${ACCOUNT}:db:acme-dr-use1-pg`;
-
-export const urnOf = (type: string, name: string): string =>
-  `urn:pulumi:primary::dr-stack::${type}::${name}`;
-
-function res(
-  type: string,
-  name: string,
-  inputs: Record<string, unknown>,
-  propertyDependencies: Record<string, string[]> = {},
-): EvaluatedResource {
-  return { type, name, urn: urnOf(type, name), inputs, propertyDependencies, dependsOn: [] };
-}
-
-const S3 = "aws:s3/";
-export const T = {
-  bucket: `${S3}bucket:Bucket`,
-  sse: `${S3}bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration`,
-  lifecycle: `${S3}bucketLifecycleConfiguration:BucketLifecycleConfiguration`,
-  pab: `${S3}bucketPublicAccessBlock:BucketPublicAccessBlock`,
-  policy: `${S3}bucketPolicy:BucketPolicy`,
-  replication: `${S3}bucketReplicationConfig:BucketReplicationConfig`,
-  db: "aws:rds/instance:Instance",
-  paramGroup: "aws:rds/parameterGroup:ParameterGroup",
-  dbBackups: "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
-  key: "aws:kms/key:Key",
-  eks: "aws:eks/cluster:Cluster",
-  vault: "aws:backup/vault:Vault",
-  plan: "aws:backup/plan:Plan",
-  lock: "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
-  topic: "aws:sns/topic:Topic",
-  record: "aws:route53/record:Record",
-  cronJob: "kubernetes:batch/v1:CronJob",
-} as const;
-
-const bucketUrn = urnOf(T.bucket, "acme-dr-use1-backups");
-const onBucket = { bucket: [bucketUrn] };
 
 const tier = (t: string, days: number) => ({
   id: `${t}-expiry`,
@@ -60,7 +32,12 @@ const tier = (t: string, days: number) => ({
 
 export function primarySite(): EvaluatedResource[] {
   return [
-    res(T.key, "acme-dr-use1-key", { region: "us-east-1", enableKeyRotation: true }),
+    res(T.key, "acme-dr-use1-key", {
+      region: "us-east-1",
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      policy: JSON.stringify(KEY_POLICY),
+    }),
     res(T.bucket, "acme-dr-use1-backups", { region: "us-east-1", bucket: BUCKET }),
     res(
       T.sse,
@@ -130,6 +107,7 @@ export function primarySite(): EvaluatedResource[] {
               Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
               Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
+            CREATE_ONLY_STATEMENT,
           ],
         }),
       },
@@ -266,6 +244,7 @@ export function primarySite(): EvaluatedResource[] {
                   {
                     name: "drctl",
                     image: "ghcr.io/dr-stack/drctl:0.1.0",
+                    env: DATABASE_ENV,
                     resources: {
                       requests: { cpu: "250m", memory: "256Mi" },
                       limits: { memory: "512Mi" },
@@ -278,6 +257,7 @@ export function primarySite(): EvaluatedResource[] {
         },
       },
     }),
+    ...protections(),
   ];
 }
 

@@ -12,6 +12,7 @@ import {
   T,
   urnOf,
 } from "./fixtures";
+import { PROTECTION_CASES, type Case } from "./protectionCases";
 
 /**
  * One mutation per case: start from the compliant primary site, change one property, and the
@@ -29,16 +30,6 @@ async function violations(resources: EvaluatedResource[]) {
 
 const site = primarySite;
 const B = "acme-dr-use1-backups";
-
-interface Case {
-  readonly rule: string;
-  readonly change: string;
-  readonly resources: () => EvaluatedResource[];
-  readonly message: string;
-  /** Name and type of the resource blamed. */
-  readonly blamed: [type: string, name: string];
-  readonly level?: "mandatory" | "advisory";
-}
 
 const CASES: Case[] = [
   // --- encryption
@@ -387,6 +378,7 @@ const CASES: Case[] = [
     blamed: [T.cronJob, "acme-dr-use1-backup-daily"],
     level: "advisory",
   },
+  ...PROTECTION_CASES,
 ];
 
 describe("dr-stack-guard rules over a compliant primary site", () => {
@@ -397,7 +389,7 @@ describe("dr-stack-guard rules over a compliant primary site", () => {
   it("has a mutation case for every rule in the pack", () => {
     const covered = new Set(CASES.map((c) => c.rule));
     expect(policies.map((p) => p.name).filter((n) => !covered.has(n))).toEqual([]);
-    expect(policies).toHaveLength(22);
+    expect(policies).toHaveLength(31);
   });
 
   it.each(CASES)("$rule: $change", async (c) => {

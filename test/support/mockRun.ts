@@ -20,6 +20,13 @@ export interface RegisteredResource {
   readonly parent: string | undefined;
   /** Inputs as the provider would receive them, secrets unwrapped. */
   readonly inputs: Record<string, any>;
+  /**
+   * State the mocks returned: the outputs the CLI hands stack policies, secrets unwrapped. Empty
+   * for component resources, whose state the mock monitor keeps in its own encoding.
+   */
+  readonly outputs: Record<string, any>;
+  /** False for component resources. */
+  readonly custom: boolean;
   readonly id: string;
   readonly protect: boolean;
   readonly retainOnDelete: boolean;
@@ -104,6 +111,7 @@ type MonitorRequest = {
   getType(): string;
   getName(): string;
   getParent(): string;
+  getCustom(): boolean;
   getProtect(): boolean;
   getRetainondelete?(): boolean;
   getDependenciesList(): string[];
@@ -140,7 +148,7 @@ export async function runProgramWith(
 ): Promise<StackRun> {
   resetModules();
   const region = typeof config["aws:region"] === "string" ? config["aws:region"] : "us-east-1";
-  const meta = new Map<string, Omit<RegisteredResource, "id" | "state">>();
+  const meta = new Map<string, Omit<RegisteredResource, "id" | "state" | "outputs">>();
   const failures: string[] = [];
   const invokes: Invoke[] = [];
 
@@ -172,7 +180,7 @@ export async function runProgramWith(
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: MonitorRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
     newUrn(parent: string, type: string, name: string): string;
-    resources: Map<string, { id: string | null; state: unknown }>;
+    resources: Map<string, { id: string | null; state: Record<string, unknown> }>;
   };
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = async (req, cb) => {
@@ -182,6 +190,7 @@ export async function runProgramWith(
       type: req.getType(),
       name: req.getName(),
       urn,
+      custom: req.getCustom(),
       parent: req.getParent() || undefined,
       protect: req.getProtect(),
       retainOnDelete: req.getRetainondelete?.() ?? false,
@@ -205,6 +214,13 @@ export async function runProgramWith(
     ...m,
     id: monitor.resources.get(m.urn)?.id ?? "",
     state: unwrapSecrets(monitor.resources.get(m.urn)?.state ?? {}) as Record<string, any>,
+    // Through JSON as the state travels on the wire (which drops undefined values); still in
+    // the wire's form apart from secrets, as the CLI hands it to a policy pack.
+    outputs: m.custom
+      ? (unwrapSecrets(
+          JSON.parse(JSON.stringify(monitor.resources.get(m.urn)?.state ?? {})),
+        ) as Record<string, any>)
+      : {},
   }));
   if (failures.length)
     throw new Error(`mocked run of ${stack} failed:\n  ${failures.join("\n  ")}`);
