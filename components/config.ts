@@ -152,15 +152,41 @@ const awsBackupSchema = z
     daily: backupRule("cron(0 2 * * ? *)", 7),
     weekly: backupRule("cron(0 3 ? * SUN *)", 28),
     monthly: backupRule("cron(0 4 1 * ? *)", 365),
+    /**
+     * Vault lock on both sites' vaults, on by default. Once `changeableForDays` has passed the
+     * lock is immutable (compliance mode): nobody, the account root included, can remove it or
+     * delete a recovery point early. https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html
+     */
     vaultLock: z
       .strictObject({
-        changeableForDays: z.number().int().min(3),
+        enabled: z.boolean().default(true),
+        changeableForDays: z.number().int().min(3).default(7),
         minRetentionDays: z.number().int().min(1).default(7),
         maxRetentionDays: z.number().int().min(1).default(3650),
       })
-      .optional(),
+      .prefault({}),
+    /**
+     * A logically air-gapped vault per site, and the peer's plan copies into it instead of the
+     * standard vault. https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html
+     */
+    airGappedVault: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        minRetentionDays: z.number().int().min(1).default(7),
+        maxRetentionDays: z.number().int().min(1).default(3650),
+      })
+      .prefault({}),
   })
   .prefault({});
+
+/** A key that a contract replaced: setting it is an error that names its successor. */
+const replacedBy = (successor: string) =>
+  z
+    .unknown()
+    .refine((v) => v === undefined, {
+      error: `no longer exists; it is replaced by ${successor} (see docs/backup-storage.md)`,
+    })
+    .optional();
 
 const storageSchema = z
   .strictObject({
@@ -173,18 +199,28 @@ const storageSchema = z
       })
       .prefault({}),
     noncurrentVersionExpirationDays: z.number().int().min(1).default(30),
+    /**
+     * S3 Object Lock, on by default. `days` per tier default to that tier's retentionDays and may
+     * not be shorter; drctl sets them on every object it writes (DRCTL_OBJECT_LOCK_DAYS), the
+     * bucket's default retention (the daily tier's days) covers anything else.
+     */
     objectLock: z
-      .strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) })
-      .optional(),
+      .strictObject({
+        enabled: z.boolean().default(true),
+        mode: z.enum(["GOVERNANCE", "COMPLIANCE"]).default("GOVERNANCE"),
+        days: z
+          .strictObject({
+            daily: z.number().int().min(1).optional(),
+            weekly: z.number().int().min(1).optional(),
+            monthly: z.number().int().min(1).optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     replicationStorageClass: z
       .enum(["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"])
       .default("STANDARD"),
-    /**
-     * Whether a `primary` site replicates its bucket to the peer's. S3 refuses a replication
-     * config whose destination bucket does not exist, so a site promoted while the old region is
-     * gone sets this to false until the old site's bucket is back (docs/backup-storage.md).
-     */
-    replicateToPeer: z.boolean().default(true),
+    replicateToPeer: replacedBy("dr-stack:peerLinks"),
   })
   .prefault({});
 
@@ -210,7 +246,18 @@ const jobsSchema = z
         status: cron.default("15 * * * *"),
       })
       .prefault({}),
-    /** Size limit of the drill's scratch PGDATA (emptyDir on the node's disk): the restored database must fit. */
+    /**
+     * The drill's scratch PostgreSQL image, pinned by digest (`postgres:16.4@sha256:<64 hex>`): a
+     * tag alone can be moved to other bytes. Its tag's major version must match the database's.
+     */
+    scratchImage: z.string().min(1, {
+      error:
+        "missing; set it to the drill's scratch image pinned by digest, postgres:<major>.<minor>@sha256:<digest>",
+    }),
+    /**
+     * Size of each of the drill's two scratch volumes (generic ephemeral volumes, EBS gp3 with the
+     * site key): the restored database's PGDATA, and the downloaded dump. The restored database must fit.
+     */
     drillScratchStorage: z
       .string()
       .regex(/^[1-9]\d*(Mi|Gi|Ti)$/, { error: "must be a Kubernetes quantity such as 8Gi" })
@@ -218,7 +265,8 @@ const jobsSchema = z
     /** SQL the drill runs against the restored copy; each must return at least one row. */
     smokeSql: z.array(z.string()).default([]),
   })
-  .prefault({});
+  // Without a jobs block the scratch image is still required: "" fails min(1) with its message.
+  .prefault({ scratchImage: "" });
 
 const alarmsSchema = z
   .strictObject({
@@ -321,6 +369,23 @@ export const configSchema = z
     partition: z.enum(["aws", "aws-us-gov", "aws-cn"]).default("aws"),
     site: z.string(),
     role: z.enum(ROLES),
+    /**
+     * Contract C1: whether this site creates its data links into the peer's region (S3
+     * replication to the peer's bucket, AWS Backup copies to the peer's vault). Off while the
+     * peer's region is down or not yet deployed; every IAM resource those links need exists
+     * either way (DESIGN §2b).
+     */
+    peerLinks: z.boolean().default(true),
+    /**
+     * The one principal that may bypass S3 governance retention and delete AWS Backup recovery
+     * points early (an IAM role ARN kept for emergencies). Unset: nobody may.
+     */
+    breakGlassPrincipalArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, {
+        error: "must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/break-glass",
+      })
+      .optional(),
     sites: z.record(
       z
         .string()
@@ -395,6 +460,19 @@ export const configSchema = z
         }
       }
     }
+    // Object Lock must hold each tier at least as long as lifecycle keeps it: a shorter lock
+    // would let noncurrent-version expiry remove a backup lifecycle still counts as kept.
+    const lockDays = c.storage.objectLock.days;
+    for (const tier of TIERS) {
+      const days = lockDays[tier];
+      if (days !== undefined && days < c.storage.retentionDays[tier]) {
+        add(
+          ["storage", "objectLock", "days", tier],
+          `${tier} backups are kept ${c.storage.retentionDays[tier]} days (storage.retentionDays.${tier}) ` +
+            `but locked only ${days}; set it to at least ${c.storage.retentionDays[tier]} or leave it unset`,
+        );
+      }
+    }
     if (c.database.backupRetentionDays < DB_BACKUP_RETENTION_FLOOR) {
       add(
         ["database", "backupRetentionDays"],
@@ -411,7 +489,7 @@ export const configSchema = z
         `node sizes must satisfy min <= desired <= max, got ${nodeMinSize}/${nodeDesiredSize}/${nodeMaxSize}`,
       );
     }
-    const lock = c.awsBackup.vaultLock;
+    const lock = c.awsBackup.vaultLock.enabled ? c.awsBackup.vaultLock : undefined;
     if (lock && lock.minRetentionDays > lock.maxRetentionDays) {
       add(["awsBackup", "vaultLock", "minRetentionDays"], `must not exceed maxRetentionDays`);
     }
@@ -426,6 +504,21 @@ export const configSchema = z
             ["awsBackup", tier, "deleteAfterDays"],
             `${tier} rule keeps recovery points ${days} days, outside the vault lock's ` +
               `${lock.minRetentionDays}-${lock.maxRetentionDays} days; the locked vault would reject them`,
+          );
+        }
+      }
+    }
+    // An air-gapped vault refuses copies whose retention is outside its own [min, max].
+    // https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html
+    const lag = c.awsBackup.airGappedVault;
+    if (lag.enabled) {
+      for (const tier of TIERS) {
+        const days = c.awsBackup[tier].deleteAfterDays;
+        if (days < lag.minRetentionDays || days > lag.maxRetentionDays) {
+          add(
+            ["awsBackup", tier, "deleteAfterDays"],
+            `${tier} rule keeps recovery points ${days} days, outside the air-gapped vault's ` +
+              `${lag.minRetentionDays}-${lag.maxRetentionDays} days; its copies would be refused`,
           );
         }
       }
