@@ -82,7 +82,7 @@ export function scratchImageProblem(image: string, postgresVersion: string): str
   const major = /^(\d+)/.exec(postgresVersion)?.[1];
   if (!DIGEST.test(image)) {
     return (
-      `[scratchImage] "${image}" is not pinned by digest; set dr-stack:jobs.scratchImage to ` +
+      `"${image}" is not pinned by digest; set dr-stack:jobs.scratchImage to ` +
       `postgres:${major ?? "<major>"}.<minor>@sha256:<64 hex digits> ` +
       `(\`docker buildx imagetools inspect postgres:${major ?? "<major>"}.<minor>\` prints the digest)`
     );
@@ -91,7 +91,7 @@ export function scratchImageProblem(image: string, postgresVersion: string): str
   const tagMajor = tag === undefined ? undefined : /^(\d+)/.exec(tag)?.[1];
   if (tagMajor !== undefined && major !== undefined && tagMajor !== major) {
     return (
-      `[scratchImage] "${image}" is PostgreSQL ${tagMajor} but the database runs ${postgresVersion}; ` +
+      `"${image}" is PostgreSQL ${tagMajor} but the database runs ${postgresVersion}; ` +
       `pin a postgres:${major}.x image so the drill restores into the same major version`
     );
   }
@@ -114,7 +114,7 @@ export class BackupJobs extends pulumi.ComponentResource {
   constructor(name: string, args: BackupJobsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:BackupJobs", name, {}, opts);
     const imageProblem = scratchImageProblem(args.scratchImage, args.postgresVersion);
-    if (imageProblem) throw new Error(imageProblem);
+    if (imageProblem) throw new Error(`[scratchImage] ${imageProblem}`);
     const store = `s3://${args.bucketName}/`;
     // Before the IAM roles exist: a bad schedule must not leave a half-built site.
     validateBackupCronJobsArgs({ ...args, store });

@@ -10,6 +10,7 @@ import {
   HEALTH_METRIC_DEFAULTS,
   normalizeDnsName,
 } from "./dnsConfig";
+import { scratchImageProblem } from "./backupJobs";
 import { awsCronError, cidrsOverlap, cronError, isIanaTimeZone, parseCidr } from "./validation";
 
 /**
@@ -375,7 +376,10 @@ export const configSchema = z
      * peer's region is down or not yet deployed; every IAM resource those links need exists
      * either way (DESIGN §2b).
      */
-    peerLinks: z.boolean().default(true),
+    // Top-level values reach the program as text ("false"); objects arrive as JSON.
+    peerLinks: z
+      .preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean())
+      .default(true),
     /**
      * The one principal that may bypass S3 governance retention and delete AWS Backup recovery
      * points early (an IAM role ARN kept for emergencies). Unset: nobody may.
@@ -459,6 +463,10 @@ export const configSchema = z
           );
         }
       }
+    }
+    if (c.jobs.scratchImage !== "") {
+      const imageProblem = scratchImageProblem(c.jobs.scratchImage, c.database.engineVersion);
+      if (imageProblem) add(["jobs", "scratchImage"], imageProblem);
     }
     // Object Lock must hold each tier at least as long as lifecycle keeps it: a shorter lock
     // would let noncurrent-version expiry remove a backup lifecycle still counts as kept.
