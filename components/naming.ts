@@ -114,9 +114,6 @@ export function dnsHealthAlarmName(n: NamingInput, s: SiteRef): string {
 /** Namespace in each cluster that holds the backup and drill CronJobs. */
 export const backupNamespace = "dr-backup";
 
-/** ServiceAccount the backup CronJobs run as; the IAM trust policy names it. */
-export const backupServiceAccount = "drctl";
-
 /** CloudWatch namespace drctl publishes its metrics into. */
 export const metricsNamespace = "DrStack/Backups";
 
@@ -161,8 +158,8 @@ export function trafficControlAlarmName(n: NamingInput, s: SiteRef): string {
  * IAM role names a site's stack creates in every role (DESIGN §2b), fixed so that the peer's
  * stack can name them too (the site key's policy in each region lets the replication role of
  * each direction use that key). IAM role names are at most 64 characters: the longest stem the
- * config allows is 20 + 1 + 10 = 31, and the longest suffix below is 21 (`-s3-repl-to-` + a
- * 10-character site), so 52 at most.
+ * config allows is 20 + 1 + 10 = 31, and the longest suffix below is 22 (`-s3-repl-to-` + a
+ * 10-character site), so 53 at most.
  * https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
  */
 export function replicationRoleName(n: NamingInput, from: SiteRef, to: SiteRef): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { irsaTrustPolicy, jobPolicyDocument } from "../components/backupIdentity";
 import { ROLES } from "../components/config";
+import * as naming from "../components/naming";
 import { runStack, type StackRun } from "./harness";
 
 const ROLE = "aws:iam/role:Role";
@@ -219,5 +220,22 @@ describe("drctl's IRSA trust policies", () => {
       "oidc.example/id/X:sub",
       "oidc.example/id/X:aud",
     ]);
+  });
+});
+
+describe("IAM role names at the config's maximums", () => {
+  it("stay within IAM's 64 characters for a 20-character name and 10-character sites", () => {
+    // CreateRole: RoleName is 1-64 characters.
+    // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+    const n = { name: "a".repeat(20), accountId: "111122223333" };
+    const self = { site: "b".repeat(10), region: "us-east-1" };
+    const peer = { site: "c".repeat(10), region: "us-west-2" };
+    const names = [
+      naming.replicationRoleName(n, self, peer),
+      naming.backupServiceRoleName(n, self),
+      ...naming.BACKUP_JOB_PURPOSES.map((p) => naming.backupJobRoleName(n, self, p)),
+    ];
+    expect(Math.max(...names.map((x) => x.length))).toBe(53);
+    for (const name of names) expect(name).toMatch(/^[\w+=,.@-]{1,64}$/);
   });
 });
