@@ -8,7 +8,9 @@ import { BackupJobs } from "./components/backupJobs";
 import { BackupStorage } from "./components/backupStorage";
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
+import * as aws from "@pulumi/aws";
 import { Database } from "./components/database";
+import { DbCredential } from "./components/dbCredential";
 import { DbRoles } from "./components/dbRoles";
 import { assertRoleTransition } from "./components/dbTransition";
 import { DnsFailover } from "./components/dnsFailover";
@@ -40,6 +42,8 @@ const siteKey = new SiteKey(`${stem}-key`, {
 
 const network = new Network(`${stem}-net`, {
   region: self.region,
+  accountId: config.accountId,
+  partition: config.partition,
   vpcCidr: self.config.vpcCidr,
   azCount: self.config.azCount,
   kmsKeyArn: siteKey.keyArn,
@@ -56,14 +60,60 @@ const cluster = new Cluster(`${stem}-eks`, {
   kmsKeyArn: siteKey.keyArn,
   publicAccessCidrs: config.cluster.publicAccessCidrs,
   adminPrincipalArns: config.cluster.adminPrincipalArns,
+  partition: config.partition,
   nodeInstanceTypes: config.cluster.nodeInstanceTypes,
   nodeMinSize: config.cluster.nodeMinSize,
   nodeDesiredSize: config.cluster.nodeDesiredSize,
   nodeMaxSize: config.cluster.nodeMaxSize,
+  nodeDiskSizeGb: config.cluster.nodeDiskSizeGb,
   tags,
 });
 
 const db = config.database;
+
+// Contract C2: the master credential lives in this site's region, owned by this stack, replicated
+// to the peer's. A standby's database is a physical copy of the peer's, so its credentials follow
+// the peer's (read from their replicas in this region); a site whose database is its own
+// generates them once. Either way, the secret is valid for this site's database whenever that
+// database is writable, promotion included, without any call into the peer's region.
+const credentialSource = (secretOf: (s: typeof peer) => string) =>
+  role === "standby" ? { copyOf: secretOf(peer) } : ("generate" as const);
+const master = new DbCredential(`${stem}-db-master`, {
+  region: self.region,
+  secretName: naming.dbMasterSecretName(names, self),
+  username: db.masterUsername,
+  kmsKeyArn: siteKey.keyArn,
+  replicaRegion: peer.region,
+  source: credentialSource((s) => naming.dbMasterSecretName(names, s)),
+  tags,
+});
+// The jobs' logins (issue 16.4): `backup` dumps as pg_read_all_data with BYPASSRLS, `app` is
+// the application's. Created in PostgreSQL by DbRoles (manageRoles) or by the one-time SQL in
+// docs/first-deployment.md; their secrets exist either way.
+const logins = Object.fromEntries(
+  (["backup", "app"] as const).map((login) => [
+    login,
+    new DbCredential(`${stem}-db-${login}`, {
+      region: self.region,
+      secretName: naming.dbLoginSecretName(names, self, login),
+      username: login,
+      kmsKeyArn: siteKey.keyArn,
+      replicaRegion: peer.region,
+      source: credentialSource((s) => naming.dbLoginSecretName(names, s, login)),
+      tags,
+    }),
+  ]),
+) as Record<"backup" | "app", DbCredential>;
+
+// 13.3: the replication's kmsKeyId is ForceNew and AWS reads back the key ARN, which names
+// cannot give (key ids are random). Looked up in the peer region only while peerLinks is on, that
+// is only while the peer region answers: a failover (peerLinks off) never reads the failed region.
+const peerKmsKeyArn =
+  config.peerLinks && role === "primary"
+    ? aws.kms.getAliasOutput({ region: peer.region, name: naming.kmsAliasName(names, peer) })
+        .targetKeyArn
+    : undefined;
+
 const database = new Database(`${stem}-db`, {
   region: self.region,
   role,
@@ -71,15 +121,17 @@ const database = new Database(`${stem}-db`, {
   finalSnapshotIdentifier: naming.dbFinalSnapshotIdentifier(names, self),
   peerRegion: peer.region,
   peerInstanceArn: naming.dbInstanceArn(names, peer),
-  peerKmsKeyArn: naming.kmsAliasArn(names, peer),
+  peerKmsKeyArn,
   kmsKeyArn: siteKey.keyArn,
   vpcId: network.vpcId,
   subnetIds: network.privateSubnetIds,
   clientSecurityGroupId: cluster.clusterSecurityGroupId,
+  adminCidrs: db.manageRoles ? db.adminCidrs : [],
+  masterPassword: role === "standby" ? undefined : master.password,
   readReplicaIdentifiers: [...Array(db.readReplicas).keys()].map((i) =>
     naming.dbReadReplicaIdentifier(names, self, i),
   ),
-  replicateBackupsToPeer: db.replicateBackupsToPeer,
+  peerLinks: config.peerLinks,
   previousRole: db.previousRole,
   allowRebuild: db.allowRebuild,
   engineVersion: db.engineVersion,
@@ -125,33 +177,31 @@ const awsBackup = new AwsBackup(`${stem}-vault`, {
 });
 
 // Logins live in the primary's catalog and replicate to the standby with everything else; only
-// the primary can create them (docs/failover.md explains the switch after a failover).
-const dbRoles =
-  db.manageRoles && role === "primary"
-    ? new DbRoles(`${stem}-db-roles`, {
-        region: self.region,
-        host: database.address,
-        port: database.port,
-        database: db.dbName,
-        masterUsername: db.masterUsername,
-        masterSecretArn: database.masterSecretArn.apply((arn) => arn ?? ""),
-        kmsKeyArn: siteKey.keyArn,
-        replicaRegion: { region: peer.region, kmsKeyArn: naming.kmsAliasArn(names, peer) },
-        logins: [
-          {
-            name: "backup",
-            secretName: naming.dbLoginSecretName(names, self, "backup"),
-            grants: ["pg_read_all_data"],
-          },
-          { name: "app", secretName: naming.dbLoginSecretName(names, self, "app") },
-        ],
-        tags,
-      })
-    : undefined;
+// the primary can create them, and only from a network the database admits (database.adminCidrs,
+// required by config with manageRoles).
+if (db.manageRoles && role === "primary") {
+  new DbRoles(`${stem}-db-roles`, {
+    host: database.address,
+    port: database.port,
+    database: db.dbName,
+    masterUsername: db.masterUsername,
+    masterPassword: master.password,
+    logins: [
+      {
+        name: "backup",
+        password: logins.backup.password,
+        grants: ["pg_read_all_data"],
+        bypassRowLevelSecurity: true,
+      },
+      { name: "app", password: logins.app.password },
+    ],
+  });
+}
 
 // Backups connect as the `backup` login (pg_read_all_data), never as the master (contract C2).
-// drctl looks the secret up by name in its own region, so the CronJobs and the writer's grant
-// are the same in every role (DESIGN §2b); the master secrets of both sites are denied.
+// Its secret exists in every role (DbCredential), and the writer's grant names it by an ARN
+// pattern, so the CronJobs and the IAM are the same in every role (DESIGN §2b); the master
+// secrets of both sites are denied to every job identity.
 const backupLoginSecretName = naming.dbLoginSecretName(names, self, "backup");
 
 // Object Lock: each tier locked at least as long as lifecycle keeps it (config validates);
@@ -218,9 +268,7 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   timeZone: config.jobs.timeZone,
   databaseName: config.database.dbName,
   databaseHost: database.address,
-  databaseSecretArn: dbRoles
-    ? dbRoles.secretArns.apply((arns) => arns.backup)
-    : backupLoginSecretName,
+  databaseSecretArn: logins.backup.secretArn,
   loginSecretArnPattern: naming.secretArnPattern(names, self.region, backupLoginSecretName),
   deniedSecretArnPatterns: [self, peer].map((s) =>
     naming.secretArnPattern(names, "*", naming.dbMasterSecretName(names, s)),
@@ -312,7 +360,8 @@ export const kubeconfig = cluster.kubeconfig;
 export const dbEndpoint = database.address;
 export const dbPort = database.port;
 export const dbInstanceArn = database.instanceArn;
-export const dbMasterSecretArn = database.masterSecretArn;
+export const dbMasterSecretArn = master.secretArn;
+export const dbBackupLoginSecretArn = logins.backup.secretArn;
 export const dbRole = role;
 export const backupVaultArn = awsBackup.vaultArn;
 

@@ -67,9 +67,8 @@ describe("backup CronJobs on the primary", () => {
       ...common,
       DRCTL_TIER: "weekly",
       PGHOST: run.outputs.dbEndpoint,
-      // The backup login's secret by name, looked up in the job's own region: never the master
-      // (contract C2), and the same in every role.
-      DRCTL_DB_SECRET_ARN: "acme-dr-use1/db/backup",
+      // The backup login's secret (it exists in every role), never the master (contract C2).
+      DRCTL_DB_SECRET_ARN: run.outputs.dbBackupLoginSecretArn,
       PGPORT: "5432",
       PGDATABASE: "app",
       // Contract C5: libpq verifies the server certificate and host name against the RDS CA
@@ -262,6 +261,8 @@ describe("backup CronJobs on the primary", () => {
     const pg17 = `postgres:17.2@sha256:${"ab".repeat(32)}`;
     const run = await runStack("primary", {
       database: { engineVersion: "17" },
+      // The node disk holds the drill's dump and scratch PGDATA (cluster.nodeDiskSizeGb floor).
+      cluster: { nodeDiskSizeGb: 100 },
       jobs: {
         scratchImage: pg17,
         timeZone: "Europe/Berlin",
