@@ -321,7 +321,7 @@ describe("backup storage config", () => {
 
   it("names peerLinks when a config still sets storage.replicateToPeer", async () => {
     await expect(runStack("primary", { storage: { replicateToPeer: false } })).rejects.toThrow(
-      "dr-stack:storage.replicateToPeer: no longer exists; it is replaced by dr-stack:peerLinks",
+      "dr-stack:storage.replicateToPeer: was removed; set the top-level dr-stack:peerLinks instead",
     );
   });
 });
