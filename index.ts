@@ -149,16 +149,32 @@ const database = new Database(`${stem}-db`, {
 });
 
 const backupRules = config.awsBackup;
+const airGapped = backupRules.airGappedVault;
 const awsBackup = new AwsBackup(`${stem}-vault`, {
   region: self.region,
+  accountId: config.accountId,
   vaultName: naming.backupVaultName(names, self),
+  roleName: naming.backupServiceRoleName(names, self),
   kmsKeyArn: siteKey.keyArn,
-  // Contract C1: no copy actions into the peer's vault while peerLinks is off.
-  peerVaultArn: config.peerLinks ? naming.backupVaultArn(names, peer) : undefined,
+  // Copies into the peer's region only while peer links are on (contract C1); into its
+  // air-gapped vault when one is configured (both sites have one then, same config).
+  copyTargetVaultArn: config.peerLinks
+    ? airGapped.enabled
+      ? naming.airGappedVaultArn(names, peer)
+      : naming.backupVaultArn(names, peer)
+    : undefined,
   rules: { daily: backupRules.daily, weekly: backupRules.weekly, monthly: backupRules.monthly },
   // Only the primary is backed up (DESIGN §3); every site keeps its vault for the peer's copies.
   resourceArns: role === "primary" ? [database.instanceArn] : [],
-  vaultLock: backupRules.vaultLock,
+  vaultLock: backupRules.vaultLock.enabled ? backupRules.vaultLock : undefined,
+  airGappedVault: airGapped.enabled
+    ? {
+        name: naming.airGappedVaultName(names, self),
+        minRetentionDays: airGapped.minRetentionDays,
+        maxRetentionDays: airGapped.maxRetentionDays,
+      }
+    : undefined,
+  breakGlassPrincipalArn: config.breakGlassPrincipalArn,
   partition: config.partition,
   tags,
 });
@@ -185,41 +201,52 @@ if (db.manageRoles && role === "primary") {
   });
 }
 
-// Backups run on the primary only and log in as the `backup` login: the jobs get its secret's
-// ARN and never the master's (contract C2, issue 16.4). Other roles get no database secret.
-const backupSecretArn = role === "primary" ? logins.backup.secretArn : undefined;
+// Backups connect as the `backup` login (pg_read_all_data), never as the master (contract C2).
+// Its secret exists in every role (DbCredential), and the writer's grant names it by an ARN
+// pattern, so the CronJobs and the IAM are the same in every role (DESIGN §2b); the master
+// secrets of both sites are denied to every job identity.
+const backupLoginSecretName = naming.dbLoginSecretName(names, self, "backup");
 
-// Only the primary replicates out; the peer's names come from naming.ts, never from its state
-// (DESIGN §2), so a promoted site can point replication back at the old one on its own.
+// Object Lock: each tier locked at least as long as lifecycle keeps it (config validates);
+// the bucket's default retention, the safety net, is the shortest tier's.
+const storage = config.storage;
+const lock = storage.objectLock;
+const lockDays = {
+  daily: lock.days.daily ?? storage.retentionDays.daily,
+  weekly: lock.days.weekly ?? storage.retentionDays.weekly,
+  monthly: lock.days.monthly ?? storage.retentionDays.monthly,
+};
+
+// The peer's names come from naming.ts, never from its state (DESIGN §2), so a promoted site can
+// point replication back at the old one on its own.
 const backupStorage = new BackupStorage(`${stem}-backups`, {
   region: self.region,
   bucketName: naming.backupBucketName(names, self),
   kmsKeyArn: siteKey.keyArn,
   accountId: config.accountId,
-  retentionDays: config.storage.retentionDays,
-  noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
-  objectLock: config.storage.objectLock,
-  replication:
-    replicatesToPeer(role) && config.peerLinks
-      ? {
-          destination: {
-            bucketArn: naming.backupBucketArn(names, peer),
-            region: peer.region,
-            kmsAliasArn: naming.kmsAliasArn(names, peer),
-            kmsAliasName: naming.kmsAliasName(names, peer),
-            kmsKeyArnPattern: naming.kmsKeyArnPattern(names, peer),
-          },
-          storageClass: config.storage.replicationStorageClass,
-          // The alarms watch S3's replication metrics under this RuleId: one name, both places.
-          ruleId: naming.replicationRuleId(self, peer),
-        }
-      : undefined,
+  retentionDays: storage.retentionDays,
+  noncurrentVersionExpirationDays: storage.noncurrentVersionExpirationDays,
+  objectLock: lock.enabled
+    ? { mode: lock.mode, days: Math.min(lockDays.daily, lockDays.weekly, lockDays.monthly) }
+    : undefined,
+  breakGlassPrincipalArn: config.breakGlassPrincipalArn,
+  replication: {
+    enabled: replicatesToPeer(role, config.peerLinks),
+    roleName: naming.replicationRoleName(names, self, peer),
+    destination: {
+      bucketArn: naming.backupBucketArn(names, peer),
+      region: peer.region,
+      kmsAliasArn: naming.kmsAliasArn(names, peer),
+      kmsAliasName: naming.kmsAliasName(names, peer),
+      kmsKeyArnPattern: naming.kmsKeyArnPattern(names, peer),
+    },
+    storageClass: storage.replicationStorageClass,
+    // The alarms watch S3's replication metrics under this RuleId: one name, both places.
+    ruleId: naming.replicationRuleId(self, peer),
+  },
   tags,
 });
 
-// Database host and backup-role secret come from the data tier; until it is composed here the
-// backup CronJobs get neither (BackupJobs leaves out PGHOST, DRCTL_DB_SECRET_ARN and the
-// secretsmanager:GetSecretValue grant), and the drill, verify and status jobs need neither.
 const backupJobs = new BackupJobs(`${stem}-backup`, {
   region: self.region,
   role,
@@ -227,7 +254,11 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   oidcProviderArn: cluster.oidcProviderArn,
   oidcIssuer: cluster.oidcIssuer,
   namespace: naming.backupNamespace,
-  serviceAccount: naming.backupServiceAccount,
+  roleNames: {
+    writer: naming.backupJobRoleName(names, self, "writer"),
+    reader: naming.backupJobRoleName(names, self, "reader"),
+    drill: naming.backupJobRoleName(names, self, "drill"),
+  },
   bucketName: naming.backupBucketName(names, self),
   bucketArn: naming.backupBucketArn(names, self),
   kmsKeyArn: siteKey.keyArn,
@@ -235,11 +266,17 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   vpcCidr: self.config.vpcCidr,
   image: config.jobs.image,
   postgresVersion: config.database.engineVersion,
+  scratchImage: config.jobs.scratchImage,
   schedules: config.jobs.schedules,
   timeZone: config.jobs.timeZone,
   databaseName: config.database.dbName,
   databaseHost: database.address,
-  databaseSecretArn: backupSecretArn,
+  databaseSecretArn: logins.backup.secretArn,
+  loginSecretArnPattern: naming.secretArnPattern(names, self.region, backupLoginSecretName),
+  deniedSecretArnPatterns: [self, peer].map((s) =>
+    naming.secretArnPattern(names, "*", naming.dbMasterSecretName(names, s)),
+  ),
+  objectLock: lock.enabled ? { mode: lock.mode, days: lockDays } : undefined,
   smokeSql: config.jobs.smokeSql,
   drillScratchStorage: config.jobs.drillScratchStorage,
   tags,
@@ -334,6 +371,9 @@ export const backupVaultArn = awsBackup.vaultArn;
 export const backupBucketName = backupStorage.bucketName;
 export const backupBucketArn = backupStorage.bucketArn;
 export const backupRoleArn = backupJobs.roleArn;
+export const backupJobRoleArns = backupJobs.roleArns;
+export const backupReplicationRoleArn = backupStorage.replicationRoleArn;
+export const awsBackupRoleArn = awsBackup.roleArn;
 export const backupNamespace = backupJobs.namespace;
 export const backupCronJobs = backupJobs.cronJobNames;
 export const alarmTopicArn = backupAlarms.topicArn;

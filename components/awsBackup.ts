@@ -20,18 +20,28 @@ export interface VaultLock {
   readonly maxRetentionDays?: number;
 }
 
+export interface AirGappedVault {
+  /** naming.airGappedVaultName. */
+  readonly name: string;
+  readonly minRetentionDays: number;
+  readonly maxRetentionDays: number;
+}
+
 export interface AwsBackupArgs {
   readonly region: string;
+  readonly accountId: string;
   /** This site's vault name, from naming.backupVaultName (the peer copies into it by ARN). */
   readonly vaultName: string;
+  /** naming.backupServiceRoleName: the role exists in every role of the site (DESIGN §2b). */
+  readonly roleName: string;
   /** The site key: encrypts this vault and therefore the peer's copies landing in it. */
   readonly kmsKeyArn: pulumi.Input<string>;
   /**
-   * The peer's vault ARN, from naming.backupVaultArn: every rule copies there. Unset while
-   * `peerLinks` is off (contract C1): no copy action into a vault that does not exist or answer.
-   * @default undefined (no copies)
+   * Where every rule copies its recovery points: the peer's vault (naming.backupVaultArn) or
+   * its air-gapped vault. Unset while the site's peer links are off (contract C1).
+   * @default undefined (no copy actions)
    */
-  readonly peerVaultArn?: string;
+  readonly copyTargetVaultArn?: string;
   /** The daily, weekly and monthly rules. @default the DEFAULT_BACKUP_RULES */
   readonly rules?: Readonly<Record<Tier, BackupRule>>;
   /**
@@ -42,6 +52,13 @@ export interface AwsBackupArgs {
   readonly resourceArns?: pulumi.Input<string>[];
   /** Lock the vault against deletion of recovery points (WORM). @default undefined (no lock) */
   readonly vaultLock?: VaultLock;
+  /** A logically air-gapped vault in this region, the peer's copy target. @default undefined */
+  readonly airGappedVault?: AirGappedVault;
+  /**
+   * The one principal the vault access policy lets delete recovery points or change their
+   * lifecycle. @default undefined (nobody)
+   */
+  readonly breakGlassPrincipalArn?: string;
   /** AWS partition, for managed policy ARNs. @default "aws" */
   readonly partition?: string;
   /** Tags for every child. @default {} */
@@ -86,6 +103,18 @@ export function awsBackupArgsProblems(args: AwsBackupArgs): string[] {
       `[vaultLock.changeableForDays] must be at least 3 (AWS's minimum grace period), got ${args.vaultLock.changeableForDays}`,
     );
   }
+  const lag = args.airGappedVault;
+  if (lag && lag.minRetentionDays > lag.maxRetentionDays) {
+    problems.push(
+      `[airGappedVault.minRetentionDays] (${lag.minRetentionDays}) must not exceed maxRetentionDays (${lag.maxRetentionDays})`,
+    );
+  }
+  // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+  if (!/^[\w+=,.@-]{1,64}$/.test(args.roleName)) {
+    problems.push(
+      `[roleName] must be 1-64 characters of letters, digits and +=,.@_-, got "${args.roleName}"`,
+    );
+  }
   return problems;
 }
 
@@ -97,15 +126,70 @@ export function ruleLifecycle(r: BackupRule): { deleteAfter: number; coldStorage
 }
 
 /**
- * The second backup layer (DESIGN §4): a vault per site encrypted with the site key, optionally
- * locked; on a primary, a plan with daily, weekly and monthly rules, each copying its recovery
- * point into the peer region's vault, and a selection of the site's database.
+ * Trust: only AWS Backup acting for this account. AWS Backup's service-role page shows the
+ * `backup.amazonaws.com` principal; no AWS Backup page documents `aws:SourceArn` on its role
+ * assumption, so only `aws:SourceAccount` is required (confused deputy).
+ * https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+ */
+export function backupServiceTrustPolicy(accountId: string): object {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: "backup.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+      },
+    ],
+  };
+}
+
+/**
+ * The vault access policy: nobody but the break-glass principal may delete a recovery point or
+ * shorten its lifecycle, whatever IAM grants (AWS Backup, "Vault access policies": deny access to
+ * delete recovery points; the AWS Config rule backup-recovery-point-manual-deletion-disabled
+ * checks for these actions with wildcard principal and resource). AWS Backup vault policies
+ * accept no wildcard in Action, so each action is named. PutBackupVaultAccessPolicy is not denied:
+ * the deploying principal must be able to update this policy; vault lock is what holds against
+ * an administrator.
+ * https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html
+ */
+export function vaultAccessPolicy(breakGlassPrincipalArn?: string): object {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "DenyRecoveryPointDeletion",
+        Effect: "Deny",
+        Principal: "*",
+        Action: ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"],
+        Resource: "*",
+        ...(breakGlassPrincipalArn !== undefined
+          ? { Condition: { ArnNotEquals: { "aws:PrincipalArn": breakGlassPrincipalArn } } }
+          : {}),
+      },
+    ],
+  };
+}
+
+/**
+ * The second backup layer (DESIGN §4): a vault per site encrypted with the site key, locked, with
+ * an access policy that denies deleting recovery points; optionally an air-gapped vault; the AWS
+ * Backup service role (in every role of the site); on a primary, a plan with daily, weekly and
+ * monthly rules, each copying its recovery point into the peer region while peer links are on,
+ * and a selection of the site's database.
  */
 export class AwsBackup extends pulumi.ComponentResource {
   public readonly vaultArn: pulumi.Output<string>;
   public readonly vaultName: pulumi.Output<string>;
   /** The plan's id, or undefined when nothing is selected (a non-primary site). */
   public readonly planId: pulumi.Output<string | undefined>;
+  /** The role AWS Backup assumes (also for restores and restore testing). */
+  public readonly roleArn: pulumi.Output<string>;
+  /** The air-gapped vault's ARN, or undefined when none is configured. */
+  public readonly airGappedVaultArn: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: AwsBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:AwsBackup", name, {}, opts);
@@ -126,6 +210,16 @@ export class AwsBackup extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: true },
     );
 
+    new aws.backup.VaultPolicy(
+      name,
+      {
+        region,
+        backupVaultName: vault.name,
+        policy: JSON.stringify(vaultAccessPolicy(args.breakGlassPrincipalArn)),
+      },
+      child,
+    );
+
     if (args.vaultLock) {
       // Once changeableForDays passes, the lock is compliance mode: nobody, root included, can
       // delete recovery points early or remove the lock.
@@ -143,8 +237,55 @@ export class AwsBackup extends pulumi.ComponentResource {
       );
     }
 
+    // A logically air-gapped vault is locked in compliance mode from its creation and can be
+    // shared with another account (AWS RAM) to restore from there if this account is lost.
+    // https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html
+    let airGappedVaultArn: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    if (args.airGappedVault) {
+      const lag = new aws.backup.LogicallyAirGappedVault(
+        `${name}-airgapped`,
+        {
+          region,
+          name: args.airGappedVault.name,
+          minRetentionDays: args.airGappedVault.minRetentionDays,
+          maxRetentionDays: args.airGappedVault.maxRetentionDays,
+          tags,
+        },
+        { parent: this, retainOnDelete: true },
+      );
+      airGappedVaultArn = lag.arn;
+    }
+
+    // In every role, so that a promotion (which adds the plan and selection) and a reconnect
+    // (which adds the copy actions) change no IAM resource (DESIGN §2b).
+    const role = new aws.iam.Role(
+      `${name}-backup`,
+      {
+        name: args.roleName,
+        description: `AWS Backup of the ${args.vaultName} site's database`,
+        assumeRolePolicy: JSON.stringify(backupServiceTrustPolicy(args.accountId)),
+        tags,
+      },
+      child,
+    );
+    const attachments = [
+      "AWSBackupServiceRolePolicyForBackup",
+      "AWSBackupServiceRolePolicyForRestores",
+    ].map(
+      (policy) =>
+        new aws.iam.RolePolicyAttachment(
+          `${name}-${policy}`,
+          {
+            role: role.name,
+            policyArn: `arn:${partition}:iam::aws:policy/service-role/${policy}`,
+          },
+          child,
+        ),
+    );
+
     let planId: pulumi.Output<string | undefined> = pulumi.output(undefined);
     if (resourceArns.length > 0) {
+      const copyTarget = args.copyTargetVaultArn;
       const plan = new aws.backup.Plan(
         name,
         {
@@ -160,51 +301,14 @@ export class AwsBackup extends pulumi.ComponentResource {
             completionWindow: 720,
             lifecycle: ruleLifecycle(rules[tier]),
             copyActions:
-              args.peerVaultArn === undefined
+              copyTarget === undefined
                 ? []
-                : [
-                    {
-                      destinationVaultArn: args.peerVaultArn,
-                      lifecycle: ruleLifecycle(rules[tier]),
-                    },
-                  ],
+                : [{ destinationVaultArn: copyTarget, lifecycle: ruleLifecycle(rules[tier]) }],
             recoveryPointTags: { ...tags, "dr-stack:tier": tier },
           })),
           tags,
         },
         child,
-      );
-
-      const role = new aws.iam.Role(
-        `${name}-backup`,
-        {
-          assumeRolePolicy: JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Principal: { Service: "backup.amazonaws.com" },
-                Action: "sts:AssumeRole",
-              },
-            ],
-          }),
-          tags,
-        },
-        child,
-      );
-      const attachments = [
-        "AWSBackupServiceRolePolicyForBackup",
-        "AWSBackupServiceRolePolicyForRestores",
-      ].map(
-        (policy) =>
-          new aws.iam.RolePolicyAttachment(
-            `${name}-${policy}`,
-            {
-              role: role.name,
-              policyArn: `arn:${partition}:iam::aws:policy/service-role/${policy}`,
-            },
-            child,
-          ),
       );
 
       new aws.backup.Selection(
@@ -224,10 +328,14 @@ export class AwsBackup extends pulumi.ComponentResource {
     this.vaultArn = vault.arn;
     this.vaultName = vault.name;
     this.planId = planId;
+    this.roleArn = role.arn;
+    this.airGappedVaultArn = airGappedVaultArn;
     this.registerOutputs({
       vaultArn: this.vaultArn,
       vaultName: this.vaultName,
       planId: this.planId,
+      roleArn: this.roleArn,
+      airGappedVaultArn: this.airGappedVaultArn,
     });
   }
 }

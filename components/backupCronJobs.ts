@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Role, Tier } from "./config";
-import { backupPodSpec, SCRATCH_CONTAINER, SCRATCH_URL } from "./backupPod";
+import { backupPodSpec, SCRATCH_CONTAINER, SCRATCH_URL, type ScratchVolume } from "./backupPod";
+import type { BackupJobPurpose } from "./naming";
 import { cronError, isIanaTimeZone, parseCidr } from "./validation";
 
 export interface BackupSchedules {
@@ -22,13 +23,25 @@ export interface BackupCronJobsArgs {
   /** This site's region, for the AWS SDK in drctl. */
   readonly region: string;
   readonly namespace: string;
-  readonly serviceAccount: string;
-  /** IAM role the ServiceAccount assumes (IRSA). */
-  readonly roleArn: pulumi.Input<string>;
+  /** One ServiceAccount per job purpose, each bound to its own IRSA role (DESIGN §8). */
+  readonly identities: Readonly<
+    Record<
+      BackupJobPurpose,
+      { readonly serviceAccount: string; readonly roleArn: pulumi.Input<string> }
+    >
+  >;
   /** drctl image; pin a digest (`repo@sha256:…`). */
   readonly image: string;
-  /** Scratch PostgreSQL image of the database's major version, e.g. `postgres:16`. */
+  /** Scratch PostgreSQL image of the database's major version, pinned by digest. */
   readonly scratchImage: string;
+  /**
+   * Object Lock retention drctl sets on every object a tier's backup writes (contract C4).
+   * @default undefined (the bucket has no Object Lock; no retention is set)
+   */
+  readonly objectLock?: {
+    readonly mode: "GOVERNANCE" | "COMPLIANCE";
+    readonly days: Readonly<Record<Tier, number>>;
+  };
   readonly schedules: BackupSchedules;
   /** IANA zone the schedules are read in. @default "Etc/UTC" */
   readonly timeZone?: string;
@@ -47,16 +60,31 @@ export interface BackupCronJobsArgs {
   readonly databasePort?: number;
   /** @default "app" */
   readonly databaseName?: string;
-  /**
-   * libpq sslmode. `verify-full` needs the RDS CA bundle in the image (PGSSLROOTCERT).
-   * @default "require"
-   */
-  readonly databaseSslMode?: string;
+
   /** SQL the drill runs on the restored copy. @default [] */
   readonly smokeSql?: string[];
-  /** Size limit of the drill's scratch PGDATA. @default "8Gi" */
+  /** Size of each of the drill's scratch volumes (PGDATA, and the downloaded dump). @default "8Gi" */
   readonly drillScratchStorage?: string;
 }
+
+/**
+ * Contract C5: libpq verifies the server's certificate against the RDS CA bundle the drctl image
+ * ships, and that the host name matches it. `require` encrypts but accepts any certificate.
+ * https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-SSLMODE-STATEMENTS
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html
+ */
+export const DATABASE_TLS = { sslMode: "verify-full", rootCert: "/etc/drctl/rds-ca.pem" } as const;
+
+/** Name of the storage class the drill's scratch volumes are provisioned from. */
+export const SCRATCH_STORAGE_CLASS = "drctl-scratch";
+
+/** Which identity each kind of job runs as (DESIGN §8). */
+export const JOB_PURPOSE: Readonly<Record<JobKind, BackupJobPurpose>> = {
+  backup: "writer",
+  verify: "reader",
+  status: "reader",
+  drill: "drill",
+};
 
 /** Which CronJobs run in a role (DESIGN §3): everything else is `suspend: true`. */
 export function jobActivity(role: Role): { backups: boolean; drill: boolean } {
@@ -110,10 +138,12 @@ const DRCTL_RESOURCES = {
   // Memory stays flat whatever the database size (DESIGN §5): 1 GiB is headroom, not a need.
   limits: { cpu: "1", memory: "1Gi", "ephemeral-storage": "2Gi" },
 };
-const SCRATCH_RESOURCES = (storage: string) => ({
-  requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": storage },
-  limits: { cpu: "2", memory: "2Gi" },
-});
+// PGDATA and the dump live on their own volumes; what is left on the node's disk is the
+// scratch server's /tmp and socket directory (272 MiB of emptyDir) and its logs.
+const SCRATCH_RESOURCES = {
+  requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "512Mi" },
+  limits: { cpu: "2", memory: "2Gi", "ephemeral-storage": "1Gi" },
+};
 
 interface JobPlan {
   readonly key: string;
@@ -182,8 +212,9 @@ export function httpsExcept(vpcCidr: string): string[] {
 }
 
 /**
- * The backup, verify, status and restore-drill CronJobs of one site, their namespace,
- * ServiceAccount (bound to the IRSA role) and an egress-only NetworkPolicy.
+ * The backup, verify, status and restore-drill CronJobs of one site, their namespace, one
+ * ServiceAccount per job purpose (each bound to its IRSA role), the drill's scratch storage class
+ * and an egress-only NetworkPolicy.
  */
 export class BackupCronJobs extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
@@ -195,7 +226,6 @@ export class BackupCronJobs extends pulumi.ComponentResource {
     const timeZone = args.timeZone ?? "Etc/UTC";
     const databasePort = args.databasePort ?? 5432;
     const databaseName = args.databaseName ?? "app";
-    const databaseSslMode = args.databaseSslMode ?? "require";
     const smokeSql = args.smokeSql ?? [];
     const drillScratchStorage = args.drillScratchStorage ?? "8Gi";
     const child = { provider: args.provider, parent: this };
@@ -219,24 +249,53 @@ export class BackupCronJobs extends pulumi.ComponentResource {
     );
     const inNamespace = { provider: args.provider, parent: this, dependsOn: [namespace] };
 
-    const serviceAccount = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      {
-        metadata: {
-          name: args.serviceAccount,
-          namespace: args.namespace,
-          labels,
-          annotations: {
-            "eks.amazonaws.com/role-arn": args.roleArn,
-            // Regional STS: the DR region's jobs must not depend on the global endpoint.
-            "eks.amazonaws.com/sts-regional-endpoints": "true",
+    const serviceAccounts = Object.fromEntries(
+      (Object.keys(args.identities) as BackupJobPurpose[]).map((purpose) => {
+        const identity = args.identities[purpose];
+        const sa = new k8s.core.v1.ServiceAccount(
+          `${name}-sa-${purpose}`,
+          {
+            metadata: {
+              name: identity.serviceAccount,
+              namespace: args.namespace,
+              labels,
+              annotations: {
+                "eks.amazonaws.com/role-arn": identity.roleArn,
+                // Regional STS: the DR region's jobs must not depend on the global endpoint.
+                "eks.amazonaws.com/sts-regional-endpoints": "true",
+              },
+            },
+            // Off for pods that do not ask; the CronJob pods opt in for the IRSA token.
+            automountServiceAccountToken: false,
           },
-        },
-        // Off for pods that do not ask; the CronJob pods opt in for the IRSA token.
-        automountServiceAccountToken: false,
+          inNamespace,
+        );
+        return [purpose, sa];
+      }),
+    ) as Record<BackupJobPurpose, k8s.core.v1.ServiceAccount>;
+
+    // The drill's scratch volumes: EBS gp3 through the EBS CSI driver, encrypted with the site
+    // key, created with each drill pod and deleted with it. WaitForFirstConsumer puts the volume
+    // in the zone the pod is scheduled to (an EBS volume attaches only within its zone).
+    // https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/parameters.md
+    // https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode
+    const storageClass = new k8s.storage.v1.StorageClass(
+      `${name}-scratch`,
+      {
+        metadata: { name: SCRATCH_STORAGE_CLASS, labels },
+        provisioner: "ebs.csi.aws.com",
+        parameters: { type: "gp3", encrypted: "true", kmsKeyId: args.kmsKeyArn },
+        reclaimPolicy: "Delete",
+        volumeBindingMode: "WaitForFirstConsumer",
+        allowVolumeExpansion: false,
       },
-      inNamespace,
+      child,
     );
+    const drillVolume: ScratchVolume = {
+      kind: "ephemeral",
+      size: drillScratchStorage,
+      storageClassName: SCRATCH_STORAGE_CLASS,
+    };
 
     const commonEnv = [
       { name: "AWS_REGION", value: args.region },
@@ -248,7 +307,8 @@ export class BackupCronJobs extends pulumi.ComponentResource {
       ...(args.databaseHost !== undefined ? [{ name: "PGHOST", value: args.databaseHost }] : []),
       { name: "PGPORT", value: String(databasePort) },
       { name: "PGDATABASE", value: databaseName },
-      { name: "PGSSLMODE", value: databaseSslMode },
+      { name: "PGSSLMODE", value: DATABASE_TLS.sslMode },
+      { name: "PGSSLROOTCERT", value: DATABASE_TLS.rootCert },
       ...(args.databaseSecretArn !== undefined
         ? [{ name: "DRCTL_DB_SECRET_ARN", value: args.databaseSecretArn }]
         : []),
@@ -258,7 +318,14 @@ export class BackupCronJobs extends pulumi.ComponentResource {
       const timing = JOB_TIMING[plan.kind];
       const env = [...commonEnv];
       if (plan.kind === "backup") {
-        env.push({ name: "DRCTL_TIER", value: plan.tier as string }, ...databaseEnv);
+        const tier = plan.tier as Tier;
+        env.push({ name: "DRCTL_TIER", value: tier }, ...databaseEnv);
+        if (args.objectLock) {
+          env.push(
+            { name: "DRCTL_OBJECT_LOCK_MODE", value: args.objectLock.mode },
+            { name: "DRCTL_OBJECT_LOCK_DAYS", value: String(args.objectLock.days[tier]) },
+          );
+        }
       }
       if (plan.kind === "drill") {
         env.push(
@@ -267,6 +334,7 @@ export class BackupCronJobs extends pulumi.ComponentResource {
         );
       }
       const jobLabels = { ...labels, "app.kubernetes.io/component": plan.kind };
+      const purpose = JOB_PURPOSE[plan.kind];
       return new k8s.batch.v1.CronJob(
         `${name}-${plan.key}`,
         {
@@ -298,16 +366,18 @@ export class BackupCronJobs extends pulumi.ComponentResource {
                         : undefined,
                   },
                   spec: backupPodSpec({
-                    serviceAccount: args.serviceAccount,
+                    serviceAccount: args.identities[purpose].serviceAccount,
                     // The drill downloads the dump to TMPDIR before pg_restore --jobs reads it.
-                    tmpSizeLimit: plan.kind === "drill" ? drillScratchStorage : "2Gi",
+                    tmp:
+                      plan.kind === "drill" ? drillVolume : { kind: "emptyDir", sizeLimit: "2Gi" },
+                    volumeLabels: jobLabels,
                     drctl: { image: args.image, args: plan.args, env, resources: DRCTL_RESOURCES },
                     scratch:
                       plan.kind === "drill"
                         ? {
                             image: args.scratchImage,
-                            dataSizeLimit: drillScratchStorage,
-                            resources: SCRATCH_RESOURCES(drillScratchStorage),
+                            data: drillVolume,
+                            resources: SCRATCH_RESOURCES,
                           }
                         : undefined,
                   }),
@@ -316,7 +386,11 @@ export class BackupCronJobs extends pulumi.ComponentResource {
             },
           },
         },
-        { provider: args.provider, parent: this, dependsOn: [serviceAccount] },
+        {
+          provider: args.provider,
+          parent: this,
+          dependsOn: [serviceAccounts[purpose], ...(plan.kind === "drill" ? [storageClass] : [])],
+        },
       );
     });
 

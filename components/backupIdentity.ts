@@ -1,10 +1,16 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { BackupJobPurpose } from "./naming";
 
-/** Prefixes of the backup bucket that drctl writes: the three tiers and the drill reports. */
-export const BACKUP_WRITE_PREFIXES = ["daily", "weekly", "monthly", "reports"] as const;
+/** The tier prefixes backups live under and the drill's report prefix (DESIGN §4). */
+export const TIER_PREFIXES = ["daily", "weekly", "monthly"] as const;
+export const REPORTS_PREFIX = "reports";
 
 export interface BackupIdentityArgs {
+  /** What the jobs running as this identity do: decides the policy (DESIGN §8). */
+  readonly purpose: BackupJobPurpose;
+  /** naming.backupJobRoleName: fixed, at most 64 characters. */
+  readonly roleName: string;
   /** Region of the site: the KMS `kms:ViaService` condition names its S3 and Secrets Manager. */
   readonly region: string;
   /** ARN of the cluster's IAM OIDC provider (`Cluster.oidcProviderArn`). */
@@ -13,7 +19,7 @@ export interface BackupIdentityArgs {
   readonly oidcIssuer: pulumi.Input<string>;
   /** Kubernetes namespace of the ServiceAccount the role trusts. */
   readonly namespace: string;
-  /** Name of the ServiceAccount the role trusts. */
+  /** Name of the ServiceAccount the role trusts (naming.backupJobServiceAccount). */
   readonly serviceAccount: string;
   /** ARN of this site's backup bucket (naming.backupBucketArn). */
   readonly bucketArn: string;
@@ -22,11 +28,16 @@ export interface BackupIdentityArgs {
   /** CloudWatch namespace drctl may publish into (naming.metricsNamespace). */
   readonly metricsNamespace: string;
   /**
-   * Secrets Manager secret with the `backup` database role's credentials. Without it the role
-   * gets no Secrets Manager access (the drill and verify never connect to the source database).
+   * The backup login's secret, as an ARN pattern from naming (the `writer` purpose only). A
+   * pattern, not the secret's ARN, so that the grant never changes with the role (DESIGN §2b).
    * @default undefined
    */
-  readonly databaseSecretArn?: pulumi.Input<string>;
+  readonly loginSecretArnPattern?: string;
+  /**
+   * Secrets no job may read, whatever else grants it: the master credentials of both sites
+   * (contract C2). Explicitly denied. @default []
+   */
+  readonly deniedSecretArnPatterns?: string[];
   /** Tags for the role. @default {} */
   readonly tags?: Record<string, string>;
 }
@@ -64,61 +75,79 @@ export function irsaTrustPolicy(
   });
 }
 
-export interface BackupPolicyInput {
+export interface JobPolicyInput {
+  readonly purpose: BackupJobPurpose;
   readonly region: string;
   readonly bucketArn: string;
   readonly kmsKeyArn: string;
   readonly metricsNamespace: string;
-  readonly databaseSecretArn?: string;
+  readonly loginSecretArnPattern?: string;
+  readonly deniedSecretArnPatterns?: string[];
+}
+
+/** What each purpose reads and creates, as bucket prefixes. */
+export function jobPrefixes(purpose: BackupJobPurpose): { read: string[]; create: string[] } {
+  const tiers = [...TIER_PREFIXES];
+  switch (purpose) {
+    case "writer":
+      return { read: tiers, create: tiers };
+    case "reader":
+      return { read: [...tiers, REPORTS_PREFIX], create: [] };
+    case "drill":
+      return { read: [...tiers, REPORTS_PREFIX], create: [REPORTS_PREFIX] };
+  }
 }
 
 /**
- * What drctl may do, and nothing else: write and read objects under the tier and report prefixes,
- * list only those prefixes, use the site key through S3 or Secrets Manager, read one secret, and
- * publish metrics into one namespace. No delete: lifecycle rules expire old backups, so a stolen
- * token cannot erase them.
+ * One job purpose's policy, and nothing more (DESIGN §8):
+ *  - writer (backup-daily/weekly/monthly): create objects under the tier prefixes, with the
+ *    Object Lock retention drctl sets on each (PutObject with retention headers needs
+ *    s3:PutObjectRetention, per the PutObjectRetention reference); read the backup login secret;
+ *  - reader (verify, status): read and list backups and reports;
+ *  - drill: read and list, create under `reports/` only.
+ * No purpose has any Delete* action or s3:BypassGovernanceRetention: lifecycle rules expire old
+ * backups, so a stolen token cannot erase them, and the bucket policy denies the bypass anyway.
+ * The master credentials are denied explicitly, so no later grant can hand them to a job.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectRetention.html
  */
-export function backupPolicyDocument(p: BackupPolicyInput): string {
-  const objectArns = BACKUP_WRITE_PREFIXES.map((prefix) => `${p.bucketArn}/${prefix}/*`);
-  const statements: Record<string, unknown>[] = [
-    {
-      Sid: "WriteBackupsAndReports",
+export function jobPolicyDocument(p: JobPolicyInput): string {
+  const { read, create } = jobPrefixes(p.purpose);
+  const objects = (prefixes: string[]) => prefixes.map((prefix) => `${p.bucketArn}/${prefix}/*`);
+  const writes = create.length > 0;
+  const statements: Record<string, unknown>[] = [];
+  if (writes) {
+    statements.push({
+      Sid: "CreateObjects",
       Effect: "Allow",
-      // PutObject covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
-      Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
-      Resource: objectArns,
+      // PutObject covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload; the
+      // bucket policy makes every creation under a tier prefix conditional (If-None-Match).
+      Action: ["s3:PutObject", "s3:PutObjectRetention", "s3:AbortMultipartUpload"],
+      Resource: objects(create),
+    });
+  }
+  statements.push(
+    {
+      Sid: "ReadObjects",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:GetObjectRetention"],
+      Resource: objects(read),
     },
     {
-      Sid: "ReadBackupsAndReports",
-      Effect: "Allow",
-      Action: ["s3:GetObject"],
-      Resource: objectArns,
-    },
-    {
-      Sid: "ListBackupPrefixes",
+      Sid: "ListPrefixes",
       Effect: "Allow",
       Action: ["s3:ListBucket"],
       Resource: [p.bucketArn],
       // drctl lists with Prefix "daily/" etc.; `*` also matches the empty rest.
-      Condition: {
-        StringLike: { "s3:prefix": BACKUP_WRITE_PREFIXES.map((prefix) => `${prefix}/*`) },
-      },
+      Condition: { StringLike: { "s3:prefix": read.map((prefix) => `${prefix}/*`) } },
     },
     {
-      Sid: "UseSiteKeyThroughS3AndSecretsManager",
+      Sid: "UseSiteKeyThroughS3",
       Effect: "Allow",
       // GenerateDataKey for SSE-KMS uploads; Decrypt for downloads and for completing multipart
       // uploads. https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
-      Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+      Action: writes ? ["kms:GenerateDataKey", "kms:Decrypt"] : ["kms:Decrypt"],
       Resource: [p.kmsKeyArn],
-      Condition: {
-        StringEquals: {
-          "kms:ViaService": [
-            `s3.${p.region}.amazonaws.com`,
-            `secretsmanager.${p.region}.amazonaws.com`,
-          ],
-        },
-      },
+      Condition: { StringEquals: { "kms:ViaService": `s3.${p.region}.amazonaws.com` } },
     },
     {
       Sid: "PublishBackupMetrics",
@@ -130,21 +159,42 @@ export function backupPolicyDocument(p: BackupPolicyInput): string {
       Resource: "*",
       Condition: { StringEquals: { "cloudwatch:namespace": p.metricsNamespace } },
     },
-  ];
-  if (p.databaseSecretArn !== undefined) {
+  );
+  if (p.purpose === "writer" && p.loginSecretArnPattern !== undefined) {
+    statements.push(
+      {
+        Sid: "ReadBackupLoginSecret",
+        Effect: "Allow",
+        Action: ["secretsmanager:GetSecretValue"],
+        Resource: [p.loginSecretArnPattern],
+      },
+      {
+        Sid: "DecryptBackupLoginSecret",
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: [p.kmsKeyArn],
+        Condition: {
+          StringEquals: { "kms:ViaService": `secretsmanager.${p.region}.amazonaws.com` },
+        },
+      },
+    );
+  }
+  const denied = p.deniedSecretArnPatterns ?? [];
+  if (denied.length > 0) {
     statements.push({
-      Sid: "ReadBackupRoleSecret",
-      Effect: "Allow",
-      Action: ["secretsmanager:GetSecretValue"],
-      Resource: [p.databaseSecretArn],
+      Sid: "DenyMasterCredentials",
+      Effect: "Deny",
+      Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+      Resource: denied,
     });
   }
   return JSON.stringify({ Version: "2012-10-17", Statement: statements });
 }
 
 /**
- * The IAM role drctl runs as in one cluster (IRSA): trusted through the cluster's OIDC provider
- * for one ServiceAccount, allowed exactly what backups, verify and the drill need.
+ * The IAM role one kind of backup job runs as (IRSA): trusted through the cluster's OIDC provider
+ * for one ServiceAccount, allowed exactly what that purpose needs. Exists in every role of the
+ * site, with a policy that never changes with the role (DESIGN §2b).
  */
 export class BackupIdentity extends pulumi.ComponentResource {
   public readonly roleArn: pulumi.Output<string>;
@@ -152,13 +202,25 @@ export class BackupIdentity extends pulumi.ComponentResource {
 
   constructor(name: string, args: BackupIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:BackupIdentity", name, {}, opts);
+    // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+    if (!/^[\w+=,.@-]{1,64}$/.test(args.roleName)) {
+      throw new Error(
+        `[roleName] must be 1-64 characters of letters, digits and +=,.@_-, got "${args.roleName}" (${args.roleName.length})`,
+      );
+    }
+    if (args.purpose !== "writer" && args.loginSecretArnPattern !== undefined) {
+      throw new Error(
+        `[loginSecretArnPattern] is for the writer identity only; the ${args.purpose} jobs never connect to the database`,
+      );
+    }
     const tags = args.tags ?? {};
     const subject = serviceAccountSubject(args.namespace, args.serviceAccount);
 
     const role = new aws.iam.Role(
       name,
       {
-        description: `drctl in ${args.namespace}/${args.serviceAccount}: backups, verify, restore drill`,
+        name: args.roleName,
+        description: `drctl ${args.purpose} jobs in ${args.namespace}/${args.serviceAccount}`,
         assumeRolePolicy: pulumi
           .all([args.oidcProviderArn, args.oidcIssuer])
           .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, subject)),
@@ -171,17 +233,17 @@ export class BackupIdentity extends pulumi.ComponentResource {
       name,
       {
         role: role.name,
-        policy: pulumi
-          .all([args.kmsKeyArn, args.databaseSecretArn])
-          .apply(([kmsKeyArn, databaseSecretArn]) =>
-            backupPolicyDocument({
-              region: args.region,
-              bucketArn: args.bucketArn,
-              kmsKeyArn,
-              metricsNamespace: args.metricsNamespace,
-              databaseSecretArn,
-            }),
-          ),
+        policy: pulumi.output(args.kmsKeyArn).apply((kmsKeyArn) =>
+          jobPolicyDocument({
+            purpose: args.purpose,
+            region: args.region,
+            bucketArn: args.bucketArn,
+            kmsKeyArn,
+            metricsNamespace: args.metricsNamespace,
+            loginSecretArnPattern: args.loginSecretArnPattern,
+            deniedSecretArnPatterns: args.deniedSecretArnPatterns,
+          }),
+        ),
       },
       { parent: this },
     );

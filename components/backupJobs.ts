@@ -2,7 +2,8 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupCronJobs, validateBackupCronJobsArgs, type BackupSchedules } from "./backupCronJobs";
 import { BackupIdentity } from "./backupIdentity";
-import type { Role } from "./config";
+import type { Role, Tier } from "./config";
+import { BACKUP_JOB_PURPOSES, backupJobServiceAccount, type BackupJobPurpose } from "./naming";
 
 export interface BackupJobsArgs {
   readonly region: string;
@@ -15,8 +16,8 @@ export interface BackupJobsArgs {
   readonly oidcIssuer: pulumi.Input<string>;
   /** naming.backupNamespace. */
   readonly namespace: string;
-  /** naming.backupServiceAccount. */
-  readonly serviceAccount: string;
+  /** IAM role name of each job purpose (naming.backupJobRoleName). */
+  readonly roleNames: Readonly<Record<BackupJobPurpose, string>>;
   /** This site's backup bucket name (naming.backupBucketName). */
   readonly bucketName: string;
   /** This site's backup bucket ARN (naming.backupBucketArn). */
@@ -31,13 +32,33 @@ export interface BackupJobsArgs {
   readonly image: string;
   /** PostgreSQL major version of the database: the drill's scratch server runs the same. */
   readonly postgresVersion: string;
+  /** The drill's scratch PostgreSQL image, pinned by digest (see scratchImageProblem). */
+  readonly scratchImage: string;
   readonly schedules: BackupSchedules;
   /** @default "Etc/UTC" */
   readonly timeZone?: string;
   /** Database host backups dump from (the data tier's endpoint address). @default undefined */
   readonly databaseHost?: pulumi.Input<string>;
-  /** Secrets Manager ARN of the `backup` role's credentials. @default undefined */
+  /**
+   * What drctl reads the backup login's credentials from (DRCTL_DB_SECRET_ARN): the login
+   * secret's ARN or name, never the master secret (contract C2). @default undefined
+   */
   readonly databaseSecretArn?: pulumi.Input<string>;
+  /**
+   * The backup login secret as an ARN pattern (naming.secretArnPattern): the writer identity's
+   * only Secrets Manager grant, identical in every role. @default undefined (no grant)
+   */
+  readonly loginSecretArnPattern?: string;
+  /** Secrets every job identity is explicitly denied (both sites' master secrets). @default [] */
+  readonly deniedSecretArnPatterns?: string[];
+  /**
+   * Object Lock retention per tier for what the backups write (contract C4).
+   * @default undefined (no Object Lock)
+   */
+  readonly objectLock?: {
+    readonly mode: "GOVERNANCE" | "COMPLIANCE";
+    readonly days: Readonly<Record<Tier, number>>;
+  };
   /** @default "app" */
   readonly databaseName?: string;
   /** @default [] */
@@ -48,46 +69,81 @@ export interface BackupJobsArgs {
   readonly tags?: Record<string, string>;
 }
 
-/** The scratch image for a database engine version: `postgres:16` for "16" or "16.4". */
-export function scratchImageFor(postgresVersion: string): string {
-  if (!/^\d+(\.\d+)?$/.test(postgresVersion)) {
-    throw new Error(`[postgresVersion] must look like 16 or 16.4, got "${postgresVersion}"`);
+const DIGEST = /@sha256:[0-9a-f]{64}$/;
+
+/**
+ * Why the scratch image cannot be used, or undefined. It must be pinned by digest (a tag can be
+ * moved to other bytes; a digest names exactly one image), and a tag beside the digest must name
+ * the database's major version: pg_restore into an older server fails on newer dump features.
+ * https://docs.docker.com/reference/cli/docker/image/pull/#pull-an-image-by-digest-immutable-identifier
+ * https://www.postgresql.org/docs/current/app-pgdump.html (dumps load into the same or newer majors)
+ */
+export function scratchImageProblem(image: string, postgresVersion: string): string | undefined {
+  const major = /^(\d+)/.exec(postgresVersion)?.[1];
+  if (!DIGEST.test(image)) {
+    return (
+      `"${image}" is not pinned by digest; set dr-stack:jobs.scratchImage to ` +
+      `postgres:${major ?? "<major>"}.<minor>@sha256:<64 hex digits> ` +
+      `(\`docker buildx imagetools inspect postgres:${major ?? "<major>"}.<minor>\` prints the digest)`
+    );
   }
-  return `postgres:${postgresVersion}`;
+  const tag = /:([\w.-]+)@sha256:/.exec(image)?.[1];
+  const tagMajor = tag === undefined ? undefined : /^(\d+)/.exec(tag)?.[1];
+  if (tagMajor !== undefined && major !== undefined && tagMajor !== major) {
+    return (
+      `"${image}" is PostgreSQL ${tagMajor} but the database runs ${postgresVersion}; ` +
+      `pin a postgres:${major}.x image so the drill restores into the same major version`
+    );
+  }
+  return undefined;
 }
 
 /**
- * drctl in one site's cluster: its IAM role (IRSA) and the CronJobs that run it. The alarms on
- * what those jobs publish are BackupAlarms, which needs no cluster.
+ * drctl in one site's cluster: one IAM role (IRSA) per job purpose and the CronJobs that run
+ * them. Every role and grant exists whatever the site's role (DESIGN §2b). The alarms on what
+ * those jobs publish are BackupAlarms, which needs no cluster.
  */
 export class BackupJobs extends pulumi.ComponentResource {
+  /** The writer identity's role (the one that creates backups). */
   public readonly roleArn: pulumi.Output<string>;
+  /** Each purpose's role ARN. */
+  public readonly roleArns: pulumi.Output<Record<BackupJobPurpose, string>>;
   public readonly namespace: pulumi.Output<string>;
   public readonly cronJobNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: BackupJobsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:BackupJobs", name, {}, opts);
-    const scratchImage = scratchImageFor(args.postgresVersion);
+    const imageProblem = scratchImageProblem(args.scratchImage, args.postgresVersion);
+    if (imageProblem) throw new Error(`[scratchImage] ${imageProblem}`);
     const store = `s3://${args.bucketName}/`;
-    // Before the IAM role exists: a bad schedule must not leave a half-built site.
+    // Before the IAM roles exist: a bad schedule must not leave a half-built site.
     validateBackupCronJobsArgs({ ...args, store });
 
-    const identity = new BackupIdentity(
-      `${name}-irsa`,
-      {
-        region: args.region,
-        oidcProviderArn: args.oidcProviderArn,
-        oidcIssuer: args.oidcIssuer,
-        namespace: args.namespace,
-        serviceAccount: args.serviceAccount,
-        bucketArn: args.bucketArn,
-        kmsKeyArn: args.kmsKeyArn,
-        metricsNamespace: args.metricsNamespace,
-        databaseSecretArn: args.databaseSecretArn,
-        tags: args.tags,
-      },
-      { parent: this },
-    );
+    const identities = Object.fromEntries(
+      BACKUP_JOB_PURPOSES.map((purpose) => {
+        const serviceAccount = backupJobServiceAccount(purpose);
+        const identity = new BackupIdentity(
+          `${name}-irsa-${purpose}`,
+          {
+            purpose,
+            roleName: args.roleNames[purpose],
+            region: args.region,
+            oidcProviderArn: args.oidcProviderArn,
+            oidcIssuer: args.oidcIssuer,
+            namespace: args.namespace,
+            serviceAccount,
+            bucketArn: args.bucketArn,
+            kmsKeyArn: args.kmsKeyArn,
+            metricsNamespace: args.metricsNamespace,
+            loginSecretArnPattern: purpose === "writer" ? args.loginSecretArnPattern : undefined,
+            deniedSecretArnPatterns: args.deniedSecretArnPatterns,
+            tags: args.tags,
+          },
+          { parent: this },
+        );
+        return [purpose, { serviceAccount, roleArn: identity.roleArn }];
+      }),
+    ) as Record<BackupJobPurpose, { serviceAccount: string; roleArn: pulumi.Output<string> }>;
 
     const cronJobs = new BackupCronJobs(
       `${name}-cron`,
@@ -96,10 +152,10 @@ export class BackupJobs extends pulumi.ComponentResource {
         role: args.role,
         region: args.region,
         namespace: args.namespace,
-        serviceAccount: args.serviceAccount,
-        roleArn: identity.roleArn,
+        identities,
         image: args.image,
-        scratchImage,
+        scratchImage: args.scratchImage,
+        objectLock: args.objectLock,
         schedules: args.schedules,
         timeZone: args.timeZone,
         store,
@@ -115,11 +171,21 @@ export class BackupJobs extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.roleArn = identity.roleArn;
+    this.roleArn = identities.writer.roleArn;
+    this.roleArns = pulumi
+      .all(BACKUP_JOB_PURPOSES.map((p) => identities[p].roleArn))
+      .apply(
+        (arns) =>
+          Object.fromEntries(BACKUP_JOB_PURPOSES.map((p, i) => [p, arns[i]])) as Record<
+            BackupJobPurpose,
+            string
+          >,
+      );
     this.namespace = cronJobs.namespace;
     this.cronJobNames = cronJobs.cronJobNames;
     this.registerOutputs({
       roleArn: this.roleArn,
+      roleArns: this.roleArns,
       namespace: this.namespace,
       cronJobNames: this.cronJobNames,
     });

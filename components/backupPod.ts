@@ -11,6 +11,39 @@ type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 type Resources = k8s.types.input.core.v1.ResourceRequirements;
+type Volume = k8s.types.input.core.v1.Volume;
+
+/**
+ * Where a pod keeps bulk data: an emptyDir on the node's disk (bounded by `sizeLimit`, counted
+ * against the pod's ephemeral-storage), or a generic ephemeral volume, a PersistentVolumeClaim
+ * that Kubernetes creates with the pod and deletes with it, provisioned by the storage class and
+ * so off the node's disk. https://kubernetes.io/docs/concepts/storage/ephemeral-volumes/#generic-ephemeral-volumes
+ */
+export type ScratchVolume =
+  | { readonly kind: "emptyDir"; readonly sizeLimit: string }
+  | { readonly kind: "ephemeral"; readonly size: string; readonly storageClassName: string };
+
+/** The pod volume named `name` for a ScratchVolume. */
+export function scratchVolume(
+  name: string,
+  v: ScratchVolume,
+  labels: Record<string, string>,
+): Volume {
+  if (v.kind === "emptyDir") return { name, emptyDir: { sizeLimit: v.sizeLimit } };
+  return {
+    name,
+    ephemeral: {
+      volumeClaimTemplate: {
+        metadata: { labels },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: v.storageClassName,
+          resources: { requests: { storage: v.size } },
+        },
+      },
+    },
+  };
+}
 
 /**
  * drctl's uid/gid: the image's own `drctl` user (drctl/Dockerfile). It must have a passwd entry:
@@ -65,8 +98,8 @@ function drctlContainer(c: DrctlContainerInput): Container {
 
 export interface ScratchPostgresInput {
   readonly image: pulumi.Input<string>;
-  /** emptyDir size limit for PGDATA: the restored database must fit. */
-  readonly dataSizeLimit: string;
+  /** Where PGDATA lives: the restored database must fit. */
+  readonly data: ScratchVolume;
   readonly resources: Resources;
 }
 
@@ -111,20 +144,21 @@ export function scratchPostgresContainer(s: ScratchPostgresInput): Container {
 export interface PodSpecInput {
   readonly serviceAccount: string;
   readonly drctl: DrctlContainerInput;
-  /** emptyDir size limit for drctl's /tmp. */
-  readonly tmpSizeLimit: string;
+  /** drctl's /tmp (TMPDIR): where the drill downloads the dump before pg_restore reads it. */
+  readonly tmp: ScratchVolume;
+  /** Labels for the claims of generic ephemeral volumes. @default {} */
+  readonly volumeLabels?: Record<string, string>;
   /** The drill's scratch PostgreSQL; omitted for backups, verify and status. @default undefined */
   readonly scratch?: ScratchPostgresInput;
 }
 
 /** The locked-down pod every CronJob runs. */
 export function backupPodSpec(p: PodSpecInput): PodSpec {
-  const volumes: k8s.types.input.core.v1.Volume[] = [
-    { name: "tmp", emptyDir: { sizeLimit: p.tmpSizeLimit } },
-  ];
+  const labels = p.volumeLabels ?? {};
+  const volumes: Volume[] = [scratchVolume("tmp", p.tmp, labels)];
   if (p.scratch) {
     volumes.push(
-      { name: "pgdata", emptyDir: { sizeLimit: p.scratch.dataSizeLimit } },
+      scratchVolume("pgdata", p.scratch.data, labels),
       { name: "pgrun", emptyDir: { sizeLimit: "16Mi" } },
       { name: "pgtmp", emptyDir: { sizeLimit: "256Mi" } },
       // The default 64 MiB /dev/shm is too small for parallel restore's shared memory.

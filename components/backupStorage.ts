@@ -23,9 +23,12 @@ export type BackupPrefix = keyof typeof BACKUP_PREFIXES;
 export const ABORT_MULTIPART_AFTER_DAYS = 1;
 
 export interface ObjectLockSettings {
-  /** GOVERNANCE lets a principal with `s3:BypassGovernanceRetention` shorten it; COMPLIANCE nobody. */
+  /** GOVERNANCE lets only the break-glass principal shorten it (the bucket policy); COMPLIANCE nobody. */
   readonly mode: "GOVERNANCE" | "COMPLIANCE";
-  /** Default retention of every new object version. */
+  /**
+   * Default retention of every new object version: the safety net for what drctl writes without
+   * its own per-object retention (contract C4). The shortest tier's lock days.
+   */
   readonly days: number;
 }
 
@@ -43,11 +46,20 @@ export interface BackupStorageArgs {
   /** Object Lock default retention, against ransomware. @default undefined (no Object Lock) */
   readonly objectLock?: ObjectLockSettings;
   /**
-   * Where to replicate, on the `primary` site only; omit on a destination-only site.
-   * @default undefined (no outbound replication)
+   * The only principal the bucket policy lets bypass governance retention.
+   * @default undefined (nobody may)
    */
-  readonly replication?: {
+  readonly breakGlassPrincipalArn?: string;
+  /**
+   * Replication to the peer's bucket. The role exists in every role of the site (DESIGN §2b);
+   * the replication config itself only when `enabled`.
+   */
+  readonly replication: {
+    /** Whether the replication config exists (a primary site with peer links on, contract C1). */
+    readonly enabled: boolean;
     readonly destination: ReplicationDestination;
+    /** naming.replicationRoleName(self, peer): the peer's key policy names it. */
+    readonly roleName: string;
     /** @default "STANDARD" */
     readonly storageClass?: ReplicaStorageClass;
     /** The rule's id (naming.replicationRuleId): S3's replication metrics are per RuleId. */
@@ -71,6 +83,14 @@ export function validateBackupStorageArgs(args: BackupStorageArgs): void {
     wholeDays("noncurrentVersionExpirationDays", args.noncurrentVersionExpirationDays);
   }
   if (args.objectLock) wholeDays("objectLock.days", args.objectLock.days);
+  if (
+    args.breakGlassPrincipalArn !== undefined &&
+    !/^arn:[a-z-]+:iam::\d{12}:(role|user)\/.+$/.test(args.breakGlassPrincipalArn)
+  ) {
+    throw new Error(
+      `[breakGlassPrincipalArn] must be an IAM role or user ARN, got "${args.breakGlassPrincipalArn}"`,
+    );
+  }
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(args.bucketName)) {
     throw new Error(
       `[bucketName] must be 3-63 characters of a-z, 0-9, . and -, got "${args.bucketName}"`,
@@ -96,7 +116,11 @@ export function validateBackupStorageArgs(args: BackupStorageArgs): void {
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Null
  */
-export function backupBucketPolicy(bucketArn: string, kmsKeyArn: string): object {
+export function backupBucketPolicy(
+  bucketArn: string,
+  kmsKeyArn: string,
+  breakGlassPrincipalArn?: string,
+): object {
   const objects = `${bucketArn}/*`;
   const denyPut = (Sid: string, Condition: Record<string, Record<string, string>>) => ({
     Sid,
@@ -135,7 +159,59 @@ export function backupBucketPolicy(bucketArn: string, kmsKeyArn: string): object
       denyPut("DenyCustomerProvidedKeys", {
         Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" },
       }),
+      createOnlyStatement(bucketArn),
+      governanceBypassStatement(bucketArn, breakGlassPrincipalArn),
     ],
+  };
+}
+
+/** The prefixes that hold backups: create-only (contract C4). `reports/` is not one of them. */
+export const CREATE_ONLY_PREFIXES = ["daily/", "weekly/", "monthly/"] as const;
+
+/**
+ * Contract C4: no object under a tier prefix may be created without `If-None-Match: *`, so an
+ * existing backup can never be overwritten. The S3 user guide, "Enforce conditional writes on
+ * Amazon S3 buckets": the `s3:if-none-match` key is Null when the header is absent (example 1
+ * allows only puts where it is not), and `s3:ObjectCreationOperation` is false for
+ * CreateMultipartUpload, UploadPart and UploadPartCopy, which cannot carry the header and must
+ * be exempt (example 2's BlockNonConditionalObjectCreation denies exactly when it is true).
+ * The completion of a multipart upload is a creation and needs the header. Replication writes
+ * replicas with s3:ReplicateObject, not s3:PutObject, so it is not affected.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html
+ */
+export function createOnlyStatement(bucketArn: string): object {
+  return {
+    Sid: "DenyNonConditionalCreates",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:PutObject",
+    Resource: CREATE_ONLY_PREFIXES.map((prefix) => `${bucketArn}/${prefix}*`),
+    Condition: {
+      Null: { "s3:if-none-match": "true" },
+      Bool: { "s3:ObjectCreationOperation": "true" },
+    },
+  };
+}
+
+/**
+ * Governance-mode retention can be shortened or removed by anyone holding
+ * `s3:BypassGovernanceRetention` ("Bypassing governance mode"); this denies it to every principal
+ * but the configured break-glass one, whatever IAM grants. (In COMPLIANCE mode nobody can bypass.)
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-bypass
+ */
+export function governanceBypassStatement(
+  bucketArn: string,
+  breakGlassPrincipalArn?: string,
+): object {
+  return {
+    Sid: "DenyGovernanceBypass",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:BypassGovernanceRetention",
+    Resource: `${bucketArn}/*`,
+    ...(breakGlassPrincipalArn !== undefined
+      ? { Condition: { ArnNotEquals: { "aws:PrincipalArn": breakGlassPrincipalArn } } }
+      : {}),
   };
 }
 
@@ -143,9 +219,17 @@ export function backupBucketPolicy(bucketArn: string, kmsKeyArn: string): object
  * One expiration rule per prefix, plus one rule over the whole bucket for what versioning leaves
  * behind. An expired current version becomes noncurrent (a delete marker hides it) and is removed
  * `noncurrentDays` later; the delete marker, once alone, is then removed too. So a daily backup
- * is gone for good after `retentionDays.daily + noncurrentDays`. `expiredObjectDeleteMarker`
- * cannot share an Expiration with `days`, hence its own rule.
+ * is gone for good after `retentionDays.daily + noncurrentDays` at the earliest. With Object
+ * Lock, lifecycle still places the delete marker, but "a locked version of an object cannot be
+ * deleted by a S3 Lifecycle expiration policy": the noncurrent version stays until its retention
+ * ends (S3 user guide, "Managing S3 Lifecycle policies with Object Lock").
+ * `expiredObjectDeleteMarker` cannot share an Expiration with `days`, hence its own rule.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configuration-examples.html
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-lifecycle
+ *
+ * The whole-bucket rule's filter is `{ prefix: "" }`, not `{}`: the provider warns on an empty
+ * filter block and plans a diff when AWS reads it back (terraform-provider-aws #41710, #42714,
+ * fixed for validation only in #42624); an empty prefix matches every key and is kept as written.
  */
 export function lifecycleRules(
   retentionDays: Readonly<Record<BackupPrefix, number>>,
@@ -162,7 +246,7 @@ export function lifecycleRules(
     {
       id: "versions-uploads-markers",
       status: "Enabled",
-      filter: {},
+      filter: { prefix: "" },
       noncurrentVersionExpiration: { noncurrentDays },
       abortIncompleteMultipartUpload: { daysAfterInitiation: ABORT_MULTIPART_AFTER_DAYS },
       expiration: { expiredObjectDeleteMarker: true },
@@ -172,8 +256,8 @@ export function lifecycleRules(
 
 /**
  * The site's backup bucket: versioned, SSE-KMS with the site key and bucket keys, private, owner-
- * enforced, TLS-only, lifecycle per tier, optional Object Lock, and (on the primary) replicated to
- * the peer's bucket. v7's split resources only, never inline bucket arguments: mixing the two
+ * enforced, TLS-only, create-only under the tier prefixes, lifecycle per tier, Object Lock (on by
+ * default in the config), and (on a primary with peer links) replicated to the peer's bucket. v7's split resources only, never inline bucket arguments: mixing the two
  * silently drops replication and lifecycle rules (pulumi/pulumi-aws#2577).
  */
 export class BackupStorage extends pulumi.ComponentResource {
@@ -181,6 +265,8 @@ export class BackupStorage extends pulumi.ComponentResource {
   public readonly bucketArn: pulumi.Output<string>;
   /** Whether this site replicates out. */
   public readonly replicates: pulumi.Output<boolean>;
+  /** The role S3 replicates this bucket to the peer's with (exists in every role). */
+  public readonly replicationRoleArn: pulumi.Output<string>;
 
   constructor(name: string, args: BackupStorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:storage:BackupStorage", name, {}, opts);
@@ -255,7 +341,9 @@ export class BackupStorage extends pulumi.ComponentResource {
         bucket: bucket.id,
         policy: pulumi
           .all([bucket.arn, args.kmsKeyArn])
-          .apply(([bucketArn, keyArn]) => JSON.stringify(backupBucketPolicy(bucketArn, keyArn))),
+          .apply(([bucketArn, keyArn]) =>
+            JSON.stringify(backupBucketPolicy(bucketArn, keyArn, args.breakGlassPrincipalArn)),
+          ),
       },
       // S3 rejects concurrent bucket-policy and public-access-block changes (OperationAborted).
       { ...keep, dependsOn: [publicAccess] },
@@ -284,33 +372,35 @@ export class BackupStorage extends pulumi.ComponentResource {
       { parent: this, dependsOn: [versioning] },
     );
 
-    if (args.replication) {
-      new BackupReplication(
-        `${name}-replication`,
-        {
-          region,
-          accountId: args.accountId,
-          sourceBucket: bucket.id,
-          sourceBucketArn: bucket.arn,
-          sourceVersioning: versioning,
-          sourceKmsKeyArn: args.kmsKeyArn,
-          destination: args.replication.destination,
-          storageClass: args.replication.storageClass,
-          ruleId: args.replication.ruleId,
-          objectLock: args.objectLock !== undefined,
-          tags,
-        },
-        { parent: this },
-      );
-    }
+    const replication = new BackupReplication(
+      `${name}-replication`,
+      {
+        region,
+        accountId: args.accountId,
+        sourceBucket: bucket.id,
+        sourceBucketArn: bucket.arn,
+        sourceVersioning: versioning,
+        sourceKmsKeyArn: args.kmsKeyArn,
+        destination: args.replication.destination,
+        roleName: args.replication.roleName,
+        enabled: args.replication.enabled,
+        storageClass: args.replication.storageClass,
+        ruleId: args.replication.ruleId,
+        objectLock: args.objectLock !== undefined,
+        tags,
+      },
+      { parent: this },
+    );
 
     this.bucketName = bucket.bucket;
     this.bucketArn = bucket.arn;
-    this.replicates = pulumi.output(args.replication !== undefined);
+    this.replicates = pulumi.output(args.replication.enabled);
+    this.replicationRoleArn = replication.roleArn;
     this.registerOutputs({
       bucketName: this.bucketName,
       bucketArn: this.bucketArn,
       replicates: this.replicates,
+      replicationRoleArn: this.replicationRoleArn,
     });
   }
 }

@@ -119,9 +119,6 @@ export function dnsHealthAlarmName(n: NamingInput, s: SiteRef): string {
 /** Namespace in each cluster that holds the backup and drill CronJobs. */
 export const backupNamespace = "dr-backup";
 
-/** ServiceAccount the backup CronJobs run as; the IAM trust policy names it. */
-export const backupServiceAccount = "drctl";
-
 /** CloudWatch namespace drctl publishes its metrics into. */
 export const metricsNamespace = "DrStack/Backups";
 
@@ -166,8 +163,8 @@ export function trafficControlAlarmName(n: NamingInput, s: SiteRef): string {
  * IAM role names a site's stack creates in every role (DESIGN §2b), fixed so that the peer's
  * stack can name them too (the site key's policy in each region lets the replication role of
  * each direction use that key). IAM role names are at most 64 characters: the longest stem the
- * config allows is 20 + 1 + 10 = 31, and the longest suffix below is 21 (`-s3-repl-to-` + a
- * 10-character site), so 52 at most.
+ * config allows is 20 + 1 + 10 = 31, and the longest suffix below is 22 (`-s3-repl-to-` + a
+ * 10-character site), so 53 at most.
  * https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
  */
 export function replicationRoleName(n: NamingInput, from: SiteRef, to: SiteRef): string {
@@ -176,4 +173,40 @@ export function replicationRoleName(n: NamingInput, from: SiteRef, to: SiteRef):
 
 export function replicationRoleArn(n: NamingInput, from: SiteRef, to: SiteRef): string {
   return `arn:${partition(n)}:iam::${n.accountId}:role/${replicationRoleName(n, from, to)}`;
+}
+
+/** The role AWS Backup assumes to back up and restore the site's database. */
+export function backupServiceRoleName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-aws-backup`;
+}
+
+/** Kinds of backup job, each with its own ServiceAccount and IAM role (DESIGN §8). */
+export const BACKUP_JOB_PURPOSES = ["writer", "reader", "drill"] as const;
+export type BackupJobPurpose = (typeof BACKUP_JOB_PURPOSES)[number];
+
+/** IRSA role of one job purpose: `<stem>-drctl-writer` etc. */
+export function backupJobRoleName(n: NamingInput, s: SiteRef, purpose: BackupJobPurpose): string {
+  return `${siteStem(n, s)}-drctl-${purpose}`;
+}
+
+/** ServiceAccount of one job purpose in the backup namespace. */
+export function backupJobServiceAccount(purpose: BackupJobPurpose): string {
+  return `drctl-${purpose}`;
+}
+
+/** The site's logically air-gapped vault (optional copy target of the peer's plan). */
+export function airGappedVaultName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-airgapped`;
+}
+
+export function airGappedVaultArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:backup:${s.region}:${n.accountId}:backup-vault:${airGappedVaultName(n, s)}`;
+}
+
+/**
+ * Every ARN a Secrets Manager secret named `name` can have in `region`: AWS appends `-` and six
+ * random characters to the name. https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html#iam-resources
+ */
+export function secretArnPattern(n: NamingInput, region: string, name: string): string {
+  return `arn:${partition(n)}:secretsmanager:${region}:${n.accountId}:secret:${name}-??????`;
 }

@@ -20,12 +20,13 @@ export type ReplicaStorageClass = (typeof REPLICA_STORAGE_CLASSES)[number];
 export const REPLICATION_TIME_MINUTES = 15;
 
 /**
- * Only the `primary` site replicates out (DESIGN §3): `standby` and `promoting` sites are
- * destinations, and a `fenced` site takes part in nothing. After a failover the promoted site
- * becomes `primary` and so replicates back to the old one.
+ * Only the `primary` site replicates out (DESIGN §3), and only while its peer links are on
+ * (contract C1): `standby` and `promoting` sites are destinations, and a `fenced` site takes part
+ * in nothing. After a failover the promoted site becomes `primary` and replicates back to the old
+ * one once `drctl failover reconnect` turns its peer links on again.
  */
-export function replicatesToPeer(role: Role): boolean {
-  return role === "primary";
+export function replicatesToPeer(role: Role, peerLinks: boolean): boolean {
+  return role === "primary" && peerLinks;
 }
 
 /** The peer side of the replication: every value comes from naming.ts, never from peer state. */
@@ -57,6 +58,13 @@ export interface BackupReplicationArgs {
   /** The site key that encrypts the source objects. */
   readonly sourceKmsKeyArn: pulumi.Input<string>;
   readonly destination: ReplicationDestination;
+  /** naming.replicationRoleName(self, peer): fixed, so the peer's key policy can name the role. */
+  readonly roleName: string;
+  /**
+   * Whether the replication config exists. The role and its policy exist either way, so that
+   * turning replication on (a promotion's reconnect) changes no IAM resource (DESIGN §2b).
+   */
+  readonly enabled: boolean;
   /**
    * The rule's id, from naming.replicationRuleId: S3 publishes replication metrics with it as the
    * RuleId dimension, and the replication alarms look for exactly that value.
@@ -98,6 +106,12 @@ export function validateReplicationArgs(args: BackupReplicationArgs): void {
       `[destination.kmsKeyArnPattern] must name keys in ${d.region}, got "${d.kmsKeyArnPattern}"`,
     );
   }
+  // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+  if (!/^[\w+=,.@-]{1,64}$/.test(args.roleName)) {
+    throw new Error(
+      `[roleName] must be 1-64 characters of letters, digits and +=,.@_-, got "${args.roleName}" (${args.roleName.length})`,
+    );
+  }
   if (!/^[\x20-\x7e]{1,255}$/.test(args.ruleId)) {
     throw new Error(`[ruleId] must be 1-255 printable characters, got "${args.ruleId}"`);
   }
@@ -109,7 +123,14 @@ export function validateReplicationArgs(args: BackupReplicationArgs): void {
   }
 }
 
-/** Trust: only S3 acting for this account may assume the replication role (confused deputy). */
+/**
+ * Trust: only S3 acting for this account may assume the replication role (confused deputy,
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). The S3 replication
+ * guide's trust policy names S3 and nothing else; no AWS page says S3 sets `aws:SourceArn` when it
+ * assumes a replication role, so only `aws:SourceAccount` is required here (a positive condition
+ * on a key the caller does not send evaluates false and would stop replication).
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html
+ */
 export function replicationTrustPolicy(accountId: string): object {
   return {
     Version: "2012-10-17",
@@ -187,11 +208,13 @@ export function replicationRolePolicy(p: ReplicationPolicyInput): object {
       },
       {
         // IAM cannot authorize by alias ARN, so the resource is every key in the peer region,
-        // narrowed to the one that carries the peer's alias (naming.kmsKeyArnPattern).
+        // narrowed to the one that carries the peer's alias (naming.kmsKeyArnPattern). With S3
+        // Bucket Keys on the destination, S3 also decrypts with the replica key (the bucket-level
+        // data key), so the role needs kms:Decrypt there as well as kms:Encrypt: "Replicating
+        // encrypted objects", the note on S3 Bucket Keys.
+        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html
         Sid: "EncryptReplicasWithPeerKey",
         Effect: "Allow",
-        // With S3 Bucket Keys on the destination, replication needs Decrypt on the replica key
-        // too (S3 user guide, replication-config-for-kms-objects.html).
         Action: ["kms:Encrypt", "kms:Decrypt"],
         Resource: d.kmsKeyArnPattern,
         Condition: {
@@ -206,8 +229,8 @@ export function replicationRolePolicy(p: ReplicationPolicyInput): object {
 
 /**
  * Cross-region replication of the site's backup bucket to the peer's: an IAM role with least
- * privilege and one V2 replication rule with Replication Time Control. Only the `primary` site
- * creates this (see `replicatesToPeer`).
+ * privilege (in every role of the site) and, when `enabled`, one V2 replication rule with
+ * Replication Time Control (see `replicatesToPeer`).
  */
 export class BackupReplication extends pulumi.ComponentResource {
   public readonly roleArn: pulumi.Output<string>;
@@ -224,6 +247,7 @@ export class BackupReplication extends pulumi.ComponentResource {
     const role = new aws.iam.Role(
       `${name}-role`,
       {
+        name: args.roleName,
         description: `S3 replication of backups to ${d.bucketArn}`,
         assumeRolePolicy: JSON.stringify(replicationTrustPolicy(args.accountId)),
         tags,
@@ -251,47 +275,54 @@ export class BackupReplication extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    new aws.s3.BucketReplicationConfig(
-      name,
-      {
-        region: args.region,
-        bucket: args.sourceBucket,
-        role: role.arn,
-        rules: [
-          {
-            id: args.ruleId,
-            status: "Enabled",
-            priority: 1,
-            // An (empty) filter makes this a V2 rule: the only schema that takes Replication
-            // Time Control and an explicit delete-marker setting. Were the filter ever dropped,
-            // S3 would reject the V1 rule carrying both, so this fails loudly, never silently.
-            // https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-add-config.html
-            filter: {},
-            // Delete markers are NOT replicated: a deletion in one region (an attacker's, or a
-            // mistake) must not propagate to the other. Each bucket's own lifecycle rules expire
-            // its own copies, so nothing accumulates. (Lifecycle actions are never replicated.)
-            // https://docs.aws.amazon.com/AmazonS3/latest/userguide/delete-marker-replication.html
-            deleteMarkerReplication: { status: "Disabled" },
-            sourceSelectionCriteria: {
-              // Without this, S3 silently skips SSE-KMS objects: every backup is one.
-              sseKmsEncryptedObjects: { status: "Enabled" },
-              // Metadata changes made on a replica flow back, so after a failback both copies agree.
-              replicaModifications: { status: "Enabled" },
+    if (args.enabled) {
+      new aws.s3.BucketReplicationConfig(
+        name,
+        {
+          region: args.region,
+          bucket: args.sourceBucket,
+          role: role.arn,
+          rules: [
+            {
+              id: args.ruleId,
+              status: "Enabled",
+              priority: 1,
+              // A filter makes this a V2 rule: the only schema that takes Replication Time
+              // Control and an explicit delete-marker setting. Were the filter ever dropped, S3
+              // would reject the V1 rule carrying both, so this fails loudly, never silently.
+              // `{ prefix: "" }` (every key) rather than `{}`: AWS reads an empty filter back as
+              // an empty prefix, and the provider then plans a diff on every `up`.
+              // https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-add-config.html
+              filter: { prefix: "" },
+              // Delete markers are NOT replicated: a deletion in one region (an attacker's, or a
+              // mistake) must not propagate to the other. Each bucket's own lifecycle rules expire
+              // its own copies, so nothing accumulates. (Lifecycle actions are never replicated.)
+              // https://docs.aws.amazon.com/AmazonS3/latest/userguide/delete-marker-replication.html
+              deleteMarkerReplication: { status: "Disabled" },
+              sourceSelectionCriteria: {
+                // Without this, S3 silently skips SSE-KMS objects: every backup is one.
+                sseKmsEncryptedObjects: { status: "Enabled" },
+                // Metadata changes made on a replica flow back, so after a failback both copies agree.
+                replicaModifications: { status: "Enabled" },
+              },
+              destination: {
+                bucket: d.bucketArn,
+                storageClass,
+                // KMS keys never leave their region: replicas are re-encrypted with the peer's key.
+                encryptionConfiguration: { replicaKmsKeyId: d.kmsAliasArn },
+                replicationTime: { status: "Enabled", time: { minutes: REPLICATION_TIME_MINUTES } },
+                metrics: {
+                  status: "Enabled",
+                  eventThreshold: { minutes: REPLICATION_TIME_MINUTES },
+                },
+              },
             },
-            destination: {
-              bucket: d.bucketArn,
-              storageClass,
-              // KMS keys never leave their region: replicas are re-encrypted with the peer's key.
-              encryptionConfiguration: { replicaKmsKeyId: d.kmsAliasArn },
-              replicationTime: { status: "Enabled", time: { minutes: REPLICATION_TIME_MINUTES } },
-              metrics: { status: "Enabled", eventThreshold: { minutes: REPLICATION_TIME_MINUTES } },
-            },
-          },
-        ],
-      },
-      // The role must hold its permissions before S3 starts replicating with it.
-      { parent: this, dependsOn: [args.sourceVersioning, rolePolicy] },
-    );
+          ],
+        },
+        // The role must hold its permissions before S3 starts replicating with it.
+        { parent: this, dependsOn: [args.sourceVersioning, rolePolicy] },
+      );
+    }
 
     this.roleArn = role.arn;
     this.destinationBucketArn = pulumi.output(d.bucketArn);

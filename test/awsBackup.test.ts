@@ -52,16 +52,24 @@ describe("AWS Backup on the primary", () => {
     const selection = run.one("aws:backup/selection:Selection");
     const plan = run.one("aws:backup/plan:Plan");
     const role = run.one("aws:iam/role:Role", "acme-dr-use1-vault-backup");
+    expect(role.inputs.name).toBe("acme-dr-use1-aws-backup");
     expect(selection.inputs).toEqual({
       region: "us-east-1",
       name: "acme-dr-use1-vault-db",
       planId: plan.id,
-      iamRoleArn: `arn:aws:iam::111122223333:role/${role.id}`,
+      iamRoleArn: "arn:aws:iam::111122223333:role/acme-dr-use1-aws-backup",
       resources: ["arn:aws:rds:us-east-1:111122223333:db:acme-dr-use1-pg"],
     });
-    expect(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Principal).toEqual({
-      Service: "backup.amazonaws.com",
-    });
+    // aws:SourceAccount against the confused deputy; AWS Backup documents no aws:SourceArn on
+    // its role assumption. https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    expect(JSON.parse(role.inputs.assumeRolePolicy).Statement).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "backup.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } },
+      },
+    ]);
     const attachments = run
       .ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
       .filter((a) => a.inputs.role === role.id);
@@ -86,25 +94,88 @@ describe("AWS Backup on the primary", () => {
     ]);
   });
 
-  it("locks the vault when vaultLock is configured", async () => {
-    expect(
-      (await runStack("primary")).ofType(
-        "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
-      ),
-    ).toEqual([]);
-    const run = await runStack("primary", { awsBackup: { vaultLock: { changeableForDays: 3 } } });
-    expect(run.one("aws:backup/vaultLockConfiguration:VaultLockConfiguration").inputs).toEqual({
+  it("locks the vault by default with a 7-day grace period, changeable from config", async () => {
+    const lockType = "aws:backup/vaultLockConfiguration:VaultLockConfiguration";
+    expect((await runStack("primary")).one(lockType).inputs).toEqual({
       region: "us-east-1",
       backupVaultName: "acme-dr-use1-vault",
-      changeableForDays: 3,
+      changeableForDays: 7,
       minRetentionDays: 7,
       maxRetentionDays: 3650,
     });
+    const run = await runStack("primary", { awsBackup: { vaultLock: { changeableForDays: 3 } } });
+    expect(run.one(lockType).inputs.changeableForDays).toBe(3);
+    const off = await runStack("primary", { awsBackup: { vaultLock: { enabled: false } } });
+    expect(off.ofType(lockType)).toEqual([]);
+  });
+
+  it("denies deleting recovery points or shortening their lifecycle to everyone", async () => {
+    const run = await runStack("primary");
+    const policy = run.one("aws:backup/vaultPolicy:VaultPolicy");
+    expect(policy.inputs.region).toBe("us-east-1");
+    expect(policy.inputs.backupVaultName).toBe("acme-dr-use1-vault");
+    // AWS Backup, "Vault access policies": deny backup:DeleteRecoveryPoint to "*"; the AWS Config
+    // rule backup-recovery-point-manual-deletion-disabled wants UpdateRecoveryPointLifecycle too.
+    // https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html
+    expect(JSON.parse(policy.inputs.policy)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "DenyRecoveryPointDeletion",
+          Effect: "Deny",
+          Principal: "*",
+          Action: ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"],
+          Resource: "*",
+        },
+      ],
+    });
+    const glass = await runStack("primary", {
+      breakGlassPrincipalArn: "arn:aws:iam::111122223333:role/break-glass",
+    });
+    expect(
+      JSON.parse(glass.one("aws:backup/vaultPolicy:VaultPolicy").inputs.policy).Statement[0]
+        .Condition,
+    ).toEqual({
+      ArnNotEquals: { "aws:PrincipalArn": "arn:aws:iam::111122223333:role/break-glass" },
+    });
+  });
+
+  it("copies nothing into the peer's region while peerLinks is off (C1), the role staying", async () => {
+    const run = await runStack("primary", { peerLinks: false });
+    for (const rule of run.one("aws:backup/plan:Plan").inputs.rules) {
+      expect(rule.copyActions).toEqual([]);
+    }
+    expect(run.one("aws:iam/role:Role", "acme-dr-use1-vault-backup").inputs.name).toBe(
+      "acme-dr-use1-aws-backup",
+    );
+  });
+
+  it("with an air-gapped vault, creates one per site and copies into the peer's", async () => {
+    const run = await runStack("primary", { awsBackup: { airGappedVault: { enabled: true } } });
+    expect(run.one("aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault").inputs).toEqual({
+      region: "us-east-1",
+      name: "acme-dr-use1-airgapped",
+      minRetentionDays: 7,
+      maxRetentionDays: 3650,
+      tags: { "dr-stack:site": "use1", "dr-stack:project": "acme-dr" },
+    });
+    for (const rule of run.one("aws:backup/plan:Plan").inputs.rules) {
+      expect(rule.copyActions[0].destinationVaultArn).toBe(
+        "arn:aws:backup:us-west-2:111122223333:backup-vault:acme-dr-usw2-airgapped",
+      );
+    }
+    await expect(
+      runStack("primary", {
+        awsBackup: { airGappedVault: { enabled: true, maxRetentionDays: 100 } },
+      }),
+    ).rejects.toThrow(
+      "dr-stack:awsBackup.monthly.deleteAfterDays: monthly rule keeps recovery points 365 days, outside the air-gapped vault's 7-100 days",
+    );
   });
 });
 
 describe("AWS Backup on the other roles", () => {
-  it("keeps only the vault (the peer's copies land in it): no plan, no selection", async () => {
+  it("keeps the vault (the peer's copies land in it) and the backup role: no plan, no selection", async () => {
     for (const [stack, role] of [
       ["dr", "standby"],
       ["dr", "promoting"],
@@ -114,6 +185,10 @@ describe("AWS Backup on the other roles", () => {
       expect(run.ofType("aws:backup/vault:Vault")).toHaveLength(1);
       expect(run.ofType("aws:backup/plan:Plan"), `${stack} ${role}`).toEqual([]);
       expect(run.ofType("aws:backup/selection:Selection")).toEqual([]);
+      // Pre-provisioned (DESIGN §2b): a promotion adds the plan, never the role.
+      expect(
+        run.ofType("aws:iam/role:Role").filter((r) => r.inputs.name?.endsWith("-aws-backup")),
+      ).toHaveLength(1);
     }
   });
 
@@ -161,7 +236,14 @@ describe("lifecycle arithmetic is a config error naming the rule", () => {
   });
 
   it("the component checks the same arithmetic on its own args", () => {
-    const base = { region: "us-east-1", vaultName: "v", kmsKeyArn: "k", peerVaultArn: PEER_VAULT };
+    const base = {
+      region: "us-east-1",
+      accountId: "111122223333",
+      vaultName: "v",
+      roleName: "acme-dr-use1-aws-backup",
+      kmsKeyArn: "k",
+      copyTargetVaultArn: PEER_VAULT,
+    };
     expect(awsBackupArgsProblems(base)).toEqual([]);
     expect(
       awsBackupArgsProblems({

@@ -67,11 +67,17 @@ describe("backup CronJobs on the primary", () => {
       ...common,
       DRCTL_TIER: "weekly",
       PGHOST: run.outputs.dbEndpoint,
-      // The backup login, never the master credential (contract C2).
+      // The backup login's secret (it exists in every role), never the master (contract C2).
       DRCTL_DB_SECRET_ARN: run.outputs.dbBackupLoginSecretArn,
       PGPORT: "5432",
       PGDATABASE: "app",
-      PGSSLMODE: "require",
+      // Contract C5: libpq verifies the server certificate and host name against the RDS CA
+      // bundle in the image. https://www.postgresql.org/docs/current/libpq-ssl.html
+      PGSSLMODE: "verify-full",
+      PGSSLROOTCERT: "/etc/drctl/rds-ca.pem",
+      // Contract C4: drctl locks each object it writes for at least the tier's lifecycle days.
+      DRCTL_OBJECT_LOCK_MODE: "GOVERNANCE",
+      DRCTL_OBJECT_LOCK_DAYS: "28",
     });
     expect(envOf(drctlOf(jobs["verify-daily"]))).toEqual(common);
     expect(envOf(drctlOf(jobs["backup-status"]))).toEqual(common);
@@ -115,11 +121,21 @@ describe("backup CronJobs on the primary", () => {
     }
   });
 
-  it("locks down every pod and container", async () => {
+  it("locks down every pod and container, each job running as its purpose's ServiceAccount", async () => {
     const jobs = cronJobs(await runStack("primary"));
+    const serviceAccounts = Object.fromEntries(
+      Object.entries(jobs).map(([n, cj]) => [n, podOf(cj).serviceAccountName]),
+    );
+    expect(serviceAccounts).toEqual({
+      "backup-daily": "drctl-writer",
+      "backup-weekly": "drctl-writer",
+      "backup-monthly": "drctl-writer",
+      "verify-daily": "drctl-reader",
+      "restore-drill": "drctl-drill",
+      "backup-status": "drctl-reader",
+    });
     for (const [n, cj] of Object.entries(jobs)) {
       const pod = podOf(cj);
-      expect(pod.serviceAccountName, n).toBe("drctl");
       expect(pod.automountServiceAccountToken, n).toBe(true);
       expect(pod.restartPolicy, n).toBe("Never");
       expect(pod.securityContext, n).toEqual({
@@ -129,14 +145,16 @@ describe("backup CronJobs on the primary", () => {
         fsGroup: 10001,
         seccompProfile: { type: "RuntimeDefault" },
       });
-      expect(
-        pod.volumes.find((v: any) => v.name === "tmp"),
-        n,
-      ).toEqual({
-        name: "tmp",
-        // The drill downloads the dump there; everything else streams.
-        emptyDir: { sizeLimit: n === "restore-drill" ? "8Gi" : "2Gi" },
-      });
+      if (n !== "restore-drill") {
+        // Everything but the drill streams: a small emptyDir, within the container's limit.
+        expect(
+          pod.volumes.find((v: any) => v.name === "tmp"),
+          n,
+        ).toEqual({
+          name: "tmp",
+          emptyDir: { sizeLimit: "2Gi" },
+        });
+      }
       const drctl = drctlOf(cj);
       expect(drctl.volumeMounts, n).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
       for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
@@ -150,12 +168,19 @@ describe("backup CronJobs on the primary", () => {
         });
         expect(c.securityContext.runAsUser, `${n}/${c.name}`).toBeGreaterThan(0);
         expect(c.securityContext.runAsGroup, `${n}/${c.name}`).toBeGreaterThan(0);
-        expect(Object.keys(c.resources.requests).sort(), `${n}/${c.name}`).toEqual(
-          expect.arrayContaining(["cpu", "memory"]),
-        );
-        expect(Object.keys(c.resources.limits).sort(), `${n}/${c.name}`).toEqual(
-          expect.arrayContaining(["cpu", "memory"]),
-        );
+        // Every container bounds its share of the node's disk (issue 13 finding 8): the kubelet
+        // evicts a pod past its ephemeral-storage limit instead of letting the node fill.
+        // https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
+        expect(Object.keys(c.resources.requests).sort(), `${n}/${c.name}`).toEqual([
+          "cpu",
+          "ephemeral-storage",
+          "memory",
+        ]);
+        expect(Object.keys(c.resources.limits).sort(), `${n}/${c.name}`).toEqual([
+          "cpu",
+          "ephemeral-storage",
+          "memory",
+        ]);
       }
     }
     expect(drctlOf(jobs["backup-daily"]).resources).toEqual({
@@ -170,7 +195,14 @@ describe("backup CronJobs on the primary", () => {
     expect(pod.initContainers).toHaveLength(1);
     const pg = pod.initContainers[0];
     expect(pg.name).toBe("scratch-postgres");
-    expect(pg.image).toBe("postgres:16");
+    // Pinned by digest from config (issue 16.6), never a moving tag.
+    expect(pg.image).toBe(
+      "postgres:16.4@sha256:e62fbf9d3e2b49816a32c400ed2dba83e3b361e6833e624024309c35d334b412",
+    );
+    expect(pg.resources).toEqual({
+      requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "512Mi" },
+      limits: { cpu: "2", memory: "2Gi", "ephemeral-storage": "1Gi" },
+    });
     expect(pg.restartPolicy).toBe("Always");
     expect(pg.args).toEqual(["-c", "listen_addresses=127.0.0.1"]);
     expect(pg.securityContext.runAsUser).toBe(999);
@@ -193,10 +225,30 @@ describe("backup CronJobs on the primary", () => {
       ["pgtmp", "/tmp"],
       ["dshm", "/dev/shm"],
     ]);
-    expect(pod.volumes.find((v: any) => v.name === "pgdata")).toEqual({
-      name: "pgdata",
-      emptyDir: { sizeLimit: "8Gi" },
-    });
+    // PGDATA and the downloaded dump are generic ephemeral volumes (issue 17.4): claims made
+    // with the pod and deleted with it, off the node's disk.
+    // https://kubernetes.io/docs/concepts/storage/ephemeral-volumes/#generic-ephemeral-volumes
+    for (const name of ["pgdata", "tmp"]) {
+      expect(pod.volumes.find((v: any) => v.name === name)).toEqual({
+        name,
+        ephemeral: {
+          volumeClaimTemplate: {
+            metadata: {
+              labels: {
+                "app.kubernetes.io/name": "drctl",
+                "app.kubernetes.io/part-of": "dr-stack",
+                "app.kubernetes.io/component": "drill",
+              },
+            },
+            spec: {
+              accessModes: ["ReadWriteOnce"],
+              storageClassName: "drctl-scratch",
+              resources: { requests: { storage: "8Gi" } },
+            },
+          },
+        },
+      });
+    }
     expect(jobs["restore-drill"].spec.jobTemplate.spec.template.metadata.annotations).toEqual({
       "eks.amazonaws.com/skip-containers": "scratch-postgres",
     });
@@ -206,11 +258,13 @@ describe("backup CronJobs on the primary", () => {
   });
 
   it("follows config: engine version, time zone, smoke SQL, scratch size", async () => {
+    const pg17 = `postgres:17.2@sha256:${"ab".repeat(32)}`;
     const run = await runStack("primary", {
       database: { engineVersion: "17" },
       // The node disk holds the drill's dump and scratch PGDATA (cluster.nodeDiskSizeGb floor).
       cluster: { nodeDiskSizeGb: 100 },
       jobs: {
+        scratchImage: pg17,
         timeZone: "Europe/Berlin",
         smokeSql: ["select 1 from orders limit 1"],
         drillScratchStorage: "40Gi",
@@ -220,12 +274,11 @@ describe("backup CronJobs on the primary", () => {
     const jobs = cronJobs(run);
     const drill = jobs["restore-drill"];
     expect(drill.spec.schedule).toBe("30 1 3 * *");
-    expect(podOf(drill).initContainers[0].image).toBe("postgres:17");
+    expect(podOf(drill).initContainers[0].image).toBe(pg17);
     expect(envOf(drctlOf(drill)).DRCTL_SMOKE_SQL).toBe('["select 1 from orders limit 1"]');
     for (const volume of ["pgdata", "tmp"]) {
-      expect(podOf(drill).volumes.find((v: any) => v.name === volume).emptyDir.sizeLimit).toBe(
-        "40Gi",
-      );
+      const claim = podOf(drill).volumes.find((v: any) => v.name === volume).ephemeral;
+      expect(claim.volumeClaimTemplate.spec.resources).toEqual({ requests: { storage: "40Gi" } });
     }
     for (const cj of Object.values(jobs)) expect(cj.spec.timeZone).toBe("Europe/Berlin");
   });
@@ -236,6 +289,19 @@ describe("backup CronJobs on the primary", () => {
     );
     await expect(runStack("primary", { jobs: { drillScratchStorage: "40GB" } })).rejects.toThrow(
       "dr-stack:jobs.drillScratchStorage: must be a Kubernetes quantity such as 8Gi",
+    );
+  });
+
+  it("refuses a scratch image without a digest, or of another major version", async () => {
+    await expect(runStack("primary", { jobs: { scratchImage: "postgres:16" } })).rejects.toThrow(
+      'dr-stack:jobs.scratchImage: "postgres:16" is not pinned by digest; set dr-stack:jobs.scratchImage to ' +
+        "postgres:16.<minor>@sha256:<64 hex digits>",
+    );
+    await expect(
+      runStack("primary", { jobs: { scratchImage: `postgres:15.8@sha256:${"0".repeat(64)}` } }),
+    ).rejects.toThrow(
+      `dr-stack:jobs.scratchImage: "postgres:15.8@sha256:${"0".repeat(64)}" is PostgreSQL 15 but the database runs 16; ` +
+        "pin a postgres:16.x image",
     );
   });
 });
@@ -288,23 +354,56 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
     expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
   });
 
-  it("binds the drctl ServiceAccount to the IRSA role", async () => {
+  it("binds one ServiceAccount per job purpose to that purpose's IRSA role", async () => {
     const run = await runStack("primary");
-    const sa = run.one("kubernetes:core/v1:ServiceAccount");
-    expect(sa.inputs.metadata).toMatchObject({ name: "drctl", namespace: "dr-backup" });
-    expect(sa.inputs.metadata.annotations["eks.amazonaws.com/role-arn"]).toBe(
-      run.outputs.backupRoleArn,
+    const sas = run.ofType("kubernetes:core/v1:ServiceAccount");
+    expect(
+      Object.fromEntries(
+        sas.map((sa) => [
+          sa.inputs.metadata.name,
+          sa.inputs.metadata.annotations["eks.amazonaws.com/role-arn"],
+        ]),
+      ),
+    ).toEqual({
+      "drctl-writer": "arn:aws:iam::111122223333:role/acme-dr-use1-drctl-writer",
+      "drctl-reader": "arn:aws:iam::111122223333:role/acme-dr-use1-drctl-reader",
+      "drctl-drill": "arn:aws:iam::111122223333:role/acme-dr-use1-drctl-drill",
+    });
+    for (const sa of sas) {
+      expect(sa.inputs.metadata.namespace).toBe("dr-backup");
+      expect(sa.inputs.automountServiceAccountToken).toBe(false);
+    }
+    expect(run.outputs.backupRoleArn).toBe(
+      "arn:aws:iam::111122223333:role/acme-dr-use1-drctl-writer",
     );
-    expect(run.outputs.backupRoleArn).toMatch(
-      /^arn:aws:iam::111122223333:role\/acme-dr-use1-backup-irsa/,
-    );
-    expect(sa.inputs.automountServiceAccountToken).toBe(false);
+  });
+
+  it("provisions the drill's scratch volumes as encrypted gp3 with the site key, in the pod's zone", async () => {
+    const run = await runStack("primary");
+    const sc = run.one("kubernetes:storage.k8s.io/v1:StorageClass");
+    // EBS CSI driver parameters (type, encrypted, kmsKeyId); WaitForFirstConsumer binds the
+    // volume in the zone of the node the pod is scheduled to.
+    // https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/parameters.md
+    expect(sc.inputs).toEqual({
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: {
+        name: "drctl-scratch",
+        labels: { "app.kubernetes.io/name": "drctl", "app.kubernetes.io/part-of": "dr-stack" },
+      },
+      provisioner: "ebs.csi.aws.com",
+      parameters: { type: "gp3", encrypted: "true", kmsKeyId: run.outputs.kmsKeyArn },
+      reclaimPolicy: "Delete",
+      volumeBindingMode: "WaitForFirstConsumer",
+      allowVolumeExpansion: false,
+    });
   });
 
   it("uses the cluster's Kubernetes provider for every in-cluster object", async () => {
     const run = await runStack("primary");
     const inCluster = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
-    expect(inCluster).toHaveLength(9);
+    // Namespace, 3 ServiceAccounts, StorageClass, 6 CronJobs, NetworkPolicy.
+    expect(inCluster).toHaveLength(12);
     const provider = run.one("pulumi:providers:kubernetes");
     expect(provider.name).toBe("acme-dr-use1-eks-k8s");
     for (const r of inCluster) {

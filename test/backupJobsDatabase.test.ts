@@ -1,17 +1,20 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { BackupJobs, scratchImageFor, type BackupJobsArgs } from "../components/backupJobs";
+import { BackupJobs, scratchImageProblem, type BackupJobsArgs } from "../components/backupJobs";
 import { httpsExcept, jobActivity, validateBackupCronJobsArgs } from "../components/backupCronJobs";
 import { computedState, mockCall } from "./support/mocks";
 
 /**
- * The database host and the backup role's secret come from the data tier, which index.ts does
- * not compose yet. These tests build BackupJobs directly with stand-in values (outputs, as the
- * data tier will hand them over) to pin how they are wired.
+ * BackupJobs built directly with the data tier's values as outputs (as index.ts hands them
+ * over), to pin how the database connection and the secret grants are wired.
  */
 
-const SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:acme-dr-use1-backup-AbCdEf";
+const SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:acme-dr-use1/db/backup-AbCdEf";
+const SECRET_PATTERN =
+  "arn:aws:secretsmanager:us-east-1:111122223333:secret:acme-dr-use1/db/backup-??????";
+const MASTER = "arn:aws:secretsmanager:*:111122223333:secret:acme-dr-use1/db/master-??????";
+const PINNED = `postgres:16.4@sha256:${"e6".repeat(32)}`;
 const HOST = "acme-dr-use1-pg.c0ffee123456.us-east-1.rds.amazonaws.com";
 
 interface Seen {
@@ -42,7 +45,11 @@ async function build(overrides: Partial<BackupJobsArgs> = {}): Promise<Seen[]> {
       "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
     oidcIssuer: "oidc.eks.us-east-1.amazonaws.com/id/ABC",
     namespace: "dr-backup",
-    serviceAccount: "drctl",
+    roleNames: {
+      writer: "acme-dr-use1-drctl-writer",
+      reader: "acme-dr-use1-drctl-reader",
+      drill: "acme-dr-use1-drctl-drill",
+    },
     bucketName: "acme-dr-use1-backups-111122223333",
     bucketArn: "arn:aws:s3:::acme-dr-use1-backups-111122223333",
     kmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/k",
@@ -50,6 +57,7 @@ async function build(overrides: Partial<BackupJobsArgs> = {}): Promise<Seen[]> {
     vpcCidr: "10.10.0.0/16",
     image: "ghcr.io/dr-stack/drctl@sha256:abc",
     postgresVersion: "16",
+    scratchImage: PINNED,
     schedules: {
       daily: "0 2 * * *",
       weekly: "0 3 * * 0",
@@ -60,6 +68,8 @@ async function build(overrides: Partial<BackupJobsArgs> = {}): Promise<Seen[]> {
     },
     databaseHost: pulumi.output(HOST),
     databaseSecretArn: pulumi.output(SECRET),
+    loginSecretArnPattern: SECRET_PATTERN,
+    deniedSecretArnPatterns: [MASTER],
     ...overrides,
   });
   await new Promise((resolve) => pulumi.all([jobs.roleArn, jobs.cronJobNames]).apply(resolve));
@@ -87,7 +97,8 @@ describe("BackupJobs with the data tier's outputs", () => {
         PGHOST: HOST,
         PGPORT: "5432",
         PGDATABASE: "app",
-        PGSSLMODE: "require",
+        PGSSLMODE: "verify-full",
+        PGSSLROOTCERT: "/etc/drctl/rds-ca.pem",
         DRCTL_DB_SECRET_ARN: SECRET,
         DRCTL_TIER: tier,
       });
@@ -98,22 +109,39 @@ describe("BackupJobs with the data tier's outputs", () => {
     }
   });
 
-  it("lets the role read exactly that secret", async () => {
+  it("lets only the writer read the login secret, and denies every identity the master", async () => {
     const seen = await build();
-    const policy = JSON.parse(
-      seen.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy")!.inputs.policy,
+    const policies = Object.fromEntries(
+      seen
+        .filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy")
+        .map((r) => [r.name, JSON.parse(r.inputs.policy)]),
     );
-    const secretStatements = policy.Statement.filter((s: any) =>
-      s.Action.some((a: string) => a.startsWith("secretsmanager:")),
-    );
-    expect(secretStatements).toEqual([
+    expect(Object.keys(policies).sort()).toEqual([
+      "t-irsa-drill",
+      "t-irsa-reader",
+      "t-irsa-writer",
+    ]);
+    const secretStatements = (doc: any) =>
+      doc.Statement.filter((s: any) =>
+        s.Action.some((a: string) => a.startsWith("secretsmanager:")),
+      );
+    const deny = {
+      Sid: "DenyMasterCredentials",
+      Effect: "Deny",
+      Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+      Resource: [MASTER],
+    };
+    expect(secretStatements(policies["t-irsa-writer"])).toEqual([
       {
-        Sid: "ReadBackupRoleSecret",
+        Sid: "ReadBackupLoginSecret",
         Effect: "Allow",
         Action: ["secretsmanager:GetSecretValue"],
-        Resource: [SECRET],
+        Resource: [SECRET_PATTERN],
       },
+      deny,
     ]);
+    expect(secretStatements(policies["t-irsa-reader"])).toEqual([deny]);
+    expect(secretStatements(policies["t-irsa-drill"])).toEqual([deny]);
   });
 
   it("rejects a malformed schedule before creating anything", async () => {
@@ -175,11 +203,17 @@ describe("pure helpers", () => {
     );
   });
 
-  it("maps an engine version to the scratch image", () => {
-    expect(scratchImageFor("16")).toBe("postgres:16");
-    expect(scratchImageFor("16.4")).toBe("postgres:16.4");
-    expect(() => scratchImageFor("latest")).toThrow(
-      '[postgresVersion] must look like 16 or 16.4, got "latest"',
+  it("accepts only a scratch image pinned by digest, of the database's major version", () => {
+    expect(scratchImageProblem(PINNED, "16")).toBeUndefined();
+    expect(scratchImageProblem(`postgres@sha256:${"0".repeat(64)}`, "16")).toBeUndefined();
+    expect(scratchImageProblem("postgres:16", "16")).toBe(
+      '"postgres:16" is not pinned by digest; set dr-stack:jobs.scratchImage to ' +
+        "postgres:16.<minor>@sha256:<64 hex digits> " +
+        "(`docker buildx imagetools inspect postgres:16.<minor>` prints the digest)",
+    );
+    expect(scratchImageProblem("postgres:16@sha256:abc", "16")).toContain("not pinned by digest");
+    expect(scratchImageProblem(PINNED, "17")).toBe(
+      `"${PINNED}" is PostgreSQL 16 but the database runs 17; pin a postgres:17.x image so the drill restores into the same major version`,
     );
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ROLES } from "../components/config";
 import { runStack, type StackRun } from "./harness";
 
 const BUCKET = "aws:s3/bucket:Bucket";
@@ -157,7 +158,9 @@ describe("backup bucket on the primary stack", () => {
     expect(all).toEqual({
       id: "versions-uploads-markers",
       status: "Enabled",
-      filter: {},
+      // Not `{}`: the provider warns on an empty filter and AWS reads it back as an empty prefix
+      // (terraform-provider-aws #41710, #42714).
+      filter: { prefix: "" },
       noncurrentVersionExpiration: { noncurrentDays: 30 },
       abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
       expiration: { expiredObjectDeleteMarker: true },
@@ -165,11 +168,60 @@ describe("backup bucket on the primary stack", () => {
     expect(lc.dependsOn).toContain(r.one("aws:s3/bucketVersioning:BucketVersioning").urn);
   });
 
-  it("has no Object Lock unless configured", async () => {
+  it("turns Object Lock on by default, GOVERNANCE, retaining new versions the shortest tier's days", async () => {
     const r = await primary();
-    expect(r.ofType("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")).toEqual(
-      [],
-    );
+    const lock = r.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
+    expect(lock.inputs).toMatchObject({
+      bucket: USE1_BUCKET,
+      region: "us-east-1",
+      objectLockEnabled: "Enabled",
+      rule: { defaultRetention: { mode: "GOVERNANCE", days: 7 } },
+    });
+    // PutObjectLockConfiguration needs versioning on first (S3 user guide, "Configuring S3
+    // Object Lock"): https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html
+    expect(lock.dependsOn).toContain(r.one("aws:s3/bucketVersioning:BucketVersioning").urn);
+    expect(lock.retainOnDelete).toBe(true);
+    // Enabled by the resource, not the bucket argument (which forces a new bucket): S3 enables
+    // Object Lock on an existing versioned bucket with PutObjectLockConfiguration.
+    expect(r.one(BUCKET).inputs.objectLockEnabled).toBeUndefined();
+  });
+
+  it("denies creating a backup object without If-None-Match, exempting the multipart steps (contract C4)", async () => {
+    const r = await primary();
+    const policy = JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy);
+    // S3 user guide, "Enforce conditional writes on Amazon S3 buckets": s3:if-none-match is Null
+    // without the header; s3:ObjectCreationOperation is false for CreateMultipartUpload,
+    // UploadPart and UploadPartCopy, which cannot carry it (examples 1 and 2).
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html
+    expect(statement(policy, "DenyNonConditionalCreates")).toEqual({
+      Sid: "DenyNonConditionalCreates",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:PutObject",
+      Resource: [
+        `${USE1_BUCKET_ARN}/daily/*`,
+        `${USE1_BUCKET_ARN}/weekly/*`,
+        `${USE1_BUCKET_ARN}/monthly/*`,
+      ],
+      Condition: {
+        Null: { "s3:if-none-match": "true" },
+        Bool: { "s3:ObjectCreationOperation": "true" },
+      },
+    });
+  });
+
+  it("denies bypassing governance retention to everyone when no break-glass principal is set", async () => {
+    const r = await primary();
+    const policy = JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy);
+    // "Bypassing governance mode": s3:BypassGovernanceRetention lets a request delete or shorten
+    // a governance-locked version. https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
+    expect(statement(policy, "DenyGovernanceBypass")).toEqual({
+      Sid: "DenyGovernanceBypass",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:BypassGovernanceRetention",
+      Resource: `${USE1_BUCKET_ARN}/*`,
+    });
   });
 });
 
@@ -225,20 +277,108 @@ describe("backup storage config", () => {
     }
   });
 
-  it("turns on Object Lock with the configured mode and days, after versioning", async () => {
+  it("takes the lock mode and per-tier days from config; the default retention is the shortest", async () => {
     const r = await runStack("primary", {
-      storage: { objectLock: { mode: "COMPLIANCE", days: 7 } },
+      storage: {
+        objectLock: { mode: "COMPLIANCE", days: { daily: 10, weekly: 30, monthly: 400 } },
+      },
     });
     const lock = r.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
-    expect(lock.inputs).toMatchObject({
-      bucket: USE1_BUCKET,
-      region: "us-east-1",
-      objectLockEnabled: "Enabled",
-      rule: { defaultRetention: { mode: "COMPLIANCE", days: 7 } },
-    });
-    expect(lock.dependsOn).toContain(r.one("aws:s3/bucketVersioning:BucketVersioning").urn);
-    expect(lock.retainOnDelete).toBe(true);
-    // Enabled by the resource, not the bucket argument, so turning it on later is no replacement.
-    expect(r.one(BUCKET).inputs.objectLockEnabled).toBeUndefined();
+    expect(lock.inputs.rule).toEqual({ defaultRetention: { mode: "COMPLIANCE", days: 10 } });
   });
+
+  it("lets only the break-glass principal bypass governance retention", async () => {
+    const breakGlass = "arn:aws:iam::111122223333:role/break-glass";
+    const r = await runStack("primary", { breakGlassPrincipalArn: breakGlass });
+    const policy = JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy);
+    expect(statement(policy, "DenyGovernanceBypass").Condition).toEqual({
+      ArnNotEquals: { "aws:PrincipalArn": breakGlass },
+    });
+  });
+
+  it.each([
+    ["daily", 6, 7],
+    ["weekly", 20, 28],
+    ["monthly", 300, 365],
+  ])(
+    "refuses a %s lock of %i days, shorter than the %i days lifecycle keeps it",
+    async (tier, days, kept) => {
+      await expect(
+        runStack("primary", { storage: { objectLock: { days: { [tier]: days } } } }),
+      ).rejects.toThrow(
+        `dr-stack:storage.objectLock.days.${tier}: ${tier} backups are kept ${kept} days ` +
+          `(storage.retentionDays.${tier}) but locked only ${days}; set it to at least ${kept} or leave it unset`,
+      );
+    },
+  );
+
+  it("creates no Object Lock configuration when it is turned off", async () => {
+    const r = await runStack("primary", { storage: { objectLock: { enabled: false } } });
+    expect(r.ofType("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")).toEqual(
+      [],
+    );
+  });
+
+  it("names peerLinks when a config still sets storage.replicateToPeer", async () => {
+    await expect(runStack("primary", { storage: { replicateToPeer: false } })).rejects.toThrow(
+      "dr-stack:storage.replicateToPeer: was removed; set the top-level dr-stack:peerLinks instead",
+    );
+  });
+});
+
+describe("in both stacks, in every role", () => {
+  const LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration";
+  const TIERS = ["daily", "weekly", "monthly"] as const;
+
+  for (const stack of ["primary", "dr"] as const) {
+    it(`${stack}: each tier is locked at least as long as lifecycle keeps it, and writes are create-only`, async () => {
+      const site = stack === "primary" ? "use1" : "usw2";
+      const bucketArn = `arn:aws:s3:::acme-dr-${site}-backups-111122223333`;
+      let iam: unknown;
+      for (const role of ROLES) {
+        const r = await runStack(stack, { role });
+        const expiry = Object.fromEntries(
+          r.one(LIFECYCLE).inputs.rules.map((x: any) => [x.id, x.expiration?.days]),
+        );
+        const jobs = Object.fromEntries(
+          r
+            .ofType("kubernetes:batch/v1:CronJob")
+            .map((c) => [
+              c.inputs.metadata.name,
+              Object.fromEntries(
+                c.inputs.spec.jobTemplate.spec.template.spec.containers[0].env.map((e: any) => [
+                  e.name,
+                  e.value,
+                ]),
+              ),
+            ]),
+        );
+        for (const tier of TIERS) {
+          const env = jobs[`backup-${tier}`];
+          expect(env.DRCTL_OBJECT_LOCK_MODE, `${role} ${tier}`).toBe("GOVERNANCE");
+          expect(Number(env.DRCTL_OBJECT_LOCK_DAYS), `${role} ${tier}`).toBeGreaterThanOrEqual(
+            expiry[`expire-${tier}`],
+          );
+        }
+        const lock = r.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
+        expect(lock.inputs.rule.defaultRetention, role).toEqual({ mode: "GOVERNANCE", days: 7 });
+        const policy = JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy);
+        expect(statement(policy, "DenyNonConditionalCreates").Resource, role).toEqual([
+          `${bucketArn}/daily/*`,
+          `${bucketArn}/weekly/*`,
+          `${bucketArn}/monthly/*`,
+        ]);
+        // DESIGN §2b: the IAM of the storage, AWS Backup and job components is the same in
+        // every role, so no transition on the failover path creates or changes an IAM resource.
+        const mine = r.resources
+          .filter((x) => x.type.startsWith("aws:iam/"))
+          .filter((x) => /drstack:(storage|backup):/.test(x.urn))
+          .map((x) => ({ type: x.type, name: x.name, inputs: x.inputs }));
+        // Replication role + policy, AWS Backup role + 2 attachments, 3 job roles + policies.
+        expect(mine.map((x) => x.name).sort(), role).toHaveLength(11);
+        iam ??= mine;
+        expect(mine, role).toEqual(iam);
+      }
+    });
+  }
 });

@@ -52,7 +52,8 @@ describe("replication from the primary stack (use1 → usw2)", () => {
         id: "backups-use1-to-usw2",
         status: "Enabled",
         priority: 1,
-        filter: {},
+        // An empty prefix (every key), the form AWS reads back; `{}` would diff on every `up`.
+        filter: { prefix: "" },
         deleteMarkerReplication: { status: "Disabled" },
         sourceSelectionCriteria: {
           sseKmsEncryptedObjects: { status: "Enabled" },
@@ -90,7 +91,18 @@ describe("replication from the primary stack (use1 → usw2)", () => {
     }
   });
 
+  it("names the role by naming.ts, under IAM's 64-character limit", async () => {
+    const { role } = replicationRole(await primary());
+    expect(role.inputs.name).toBe("acme-dr-use1-s3-repl-to-usw2");
+    expect(await primary().then((r) => r.outputs.backupReplicationRoleArn)).toBe(
+      "arn:aws:iam::111122223333:role/acme-dr-use1-s3-repl-to-usw2",
+    );
+  });
+
   it("lets only S3 acting for this account assume the role", async () => {
+    // aws:SourceAccount against the confused deputy; the S3 replication guide documents no
+    // aws:SourceArn for this role, so none is required.
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
     const { trust } = replicationRole(await primary());
     expect(trust.Statement).toEqual([
       {
@@ -125,6 +137,8 @@ describe("replication from the primary stack (use1 → usw2)", () => {
         "s3:GetObjectVersionForReplication",
         "s3:GetObjectVersionAcl",
         "s3:GetObjectVersionTagging",
+        "s3:GetObjectRetention",
+        "s3:GetObjectLegalHold",
       ],
       Resource: `${USE1_BUCKET_ARN}/*`,
     });
@@ -150,6 +164,9 @@ describe("replication from the primary stack (use1 → usw2)", () => {
         },
       },
     });
+    // With S3 Bucket Keys on the destination, the replica key needs kms:Decrypt as well as
+    // kms:Encrypt (S3 user guide, replicating encrypted objects; issue 13 finding 6).
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html
     expect(statement(policy, "EncryptReplicasWithPeerKey")).toEqual({
       Sid: "EncryptReplicasWithPeerKey",
       Effect: "Allow",
@@ -165,11 +182,10 @@ describe("replication from the primary stack (use1 → usw2)", () => {
     });
   });
 
-  it("reads retention and legal hold too when Object Lock is on", async () => {
-    const r = await runStack("primary", {
-      storage: { objectLock: { mode: "GOVERNANCE", days: 3 } },
-    });
-    const { policy } = replicationRole(r);
+  it("reads retention and legal hold too, Object Lock being on by default", async () => {
+    // "Using Object Lock with S3 Replication": the role needs s3:GetObjectRetention and
+    // s3:GetObjectLegalHold on the source. https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
+    const { policy } = replicationRole(await primary());
     expect(statement(policy, "ReadSourceVersions").Action).toEqual([
       "s3:GetObjectVersionForReplication",
       "s3:GetObjectVersionAcl",
@@ -184,26 +200,25 @@ describe("replication from the primary stack (use1 → usw2)", () => {
     expect(r.one(REPLICATION).inputs.rules[0].destination.storageClass).toBe("STANDARD_IA");
   });
 
-  it("can be held back while the peer's bucket does not exist", async () => {
+  it("with peerLinks off creates no replication config but keeps the role and its policy (C1)", async () => {
     const r = await runStack("primary", { peerLinks: false });
     expect(r.ofType(REPLICATION)).toEqual([]);
-    expect(r.ofType("aws:iam/rolePolicy:RolePolicy").map((p) => p.name)).not.toContain(
-      "acme-dr-use1-backups-replication-role-policy",
-    );
+    const { role, policy } = replicationRole(r);
+    expect(role.inputs.name).toBe("acme-dr-use1-s3-repl-to-usw2");
+    expect(statement(policy, "WriteReplicas").Resource).toBe(`${USW2_BUCKET_ARN}/*`);
   });
 });
 
 describe("destination-only roles", () => {
   it.each(["standby", "promoting", "fenced"] as const)(
-    "a %s site registers no outbound replication and no replication role",
+    "a %s site registers no outbound replication config, but its role and policy exist",
     async (role) => {
       const r = await runStack("dr", { role });
       expect(r.ofType(REPLICATION)).toEqual([]);
-      // The replication alarms exist in every role, quiet off the primary (backupJobsAlarms.test.ts).
-      const alarms = "acme-dr-usw2-alarms-";
-      expect(
-        r.resources.filter((x) => x.name.includes("-replication") && !x.name.startsWith(alarms)),
-      ).toEqual([]);
+      // Pre-provisioned (DESIGN §2b): promotion and reconnect change no IAM resource.
+      const { role: iamRole, policy } = replicationRole(r);
+      expect(iamRole.inputs.name).toBe("acme-dr-usw2-s3-repl-to-use1");
+      expect(statement(policy, "WriteReplicas").Resource).toBe(`${USE1_BUCKET_ARN}/*`);
       // Still a full backup bucket: the destination of the primary's replication.
       expect(r.one("aws:s3/bucket:Bucket").inputs.bucket).toBe("acme-dr-usw2-backups-111122223333");
       expect(
@@ -243,5 +258,12 @@ describe("after a failover: the dr stack as primary (usw2 → use1)", () => {
         "ForAnyValue:StringEquals": { "kms:ResourceAliases": "alias/acme-dr-use1" },
       },
     });
+  });
+
+  it("has the same replication role and policy document in standby as in primary (no IAM change)", async () => {
+    const standby = replicationRole(await runStack("dr", { role: "standby" }));
+    const primary = replicationRole(await runStack("dr", { role: "primary" }));
+    expect(standby.role.inputs).toEqual(primary.role.inputs);
+    expect(standby.policy).toEqual(primary.policy);
   });
 });

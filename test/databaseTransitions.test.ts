@@ -90,12 +90,10 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
     expect(appliedDiff(instanceOf(promoting), instanceOf(primary))).toEqual([
       { key: "multiAz", from: false, to: true },
     ]);
+    // The AWS Backup role exists in every role (DESIGN §2b): only the plan and selection are new.
     expect(added(promoting, primary)).toEqual([
       "aws:backup/plan:Plan acme-dr-usw2-vault",
       "aws:backup/selection:Selection acme-dr-usw2-vault",
-      "aws:iam/role:Role acme-dr-usw2-vault-backup",
-      "aws:iam/rolePolicyAttachment:RolePolicyAttachment acme-dr-usw2-vault-AWSBackupServiceRolePolicyForBackup",
-      "aws:iam/rolePolicyAttachment:RolePolicyAttachment acme-dr-usw2-vault-AWSBackupServiceRolePolicyForRestores",
       "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication acme-dr-usw2-db-backups-to-us-east-1",
     ]);
     const repl = primary.one(
@@ -144,9 +142,6 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
     expect(added(fenced, primary)).toEqual([
       "aws:backup/plan:Plan acme-dr-use1-vault",
       "aws:backup/selection:Selection acme-dr-use1-vault",
-      "aws:iam/role:Role acme-dr-use1-vault-backup",
-      "aws:iam/rolePolicyAttachment:RolePolicyAttachment acme-dr-use1-vault-AWSBackupServiceRolePolicyForBackup",
-      "aws:iam/rolePolicyAttachment:RolePolicyAttachment acme-dr-use1-vault-AWSBackupServiceRolePolicyForRestores",
       "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication acme-dr-use1-db-backups-to-us-west-2",
     ]);
   });

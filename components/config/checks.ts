@@ -1,6 +1,7 @@
 import { dnsConfigIssues, type DnsConfig } from "./dns";
 import { DB_BACKUP_RETENTION_FLOOR, NAMESPACE, RETENTION_FLOORS, TIERS } from "./primitives";
 import { cidrsOverlap } from "../validation";
+import { scratchImageProblem } from "../backupJobs";
 import type { z } from "zod";
 import type { awsBackupSchema, databaseSchema, storageSchema } from "./data";
 import type { clusterSchema, jobsSchema, siteSchema } from "./platform";
@@ -100,7 +101,38 @@ export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
       `node sizes must satisfy min <= desired <= max, got ${nodeMinSize}/${nodeDesiredSize}/${nodeMaxSize}`,
     );
   }
-  const lock = c.awsBackup.vaultLock;
+  if (c.jobs.scratchImage !== "") {
+    const imageProblem = scratchImageProblem(c.jobs.scratchImage, c.database.engineVersion);
+    if (imageProblem) add(["jobs", "scratchImage"], imageProblem);
+  }
+  // Object Lock must hold each tier at least as long as lifecycle keeps it: a shorter lock
+  // would let noncurrent-version expiry remove a backup lifecycle still counts as kept.
+  for (const tier of TIERS) {
+    const days = c.storage.objectLock.days[tier];
+    if (days !== undefined && days < c.storage.retentionDays[tier]) {
+      add(
+        ["storage", "objectLock", "days", tier],
+        `${tier} backups are kept ${c.storage.retentionDays[tier]} days (storage.retentionDays.${tier}) ` +
+          `but locked only ${days}; set it to at least ${c.storage.retentionDays[tier]} or leave it unset`,
+      );
+    }
+  }
+  // An air-gapped vault refuses copies whose retention is outside its own [min, max].
+  // https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html
+  const lag = c.awsBackup.airGappedVault;
+  if (lag.enabled) {
+    for (const tier of TIERS) {
+      const days = c.awsBackup[tier].deleteAfterDays;
+      if (days < lag.minRetentionDays || days > lag.maxRetentionDays) {
+        add(
+          ["awsBackup", tier, "deleteAfterDays"],
+          `${tier} rule keeps recovery points ${days} days, outside the air-gapped vault's ` +
+            `${lag.minRetentionDays}-${lag.maxRetentionDays} days; its copies would be refused`,
+        );
+      }
+    }
+  }
+  const lock = c.awsBackup.vaultLock.enabled ? c.awsBackup.vaultLock : undefined;
   if (lock && lock.minRetentionDays > lock.maxRetentionDays) {
     add(["awsBackup", "vaultLock", "minRetentionDays"], `must not exceed maxRetentionDays`);
   }

@@ -56,13 +56,30 @@ export const awsBackupSchema = z
     daily: backupRule("cron(0 2 * * ? *)", 7),
     weekly: backupRule("cron(0 3 ? * SUN *)", 28),
     monthly: backupRule("cron(0 4 1 * ? *)", 365),
+    /**
+     * Vault lock on both sites' vaults, on by default. Once `changeableForDays` has passed the
+     * lock is immutable (compliance mode): nobody, the account root included, can remove it or
+     * delete a recovery point early. https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html
+     */
     vaultLock: z
       .strictObject({
-        changeableForDays: z.number().int().min(3),
+        enabled: z.boolean().default(true),
+        changeableForDays: z.number().int().min(3).default(7),
         minRetentionDays: z.number().int().min(1).default(7),
         maxRetentionDays: z.number().int().min(1).default(3650),
       })
-      .optional(),
+      .prefault({}),
+    /**
+     * A logically air-gapped vault per site, and the peer's plan copies into it instead of the
+     * standard vault. https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html
+     */
+    airGappedVault: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        minRetentionDays: z.number().int().min(1).default(7),
+        maxRetentionDays: z.number().int().min(1).default(3650),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -77,9 +94,24 @@ export const storageSchema = z
       })
       .prefault({}),
     noncurrentVersionExpirationDays: z.number().int().min(1).default(30),
+    /**
+     * S3 Object Lock, on by default. `days` per tier default to that tier's retentionDays and may
+     * not be shorter; drctl sets them on every object it writes (DRCTL_OBJECT_LOCK_DAYS), the
+     * bucket's default retention (the shortest tier's days) covers anything else.
+     */
     objectLock: z
-      .strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) })
-      .optional(),
+      .strictObject({
+        enabled: z.boolean().default(true),
+        mode: z.enum(["GOVERNANCE", "COMPLIANCE"]).default("GOVERNANCE"),
+        days: z
+          .strictObject({
+            daily: z.number().int().min(1).optional(),
+            weekly: z.number().int().min(1).optional(),
+            monthly: z.number().int().min(1).optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     replicationStorageClass: z
       .enum(["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"])
       .default("STANDARD"),

@@ -45,9 +45,10 @@ export const configSchema = z
      */
     peerLinks: flag.default(true),
     /**
-     * The one principal kept for emergencies: the only one that may schedule the site keys'
-     * deletion, disable them or replace their policies (and, where the backup components use it,
-     * bypass governance retention). Unset: the account's root user for the keys.
+     * The one principal kept for emergencies (an IAM role ARN): the only one that may schedule the
+     * site keys' deletion, disable them or replace their policies (unset: the account's root
+     * user), bypass S3 governance retention or delete AWS Backup recovery points early (unset:
+     * nobody may).
      */
     breakGlassPrincipalArn: z
       .string()

@@ -76,7 +76,18 @@ export const jobsSchema = z
         status: cron.default("15 * * * *"),
       })
       .prefault({}),
-    /** Size limit of the drill's scratch PGDATA (emptyDir on the node's disk): the restored database must fit. */
+    /**
+     * The drill's scratch PostgreSQL image, pinned by digest (`postgres:16.4@sha256:<64 hex>`): a
+     * tag alone can be moved to other bytes. Its tag's major version must match the database's.
+     */
+    scratchImage: z.string().min(1, {
+      error:
+        "missing; set it to the drill's scratch image pinned by digest, postgres:<major>.<minor>@sha256:<digest>",
+    }),
+    /**
+     * Size of each of the drill's two scratch volumes (generic ephemeral volumes, EBS gp3 with the
+     * site key): the restored database's PGDATA, and the downloaded dump. The restored database must fit.
+     */
     drillScratchStorage: z
       .string()
       .regex(/^[1-9]\d*(Mi|Gi|Ti)$/, { error: "must be a Kubernetes quantity such as 8Gi" })
@@ -84,7 +95,8 @@ export const jobsSchema = z
     /** SQL the drill runs against the restored copy; each must return at least one row. */
     smokeSql: z.array(z.string()).default([]),
   })
-  .prefault({});
+  // Without a jobs block the scratch image is still required: "" fails min(1) with its message.
+  .prefault({ scratchImage: "" });
 
 export const alarmsSchema = z
   .strictObject({
