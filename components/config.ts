@@ -220,6 +220,28 @@ const jobsSchema = z
   })
   .prefault({});
 
+/** AWS Backup restore testing (components/restoreTesting.ts, docs/restore-testing.md). */
+const restoreTestSchema = (schedule: string, windowDays: number) =>
+  z
+    .strictObject({
+      schedule: awsCron.default(schedule),
+      windowDays: z.number().int().min(1).max(365).default(windowDays),
+    })
+    .prefault({});
+
+const restoreTestingSchema = z
+  .strictObject({
+    latest: restoreTestSchema("cron(0 8 3 * ? *)", 7),
+    random: restoreTestSchema("cron(0 8 17 * ? *)", 365),
+    startWindowHours: z.number().int().min(1).max(168).default(4),
+    validationWindowHours: z.number().int().min(1).max(168).default(8),
+    instanceClass: z.string().startsWith("db.").optional(),
+    /** `drctl restore-test`, which validates the restored copies and publishes the alarms' metrics. */
+    checkSchedule: cron.default("40 * * * *"),
+    maxAgeDays: z.number().int().min(32).default(35),
+  })
+  .prefault({});
+
 const alarmsSchema = z
   .strictObject({
     email: z.email().optional(),
@@ -334,6 +356,7 @@ export const configSchema = z
     storage: storageSchema,
     jobs: jobsSchema,
     alarms: alarmsSchema,
+    restoreTesting: restoreTestingSchema,
     dns: dnsSchema.optional(),
     tags: z.record(z.string(), z.string()).default({}),
   })
