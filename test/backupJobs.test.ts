@@ -5,10 +5,17 @@ const CRONJOB = "kubernetes:batch/v1:CronJob";
 const BUCKET_USE1 = "acme-dr-use1-backups-111122223333";
 const BUCKET_USW2 = "acme-dr-usw2-backups-111122223333";
 
+/** BackupCronJobs' own children (the restore-test CronJob is RestoreTestCheck's). */
+const ofBackupCronJobs = (r: RegisteredResource) =>
+  r.urn.includes("drstack:backup:BackupCronJobs$");
+
 /** CronJob inputs by Kubernetes name (backup-daily, restore-drill, …). */
 function cronJobs(run: StackRun): Record<string, any> {
   return Object.fromEntries(
-    run.ofType(CRONJOB).map((r: RegisteredResource) => [r.inputs.metadata.name, r.inputs]),
+    run
+      .ofType(CRONJOB)
+      .filter(ofBackupCronJobs)
+      .map((r: RegisteredResource) => [r.inputs.metadata.name, r.inputs]),
   );
 }
 
@@ -287,7 +294,7 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
 
   it("binds the drctl ServiceAccount to the IRSA role", async () => {
     const run = await runStack("primary");
-    const sa = run.one("kubernetes:core/v1:ServiceAccount");
+    const sa = run.one("kubernetes:core/v1:ServiceAccount", "acme-dr-use1-backup-cron-sa");
     expect(sa.inputs.metadata).toMatchObject({ name: "drctl", namespace: "dr-backup" });
     expect(sa.inputs.metadata.annotations["eks.amazonaws.com/role-arn"]).toBe(
       run.outputs.backupRoleArn,
@@ -301,11 +308,15 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
   it("uses the cluster's Kubernetes provider for every in-cluster object", async () => {
     const run = await runStack("primary");
     const inCluster = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
-    expect(inCluster).toHaveLength(9);
+    // Nine of BackupCronJobs, and the restore-test ServiceAccount and CronJob of RestoreTestCheck.
+    expect(inCluster.filter(ofBackupCronJobs)).toHaveLength(9);
+    expect(inCluster.filter((r) => !ofBackupCronJobs(r)).map((r) => r.name)).toEqual([
+      "acme-dr-use1-restore-check-sa",
+      "acme-dr-use1-restore-check-cron",
+    ]);
     const provider = run.one("pulumi:providers:kubernetes");
     expect(provider.name).toBe("acme-dr-use1-eks-k8s");
     for (const r of inCluster) {
-      expect(r.urn).toContain("drstack:backup:BackupCronJobs$");
       expect(r.provider?.startsWith(`${provider.urn}::`), r.name).toBe(true);
     }
   });
