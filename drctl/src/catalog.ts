@@ -2,6 +2,7 @@ import { DrctlError } from "./errors";
 import {
   DUMP_FILE,
   MANIFEST_FILE,
+  MANIFEST_SIZE_CAP,
   TIERS,
   idTime,
   isBackupId,
@@ -9,9 +10,14 @@ import {
   type Manifest,
   type Tier,
 } from "./manifest";
-import { readText, type Store } from "./store";
+import { readText, type Store, type StoredObject } from "./store";
 
-export type BackupStatus = "complete" | "incomplete";
+/**
+ * complete: a trusted manifest and its dump. incomplete: no manifest (the run failed or is still
+ * going). unreadable: a manifest that is there but cannot be trusted (does not parse, too large,
+ * misplaced, impossible times, could not be read): never restored, never pruned, counted by status.
+ */
+export type BackupStatus = "complete" | "incomplete" | "unreadable";
 
 export interface BackupEntry {
   readonly id: string;
@@ -19,6 +25,8 @@ export interface BackupEntry {
   readonly status: BackupStatus;
   /** Present exactly when status is complete. */
   readonly manifest?: Manifest;
+  /** Why the backup is unreadable or incomplete, for people. */
+  readonly problem?: string;
   /** Every object stored under `<tier>/<id>/`, for prune. */
   readonly keys: string[];
   /** Stored bytes of the dump (or of whatever is there, for an incomplete backup). */
@@ -33,11 +41,42 @@ export interface ListOptions {
   readonly tier?: Tier;
 }
 
+/** Reads and checks one manifest; any failure is the reason the backup is unreadable. */
+async function readManifest(
+  store: Store,
+  tier: Tier,
+  id: string,
+  object: StoredObject,
+  now: Date,
+): Promise<{ manifest: Manifest } | { problem: string }> {
+  const key = `${tier}/${id}/${MANIFEST_FILE}`;
+  if (object.size > MANIFEST_SIZE_CAP) {
+    return {
+      problem: `manifest ${key} is ${object.size} bytes, over the ${MANIFEST_SIZE_CAP}-byte cap; not read`,
+    };
+  }
+  try {
+    const text = await readText(store, key, MANIFEST_SIZE_CAP);
+    const manifest = await parseManifest(text, key, {
+      tier,
+      id,
+      size: object.size,
+      lastModified: object.lastModified,
+      now,
+    });
+    return { manifest };
+  } catch (err) {
+    return { problem: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /**
- * Every backup in the store, oldest first. A backup is complete only when its manifest exists and
- * parses: the manifest is written last, so anything else is an interrupted or failed run.
+ * Every backup in the store, oldest first. A backup is complete only when its manifest exists,
+ * parses and may be trusted where it lies (see parseManifest): the manifest is written last, so a
+ * backup without one is an interrupted or failed run. One bad entry never fails the listing.
  */
 export async function listBackups(store: Store, options: ListOptions = {}): Promise<BackupEntry[]> {
+  const now = new Date();
   const tiers = options.tier ? [options.tier] : [...TIERS];
   const out: BackupEntry[] = [];
   for (const tier of tiers) {
@@ -55,24 +94,25 @@ export async function listBackups(store: Store, options: ListOptions = {}): Prom
       const lastModified = new Date(Math.max(...group.map((o) => o.lastModified.getTime())));
       const dumpObject = group.find((o) => o.key === `${tier}/${id}/${DUMP_FILE}`);
       const size = dumpObject?.size ?? group.reduce((n, o) => n + o.size, 0);
+      const manifestObject = group.find((o) => o.key === `${tier}/${id}/${MANIFEST_FILE}`);
       let manifest: Manifest | undefined;
-      if (keys.includes(`${tier}/${id}/${MANIFEST_FILE}`)) {
-        try {
-          manifest = await parseManifest(
-            await readText(store, `${tier}/${id}/${MANIFEST_FILE}`),
-            `${tier}/${id}/${MANIFEST_FILE}`,
-          );
-        } catch (err) {
-          if (!(err instanceof DrctlError)) throw err;
-          manifest = undefined;
-        }
+      let problem: string | undefined;
+      if (manifestObject) {
+        const read = await readManifest(store, tier, id, manifestObject, now);
+        if ("manifest" in read) manifest = read.manifest;
+        else problem = read.problem;
+        if (manifest && !dumpObject)
+          problem = `manifest present but ${tier}/${id}/${DUMP_FILE} is missing`;
+      } else {
+        problem = "no manifest: the run failed or is still going";
       }
       const complete = manifest !== undefined && dumpObject !== undefined;
       out.push({
         id,
         tier,
-        status: complete ? "complete" : "incomplete",
+        status: complete ? "complete" : manifestObject ? "unreadable" : "incomplete",
         manifest: complete ? manifest : undefined,
+        ...(complete ? {} : { problem }),
         keys,
         size,
         lastModified,
@@ -113,7 +153,7 @@ export async function findBackup(
   }
   if (!isComplete(hit)) {
     throw new DrctlError(
-      `backup ${ref} is incomplete (no valid manifest: the run failed or is still going); ` +
+      `backup ${ref} is ${hit.status} (${hit.problem ?? "no manifest"}); ` +
         `pick a complete one from drctl list`,
     );
   }

@@ -8,33 +8,103 @@ export type Tier = (typeof TIERS)[number];
 export const COMPRESSIONS = ["zstd", "gzip", "none"] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
-/** Bump when a reader could misread an older or newer manifest. */
-export const MANIFEST_FORMAT_VERSION = 1;
+/**
+ * Bump when a reader could misread an older or newer manifest. 2 added `globals`, `roles`,
+ * `extensions` and the per-table `indexes`, `sequences` and foreign keys; 1 is still read.
+ */
+export const MANIFEST_FORMAT_VERSION = 2;
 
 export const DUMP_FILE = "dump";
+export const GLOBALS_FILE = "globals.sql";
 export const MANIFEST_FILE = "manifest.json";
 
-export type { Manifest, TableCount } from "./manifestSchema";
+/**
+ * A manifest larger than this is not read at all. A real one is about 200 bytes per table plus its
+ * indexes and keys: 16 MiB is some 50,000 tables. Reading a 600 MB one made every command of the
+ * store fail with 1.3 GB of RSS.
+ */
+export const MANIFEST_SIZE_CAP = 16 * 1024 * 1024;
 
-/** Parses a stored manifest; a malformed one is an operation failure that names the key. */
-export async function parseManifest(text: string, key: string): Promise<Manifest> {
+/**
+ * How far in the future a manifest's times may be: clocks of the backup pod and of this machine
+ * (and of S3, whose LastModified is the other witness) differ by seconds, not by this much.
+ */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+export type { Manifest, TableCount, Extension } from "./manifestSchema";
+
+/** A manifest that cannot be trusted: why, in words that say what to do. */
+export class UnreadableManifest extends DrctlError {}
+
+/** Where a manifest was found and what its store knows about the object. */
+export interface ManifestPlace {
+  readonly tier: Tier;
+  readonly id: string;
+  /** The manifest object's size and modification time, from the store's listing. */
+  readonly size: number;
+  readonly lastModified: Date;
+  /** @default new Date() */
+  readonly now?: Date;
+}
+
+/**
+ * Parses a stored manifest and checks that it may be trusted where it lies: it parses as a format
+ * this drctl knows, its id and tier are those of its key, and its times are real, ordered, not in
+ * the future and not after the manifest object itself was written. Throws UnreadableManifest.
+ */
+export async function parseManifest(
+  text: string,
+  key: string,
+  place?: ManifestPlace,
+): Promise<Manifest> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new DrctlError(`manifest ${key} is not valid JSON; the backup cannot be trusted`);
+    throw new UnreadableManifest(`manifest ${key} is not valid JSON`);
   }
   const { Manifest } = await import("./manifestSchema");
   const parsed = Manifest.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new DrctlError(
-      `manifest ${key} does not match format ${MANIFEST_FORMAT_VERSION} ` +
-        `(${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}); ` +
-        `was it written by a newer drctl?`,
+    const version = (json as { formatVersion?: unknown } | null)?.formatVersion;
+    throw new UnreadableManifest(
+      typeof version === "number" && version > MANIFEST_FORMAT_VERSION
+        ? `manifest ${key} is format ${version}, newer than this drctl reads (${MANIFEST_FORMAT_VERSION}); use a newer drctl`
+        : `manifest ${key} does not match format ${MANIFEST_FORMAT_VERSION} ` +
+            `(${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"})`,
     );
   }
-  return parsed.data;
+  const m = parsed.data;
+  if (place) {
+    if (m.tier !== place.tier || m.id !== place.id) {
+      throw new UnreadableManifest(
+        `manifest ${key} describes ${m.tier}/${m.id}, not the backup whose key it lies under`,
+      );
+    }
+    const now = (place.now ?? new Date()).getTime();
+    const started = Date.parse(m.startedAt);
+    const finished = Date.parse(m.finishedAt);
+    if (finished < started) {
+      throw new UnreadableManifest(
+        `manifest ${key} finished (${m.finishedAt}) before it started (${m.startedAt})`,
+      );
+    }
+    if (finished > now + CLOCK_SKEW_MS) {
+      throw new UnreadableManifest(
+        `manifest ${key} says it finished in the future (${m.finishedAt})`,
+      );
+    }
+    // The manifest is written after finishedAt is taken: a later finishedAt than the object's own
+    // timestamp is a manifest that lies about its age.
+    if (finished > place.lastModified.getTime() + CLOCK_SKEW_MS) {
+      throw new UnreadableManifest(
+        `manifest ${key} says it finished at ${m.finishedAt}, after the store wrote it ` +
+          `(${place.lastModified.toISOString()})`,
+      );
+    }
+  }
+  return m;
 }
 
 /** `20261122T021500Z-a1b2c3`: sorts by time as a string, unique enough for concurrent jobs. */

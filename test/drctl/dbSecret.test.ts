@@ -287,7 +287,16 @@ describe("drctl backup with DRCTL_DB_SECRET_ARN", () => {
       user: "postgres",
     });
     expect(manifest.tables).toEqual([
-      { schema: "public", name: "t", qualified: "public.t", rows: 42 },
+      {
+        schema: "public",
+        name: "t",
+        qualified: "public.t",
+        rows: 42,
+        indexes: [],
+        sequences: [],
+        foreignKeys: [],
+        referencedBy: [],
+      },
     ]);
     expect(r.stderr).toContain('"event":"db-secret"');
     expect(r.stderr + r.stdout).not.toContain(PASSWORD);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -106,6 +107,27 @@ describe.each([
       expect(readFileSync(join(dir, "daily", id, "manifest.json"), "utf8")).not.toContain(
         "password",
       );
+      // What a bare server needs: the roles the objects name, the extensions, the globals.
+      expect(manifest.formatVersion).toBe(2);
+      expect(manifest.roles).toEqual(["pg_database_owner", "postgres"]);
+      expect(manifest.extensions).toEqual([
+        { name: "plpgsql", version: "1.0", schema: "pg_catalog" },
+      ]);
+      const globals = readFileSync(join(dir, "daily", id, "globals.sql"));
+      expect(manifest.globals).toEqual({
+        key: "globals.sql",
+        size: globals.length,
+        sha256: createHash("sha256").update(globals).digest("hex"),
+      });
+      expect(globals.toString()).toContain("CREATE ROLE postgres;");
+      expect(globals.toString()).not.toMatch(/PASSWORD|SCRAM-SHA-256/);
+      // Owner-only: a dump holds every row (issue 14, item 6).
+      for (const f of ["dump", "manifest.json", "globals.sql"]) {
+        expect((statSync(join(dir, "daily", id, f)).mode & 0o777).toString(8)).toBe("600");
+      }
+      for (const d of ["daily", `daily/${id}`]) {
+        expect((statSync(join(dir, d)).mode & 0o777).toString(8)).toBe("700");
+      }
     }
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { Client } from "pg";
 import { parse, parseOneOf, parseTier, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
@@ -5,19 +6,22 @@ import { envWithDbSecret, defaultSecretsClient, type SecretsClientFactory } from
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import {
   DUMP_FILE,
+  GLOBALS_FILE,
   MANIFEST_FILE,
   MANIFEST_FORMAT_VERSION,
   COMPRESSIONS,
   backupPrefix,
   newBackupId,
   type Compression,
+  type Extension,
   type Manifest,
   type TableCount,
   type Tier,
 } from "../manifest";
 import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
+import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
 import { resolveTarget, type DbTarget } from "../postgres/target";
-import { HashGate, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
 import { putBytes, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
@@ -82,6 +86,31 @@ export async function countRows(client: Client): Promise<TableCount[]> {
     out.push({ ...t, rows: Number(c[0].n) });
   }
   return out;
+}
+
+/**
+ * `pg_dumpall --globals-only --no-role-passwords`: the cluster's roles (memberships, settings) and
+ * tablespaces, which no pg_dump of one database contains. --no-role-passwords keeps passwords
+ * out of the store, and is what makes it work on RDS, where pg_authid is unreadable
+ * (https://www.postgresql.org/docs/current/app-pg-dumpall.html, --no-role-passwords). Stored
+ * beside the dump with its SHA-256 in the manifest.
+ */
+async function storeGlobals(
+  store: Store,
+  key: string,
+  source: DbTarget,
+  env: NodeJS.ProcessEnv,
+): Promise<{ key: typeof GLOBALS_FILE; size: number; sha256: string }> {
+  const pgDumpall = pgTool("pg_dumpall", env);
+  const args = ["--globals-only", "--no-role-passwords"];
+  if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
+  const sql = Buffer.from(await capture("pg_dumpall", pgDumpall.path, args, { env: source.env }));
+  await putBytes(store, key, sql);
+  return {
+    key: GLOBALS_FILE,
+    size: sql.length,
+    sha256: createHash("sha256").update(sql).digest("hex"),
+  };
 }
 
 /**
@@ -202,13 +231,19 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     // the store commit the object, only once the programs exited 0 and the row counts, taken in
     // the dump's snapshot after pg_dump finished, succeeded.
     let counts: TableCount[] | undefined;
+    let roles: string[] = [];
+    let extensions: Extension[] = [];
     const gate = new HashGate(
       async () => {
         await programsDone();
         if (interrupted) throw interrupted;
-        counts = await countRows(client).catch((err: unknown) => {
+        try {
+          counts = await withDependents(client, await countRows(client));
+          roles = await referencedRoles(client);
+          extensions = await usedExtensions(client);
+        } catch (err) {
           throw explain(err, `database ${source.label}`);
-        });
+        }
       },
       (n) => meter.add(n),
     );
@@ -249,6 +284,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     if (!counts) throw new Error("backup: the dump was stored without its row counts");
     const stored = { sha256: gate.sha256(), bytes: gate.bytes };
     await client.query("commit");
+    const globals = await storeGlobals(store, `${prefix}${GLOBALS_FILE}`, source, env);
 
     const manifest: Manifest = {
       formatVersion: MANIFEST_FORMAT_VERSION,
@@ -270,6 +306,9 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       compression,
       envelope,
       dump: { key: DUMP_FILE, size: stored.bytes, sha256: stored.sha256 },
+      globals,
+      roles,
+      extensions,
       tables: counts,
       snapshot,
     };

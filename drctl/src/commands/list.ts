@@ -4,7 +4,8 @@ import { formatAge, formatBytes } from "../duration";
 import { EXIT } from "../errors";
 
 export const LIST_USAGE = `drctl list [--tier T] [--json] [--store URL]
-Lists backups, oldest first: id, tier, finished, age, size, short sha256, status.`;
+Lists backups, oldest first: id, tier, finished, age, size, short sha256, status
+(complete, incomplete, unreadable: with the reason below the table).`;
 
 export async function listCli(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parse(
@@ -30,6 +31,7 @@ export async function listCli(argv: string[], ctx: Ctx): Promise<number> {
     size: e.size,
     sha256: e.manifest?.dump.sha256 ?? null,
     compression: e.manifest?.compression ?? null,
+    problem: e.problem ?? null,
   }));
   if (values.json) {
     ctx.out(JSON.stringify(rows, null, 2));
@@ -62,6 +64,11 @@ export async function listCli(argv: string[], ctx: Ctx): Promise<number> {
         r.status,
       ].join(" "),
     );
+  }
+  // Unreadable manifests are listed with their reason: they are never restored or pruned, and a
+  // person has to look at them.
+  for (const r of rows.filter((x) => x.status === "unreadable")) {
+    ctx.out(`unreadable ${r.tier}/${r.id}: ${r.problem ?? ""}`);
   }
   return EXIT.ok;
 }

@@ -55,7 +55,9 @@ export async function pruneBackups(options: PruneOptions): Promise<PruneResult> 
     const newest = complete[complete.length - 1];
     const keepMs = retention[tier] * 86_400_000;
     for (const e of entries) {
-      if (e === newest) continue;
+      // An unreadable manifest may describe the only good dump of its tier (a newer drctl's
+      // format, a damaged file): prune deletes only what it can account for.
+      if (e === newest || e.status === "unreadable") continue;
       if (e.status === "incomplete") {
         if (now - e.lastModified.getTime() > INCOMPLETE_GRACE_MS) {
           doomed.push({ entry: e, reason: "incomplete for more than a day" });
@@ -97,7 +99,8 @@ export async function pruneBackups(options: PruneOptions): Promise<PruneResult> 
 
 export const PRUNE_USAGE = `drctl prune [--dry-run] [--store URL] [--json]
 Deletes backups past their tier's retention (DRCTL_RETENTION_DAILY/WEEKLY/MONTHLY days,
-default 7/28/365) and incomplete ones older than a day; keeps the newest complete one per tier.`;
+default 7/28/365) and incomplete ones older than a day; keeps the newest complete one per tier
+and every backup whose manifest is unreadable.`;
 
 function retentionFrom(env: NodeJS.ProcessEnv): Partial<Record<Tier, number>> {
   const out: Partial<Record<Tier, number>> = {};

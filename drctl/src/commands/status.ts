@@ -21,7 +21,9 @@ export interface StatusResult {
   /** Age of the newest complete backup in any tier; undefined when there is none. */
   readonly newestAgeSeconds?: number;
   readonly maxAgeSeconds: number;
-  /** True when there is no backup, or the newest is older than maxAge: exit 2. */
+  /** Backups whose manifest is there but cannot be trusted, with the reason. */
+  readonly unreadable: { readonly tier: Tier; readonly id: string; readonly problem: string }[];
+  /** True when there is no backup, the newest is older than maxAge, or any is unreadable: exit 2. */
   readonly breached: boolean;
 }
 
@@ -31,7 +33,11 @@ export async function backupStatus(
   maxAgeMs: number,
   now: Date = new Date(),
 ): Promise<StatusResult> {
-  const all = (await listBackups(store)).filter(isComplete);
+  const entries = await listBackups(store);
+  const all = entries.filter(isComplete);
+  const unreadable = entries
+    .filter((e) => e.status === "unreadable")
+    .map((e) => ({ tier: e.tier, id: e.id, problem: e.problem ?? "unreadable" }));
   const tiers: TierStatus[] = TIERS.map((tier) => {
     const newest = all.filter((e) => e.tier === tier).pop();
     if (!newest) return { tier };
@@ -49,7 +55,9 @@ export async function backupStatus(
     tiers,
     newestAgeSeconds,
     maxAgeSeconds,
-    breached: newestAgeSeconds === undefined || newestAgeSeconds > maxAgeSeconds,
+    unreadable,
+    breached:
+      newestAgeSeconds === undefined || newestAgeSeconds > maxAgeSeconds || unreadable.length > 0,
   };
 }
 
@@ -72,7 +80,8 @@ export function statusData(r: StatusResult, lastDrillAgeSeconds?: number): Datum
 
 export const STATUS_USAGE = `drctl status [--max-age DURATION] [--store URL] [--json] [--publish-metrics | --no-metrics]
 Shows the newest complete backup per tier; exit 2 when the newest of all is older than
---max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d) or there is none.
+--max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d), there is none, or a manifest
+is unreadable.
 With DRCTL_METRICS_NAMESPACE (or --publish-metrics) it also publishes the ages to CloudWatch,
 before exiting, so the age alarms get a datapoint even when backups or drills stop.`;
 
@@ -134,12 +143,13 @@ export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
           : `${t.tier.padEnd(8)} none`,
       );
     }
+    for (const u of r.unreadable) ctx.out(`UNREADABLE ${u.tier}/${u.id}: ${u.problem}`);
     ctx.out(
       r.newestAgeSeconds === undefined
         ? `BREACHED: no complete backup in ${store.url}`
-        : r.breached
+        : r.breached && r.newestAgeSeconds > r.maxAgeSeconds
           ? `BREACHED: newest backup is ${formatAge(r.newestAgeSeconds * 1000)} old, objective ${formatAge(r.maxAgeSeconds * 1000)}`
-          : `ok: newest backup is ${formatAge(r.newestAgeSeconds * 1000)} old, objective ${formatAge(r.maxAgeSeconds * 1000)}`,
+          : `${r.breached ? `BREACHED: ${r.unreadable.length} unreadable manifest(s); ` : "ok: "}newest backup is ${formatAge(r.newestAgeSeconds * 1000)} old, objective ${formatAge(r.maxAgeSeconds * 1000)}`,
     );
   }
   return r.breached ? EXIT.breached : EXIT.ok;

@@ -4,7 +4,7 @@ import { findBackup, isComplete, listBackups, type CompleteBackup } from "../cat
 import { parse, parseTier, STORE_OPTIONS, storeFrom, str, type Ctx } from "../cli";
 import { DrctlError, EXIT, UsageError } from "../errors";
 import { DUMP_FILE, backupPrefix } from "../manifest";
-import { HashGate, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { ChildSink, HashGate, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
 import type { Store } from "../store";
 import { pgTool } from "./backup";
@@ -48,30 +48,24 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
     () => Promise.resolve(),
     (n) => meter.add(n),
   );
-  const tools: Tool[] = [];
-  const feeds: Promise<void>[] = [];
-  let consumer: Writable;
+  let consumer: Writable = new Writable({ write: (_c, _e, cb) => cb() });
+  let restore: Tool | undefined;
+  let unzstd: Tool | undefined;
   if (deep) {
     const pgRestore = pgTool("pg_restore", env);
-    const restore = runTool("pg_restore", pgRestore.path, ["-Fc", "-f", "/dev/null"], {
-      stdio: ["pipe", "ignore", "pipe"],
-      env,
-    });
-    tools.push(restore);
+    // A zstd-wrapped dump goes zstd → pg_restore through an OS pipe, never through this process.
     if (m.envelope === "zstd") {
-      const unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
+      unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
         stdio: ["pipe", "pipe", "pipe"],
       });
-      tools.push(unzstd);
-      const feed = pipeline(unzstd.child.stdout!, restore.child.stdin!);
-      feed.catch(() => undefined);
-      feeds.push(feed);
-      consumer = unzstd.child.stdin!;
-    } else {
-      consumer = restore.child.stdin!;
     }
-  } else {
-    consumer = new Writable({ write: (_c, _e, cb) => cb() });
+    restore = runTool("pg_restore", pgRestore.path, ["-Fc", "-f", "/dev/null"], {
+      stdio: [unzstd ? unzstd.child.stdout! : "pipe", "ignore", "pipe"],
+      env,
+    });
+    // Only pg_restore may hold the read end, so that zstd sees it go away if pg_restore dies.
+    unzstd?.child.stdout?.destroy();
+    consumer = new ChildSink((unzstd ?? restore).child.stdin!);
   }
 
   let streamError: unknown;
@@ -80,9 +74,22 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   } catch (err) {
     streamError = err;
   }
-  const toolErrors = (await Promise.allSettled([...tools.map((t) => t.done), ...feeds]))
-    .filter((r): r is PromiseRejectedResult => r.status === "rejected")
-    .map((r) => (r.reason instanceof Error ? r.reason.message : String(r.reason)));
+  const [restoreExit, unzstdExit] = await Promise.allSettled([
+    restore?.done ?? Promise.resolve(),
+    unzstd?.done ?? Promise.resolve(),
+  ]);
+  const reason = (r: PromiseSettledResult<void>): string | undefined =>
+    r.status === "rejected"
+      ? r.reason instanceof Error
+        ? r.reason.message
+        : String(r.reason)
+      : undefined;
+  // pg_restore's exit is the verdict on the archive. zstd's own failure (a corrupt frame) counts
+  // too, but not a SIGPIPE after pg_restore stopped reading: that is pg_restore's verdict again.
+  const toolErrors = [
+    reason(restoreExit),
+    unzstd?.child.signalCode === "SIGPIPE" ? undefined : reason(unzstdExit),
+  ].filter((e): e is string => e !== undefined);
 
   const fail = (problem: string): VerifyResult => {
     sink({ event: "error", op: "verify", message: `${m.id}: ${problem}` });
@@ -142,15 +149,29 @@ export async function verifyCli(argv: string[], ctx: Ctx): Promise<number> {
   const tier = parseTier(str(values, "tier"));
   const store = storeFrom(values, ctx.env);
   let backups: CompleteBackup[];
+  const results: VerifyResult[] = [];
   if (values.all) {
-    backups = (await listBackups(store, { tier })).filter(isComplete);
-    if (backups.length === 0) {
+    const entries = await listBackups(store, { tier });
+    backups = entries.filter(isComplete);
+    // An unreadable manifest is a failed verification of that backup, never a reason to stop.
+    for (const e of entries.filter((x) => x.status === "unreadable")) {
+      const problem = `manifest unreadable: ${e.problem ?? ""}`;
+      results.push({
+        id: e.id,
+        tier: e.tier,
+        ok: false,
+        deep: values.deep === true,
+        problem,
+        size: e.size,
+      });
+      if (!values.json) ctx.out(`FAILED  ${e.tier}/${e.id}  ${problem}`);
+    }
+    if (backups.length === 0 && results.length === 0) {
       throw new DrctlError(`no complete backup in ${store.url}; nothing to verify`);
     }
   } else {
     backups = [await findBackup(store, positionals[0] ?? "latest", { tier })];
   }
-  const results: VerifyResult[] = [];
   for (const backup of backups) {
     const r = await verifyBackup({
       store,

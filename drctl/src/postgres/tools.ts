@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { Transform, type TransformCallback } from "node:stream";
+import { Transform, Writable, type TransformCallback } from "node:stream";
 import { DrctlError } from "../errors";
 
 /** Keeps the last few KiB of a child's stderr for the one-line error message. */
@@ -153,4 +153,58 @@ export async function hashFile(
     onBytes((chunk as Buffer).length);
   }
   return { sha256: hash.digest("hex"), bytes };
+}
+
+/**
+ * A Writable that feeds a child's stdin and never fails because the child stopped reading.
+ *
+ * pg_restore reads an archive up to its last block and exits without waiting for end-of-file.
+ * When it exits, Node destroys the child's stdin; a pipeline that had not yet called end() on it
+ * then fails with "Premature close" although every byte was delivered and pg_restore exited 0 —
+ * the false "archive is unreadable" that `verify --deep` reported now and then under load. The
+ * child's exit status is the verdict; this sink only counts what it could not deliver, and keeps
+ * consuming so that the hash upstream still sees every stored byte.
+ */
+export class ChildSink extends Writable {
+  /** Bytes that arrived after the child's stdin had closed. */
+  dropped = 0;
+  private stdinClosed = false;
+
+  constructor(private readonly stdin: Writable) {
+    super({ highWaterMark: 1 << 20 });
+    stdin.on("error", () => (this.stdinClosed = true));
+    stdin.once("close", () => (this.stdinClosed = true));
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.stdinClosed) {
+      this.dropped += chunk.length;
+      return cb();
+    }
+    let called = false;
+    const done = (): void => {
+      if (called) return;
+      called = true;
+      this.stdin.off("close", done);
+      cb();
+    };
+    // Resolve on close as well: a write pending when the child exits never calls back otherwise.
+    this.stdin.once("close", done);
+    this.stdin.write(chunk, (err) => {
+      if (err) this.stdinClosed = true;
+      done();
+    });
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.stdinClosed) return cb();
+    this.stdin.once("close", () => cb());
+    this.stdin.end();
+  }
+
+  /** The source failed: close the child's stdin so that it ends instead of waiting for more. */
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.stdin.destroy();
+    cb(err);
+  }
 }

@@ -42,8 +42,9 @@ export class FileStore implements Store {
     const temp = `${target}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
     let handle: FileHandle | undefined;
     try {
-      await mkdir(dirname(target), { recursive: true });
-      const h = await open(temp, "wx");
+      // Owner-only: a dump holds every row of the database (the process umask may be 022).
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      const h = await open(temp, "wx", 0o600);
       handle = h;
       const stopWriteBehind = writeBehind(h);
       try {

@@ -30,9 +30,21 @@ export interface Store {
   delete(key: string): Promise<void>;
 }
 
-/** Reads a whole (small) object, e.g. a manifest. */
-export async function readText(store: Store, key: string): Promise<string> {
+/**
+ * Reads a whole (small) object, e.g. a manifest. With `cap`, stops and rejects once more than
+ * that many bytes arrived: an object may have grown since it was listed.
+ */
+export async function readText(store: Store, key: string, cap?: number): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
+  let total = 0;
+  const body = await store.get(key);
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (cap !== undefined && total > cap) {
+      body.destroy();
+      throw new Error(`${key} is over the ${cap}-byte cap; not read`);
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
