@@ -4,7 +4,7 @@ import { drillCli, DRILL_USAGE } from "./commands/drill";
 import { listCli, LIST_USAGE } from "./commands/list";
 import { pruneCli, PRUNE_USAGE } from "./commands/prune";
 import { restoreCli, RESTORE_USAGE } from "./commands/restore";
-import { restoreTestCli, RESTORE_TEST_USAGE } from "./commands/restoreTest";
+import { restoreTestCli, RESTORE_TEST_USAGE } from "./commands/restoreTestCli";
 import { statusCli, STATUS_USAGE } from "./commands/status";
 import { verifyCli, VERIFY_USAGE } from "./commands/verify";
 import { DrctlError, EXIT, explain } from "./errors";

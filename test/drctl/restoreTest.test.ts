@@ -263,6 +263,21 @@ describe("drctl restore-test validates what the restore testing plan restored", 
     expect(reports()).toHaveLength(1);
   });
 
+  it("counts a restore nobody validated within its window as a failed test", async () => {
+    const store = freshStore();
+    answer([job({ ValidationStatus: "TIMED_OUT" })]);
+    const r = await drctl(["restore-test"], env(store));
+    expect(r.code).toBe(2);
+    expect(validations()).toEqual([]);
+    expect(reports()).toEqual([
+      expect.objectContaining({
+        passed: false,
+        reason:
+          "the validation window closed before drctl restore-test validated the restored copy",
+      }),
+    ]);
+  });
+
   it("leaves running, unavailable, validated and deleting jobs alone", async () => {
     const store = freshStore();
     answer([
