@@ -35,7 +35,13 @@ export interface RestoreTestAlarmsArgs {
  * https://docs.aws.amazon.com/aws-backup/latest/devguide/cloudwatch.html
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
  */
-export function restoreTestAlarmSpecs(metricsNamespace: string, maxAgeDays: number): AlarmSpec[] {
+export function restoreTestAlarmSpecs(
+  metricsNamespace: string,
+  maxAgeDays: number,
+  role: Role,
+): AlarmSpec[] {
+  // A fenced site's check is suspended, as its drill is: it notifies no one.
+  const actionsEnabled = role !== "fenced";
   return [
     {
       key: "restore-test-age",
@@ -53,6 +59,7 @@ export function restoreTestAlarmSpecs(metricsNamespace: string, maxAgeDays: numb
       threshold: maxAgeDays * 86400,
       // No data: no test ever passed, or nobody is checking. Both need a person.
       treatMissingData: "breaching",
+      actionsEnabled,
     },
     {
       key: "restore-test-failed",
@@ -70,6 +77,7 @@ export function restoreTestAlarmSpecs(metricsNamespace: string, maxAgeDays: numb
       // Published once per test: between tests the alarm keeps its state, so a failure stays in
       // ALARM until a test passes.
       treatMissingData: "ignore",
+      actionsEnabled,
     },
   ];
 }
@@ -95,7 +103,11 @@ export class RestoreTestAlarms extends pulumi.ComponentResource {
       throw new Error(`invalid RestoreTestAlarms args:\n  ${problems.join("\n  ")}`);
     }
     const tags = args.tags ?? {};
-    const alarms = restoreTestAlarmSpecs(args.metricsNamespace, args.maxAgeDays ?? 35).map(
+    const alarms = restoreTestAlarmSpecs(
+      args.metricsNamespace,
+      args.maxAgeDays ?? 35,
+      args.role,
+    ).map(
       (s) =>
         new aws.cloudwatch.MetricAlarm(
           `${name}-${s.key}`,
@@ -112,7 +124,7 @@ export class RestoreTestAlarms extends pulumi.ComponentResource {
             comparisonOperator: s.comparisonOperator,
             threshold: s.threshold,
             treatMissingData: s.treatMissingData,
-            actionsEnabled: args.role !== "fenced",
+            actionsEnabled: s.actionsEnabled,
             alarmActions: [args.topicArn],
             okActions: [args.topicArn],
             tags,
