@@ -17,6 +17,9 @@ import { DnsFailover } from "./components/dnsFailover";
 import * as naming from "./components/naming";
 import { Network } from "./components/network";
 import { replicatesToPeer } from "./components/replication";
+import { RestoreTestAlarms } from "./components/restoreTestAlarms";
+import { RestoreTestCheck } from "./components/restoreTestCheck";
+import { RestoreTesting } from "./components/restoreTesting";
 import { SiteKey } from "./components/siteKey";
 
 const config = loadConfig();
@@ -348,6 +351,65 @@ const backupAlarms = new BackupAlarms(`${stem}-alarms`, {
   tags,
 });
 
+// AWS Backup restore testing over this site's vault, in every role (docs/restore-testing.md):
+// the DR site proves the copies that landed in its vault. Recovery points there may come from
+// either site's database, so both are selected and both logins are known (their secrets are
+// replicated to the peer region).
+const rt = config.restoreTesting;
+const restoreTesting = new RestoreTesting(`${stem}-restore-test`, {
+  region: self.region,
+  accountId: config.accountId,
+  namePrefix: stem,
+  vaultArn: naming.backupVaultArn(names, self),
+  protectedResourceArns: [naming.dbInstanceArn(names, self), naming.dbInstanceArn(names, peer)],
+  vpcId: network.vpcId,
+  subnetIds: network.privateSubnetIds,
+  clientSecurityGroupId: cluster.clusterSecurityGroupId,
+  tests: { latest: rt.latest, random: rt.random },
+  startWindowHours: rt.startWindowHours,
+  validationWindowHours: rt.validationWindowHours,
+  instanceClass: rt.instanceClass,
+  partition: config.partition,
+  tags,
+});
+new RestoreTestCheck(`${stem}-restore-check`, {
+  region: self.region,
+  role,
+  accountId: config.accountId,
+  provider: cluster.provider,
+  oidcProviderArn: cluster.oidcProviderArn,
+  oidcIssuer: cluster.oidcIssuer,
+  namespace: backupJobs.namespace,
+  namespaceName: naming.backupNamespace,
+  image: config.jobs.image,
+  planArns: restoreTesting.planArns,
+  logins: Object.fromEntries(
+    [self, peer].map((s) => [
+      naming.dbInstanceArn(names, s),
+      naming.dbLoginSecretName(names, s, "backup"),
+    ]),
+  ),
+  bucketName: naming.backupBucketName(names, self),
+  bucketArn: naming.backupBucketArn(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  metricsNamespace: naming.metricsNamespace,
+  databaseName: config.database.dbName,
+  smokeSql: config.jobs.smokeSql,
+  schedule: rt.checkSchedule,
+  timeZone: config.jobs.timeZone,
+  partition: config.partition,
+  tags,
+});
+new RestoreTestAlarms(`${stem}-restore-alarms`, {
+  region: self.region,
+  role,
+  topicArn: backupAlarms.topicArn,
+  alarmPrefix: stem,
+  metricsNamespace: naming.metricsNamespace,
+  maxAgeDays: rt.maxAgeDays,
+  tags,
+});
+
 export const site = self.site;
 export const siteRole = role;
 export const region = self.region;
@@ -367,6 +429,7 @@ export const dbMasterSecretArn = master.secretArn;
 export const dbBackupLoginSecretArn = logins.backup.secretArn;
 export const dbRole = role;
 export const backupVaultArn = awsBackup.vaultArn;
+export const restoreTestingPlanArns = restoreTesting.planArns;
 
 export const backupBucketName = backupStorage.bucketName;
 export const backupBucketArn = backupStorage.bucketArn;

@@ -5,10 +5,17 @@ const CRONJOB = "kubernetes:batch/v1:CronJob";
 const BUCKET_USE1 = "acme-dr-use1-backups-111122223333";
 const BUCKET_USW2 = "acme-dr-usw2-backups-111122223333";
 
+/** BackupCronJobs' own children (the restore-test CronJob is RestoreTestCheck's). */
+const ofBackupCronJobs = (r: RegisteredResource) =>
+  r.urn.includes("drstack:backup:BackupCronJobs$");
+
 /** CronJob inputs by Kubernetes name (backup-daily, restore-drill, …). */
 function cronJobs(run: StackRun): Record<string, any> {
   return Object.fromEntries(
-    run.ofType(CRONJOB).map((r: RegisteredResource) => [r.inputs.metadata.name, r.inputs]),
+    run
+      .ofType(CRONJOB)
+      .filter(ofBackupCronJobs)
+      .map((r: RegisteredResource) => [r.inputs.metadata.name, r.inputs]),
   );
 }
 
@@ -356,7 +363,10 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
 
   it("binds one ServiceAccount per job purpose to that purpose's IRSA role", async () => {
     const run = await runStack("primary");
-    const sas = run.ofType("kubernetes:core/v1:ServiceAccount");
+    // The restore-test check's own ServiceAccount (components/restoreTestCheck.ts) is not a job's.
+    const sas = run
+      .ofType("kubernetes:core/v1:ServiceAccount")
+      .filter((sa) => /-sa-(writer|reader|drill)$/.test(sa.name));
     expect(
       Object.fromEntries(
         sas.map((sa) => [
@@ -407,7 +417,6 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
     const provider = run.one("pulumi:providers:kubernetes");
     expect(provider.name).toBe("acme-dr-use1-eks-k8s");
     for (const r of inCluster) {
-      expect(r.urn).toContain("drstack:backup:BackupCronJobs$");
       expect(r.provider?.startsWith(`${provider.urn}::`), r.name).toBe(true);
     }
   });

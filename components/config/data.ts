@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { awsCron, cidr, NAMESPACE, removedKey, ROLES } from "./primitives";
+import { awsCron, cidr, cron, NAMESPACE, removedKey, ROLES } from "./primitives";
 
 /** The keys of the data tier: `database`, `awsBackup`, `storage`. */
 
@@ -116,5 +116,27 @@ export const storageSchema = z
       .enum(["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"])
       .default("STANDARD"),
     replicateToPeer: removedKey(PEER_LINKS),
+  })
+  .prefault({});
+
+/** AWS Backup restore testing (components/restoreTesting.ts, docs/restore-testing.md). */
+const restoreTestSchema = (schedule: string, windowDays: number) =>
+  z
+    .strictObject({
+      schedule: awsCron.default(schedule),
+      windowDays: z.number().int().min(1).max(365).default(windowDays),
+    })
+    .prefault({});
+
+export const restoreTestingSchema = z
+  .strictObject({
+    latest: restoreTestSchema("cron(0 8 3 * ? *)", 7),
+    random: restoreTestSchema("cron(0 8 17 * ? *)", 365),
+    startWindowHours: z.number().int().min(1).max(168).default(4),
+    validationWindowHours: z.number().int().min(1).max(168).default(8),
+    instanceClass: z.string().startsWith("db.").optional(),
+    /** `drctl restore-test`, which validates the restored copies and publishes the alarms' metrics. */
+    checkSchedule: cron.default("40 * * * *"),
+    maxAgeDays: z.number().int().min(32).default(35),
   })
   .prefault({});

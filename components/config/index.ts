@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { crossKeyIssues } from "./checks";
-import { awsBackupSchema, databaseSchema, storageSchema } from "./data";
+import { awsBackupSchema, databaseSchema, restoreTestingSchema, storageSchema } from "./data";
 import { dnsSchema } from "./dns";
 import { alarmsSchema, clusterSchema, jobsSchema, networkSchema, siteSchema } from "./platform";
 import { flag, NAMESPACE, ROLES } from "./primitives";
@@ -69,6 +69,7 @@ export const configSchema = z
     storage: storageSchema,
     jobs: jobsSchema,
     alarms: alarmsSchema,
+    restoreTesting: restoreTestingSchema,
     dns: dnsSchema.optional(),
     tags: z.record(z.string(), z.string()).default({}),
   })

@@ -4,6 +4,7 @@ import { drillCli, DRILL_USAGE } from "./commands/drill";
 import { listCli, LIST_USAGE } from "./commands/list";
 import { pruneCli, PRUNE_USAGE } from "./commands/prune";
 import { restoreCli, RESTORE_USAGE } from "./commands/restore";
+import { restoreTestCli, RESTORE_TEST_USAGE } from "./commands/restoreTestCli";
 import { statusCli, STATUS_USAGE } from "./commands/status";
 import { verifyCli, VERIFY_USAGE } from "./commands/verify";
 import { DrctlError, EXIT, explain } from "./errors";
@@ -33,6 +34,7 @@ const COMMANDS = {
   prune: pruneCli,
   status: statusCli,
   drill: drillCli,
+  "restore-test": restoreTestCli,
 } as const;
 
 const USAGE = `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
@@ -50,6 +52,8 @@ ${PRUNE_USAGE}
 ${STATUS_USAGE}
 
 ${DRILL_USAGE}
+
+${RESTORE_TEST_USAGE}
 
 ${FAILOVER_USAGE}
 With DRCTL_METRICS_NAMESPACE set, backup, drill and status publish CloudWatch metrics

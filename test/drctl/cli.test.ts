@@ -22,7 +22,7 @@ describe("usage errors exit 64 with what was expected", () => {
   it.each([
     [
       ["frobnicate"],
-      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status, drill, failover, failback (drctl --help)',
+      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status, drill, restore-test, failover, failback (drctl --help)',
     ],
     [["list", "--bogus"], "drctl list: Unknown option '--bogus'; run drctl list --help"],
     [

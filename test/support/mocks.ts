@@ -178,6 +178,19 @@ export function computedState(
           arn: `arn:aws:backup:${region}:${MOCK_ACCOUNT}:backup-vault:${(inputs.name as string) ?? name}`,
         },
       };
+    case "aws:backup/restoreTestingPlan:RestoreTestingPlan": {
+      // arn:${Partition}:backup:${Region}:${Account}:restore-testing-plan:${Name}-${Id}
+      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html
+      const planName = (inputs.name as string | undefined) ?? name;
+      const planId = `${hex(planName, 8)}-${hex(planName + "p", 4)}`.toLowerCase();
+      return {
+        id: planName,
+        state: {
+          ...state,
+          arn: `arn:aws:backup:${region}:${MOCK_ACCOUNT}:restore-testing-plan:${planName}-${planId}`,
+        },
+      };
+    }
     case "aws:route53/healthCheck:HealthCheck":
       return {
         id: `${hex(name, 8).toLowerCase()}-0000-4000-8000-${hex(name, 12).toLowerCase()}`,
