@@ -276,7 +276,7 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
                 metadata: { labels },
                 spec: backupPodSpec({
                   serviceAccount: serviceAccountName,
-                  tmpSizeLimit: "64Mi",
+                  tmp: { kind: "emptyDir", sizeLimit: "64Mi" },
                   drctl: {
                     image: args.image,
                     args: ["restore-test"],
