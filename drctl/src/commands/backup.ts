@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { Client } from "pg";
-import { parse, parseOneOf, parseTier, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
+import {
+  parse,
+  parseOneOf,
+  parseTier,
+  pick,
+  STORE_OPTIONS,
+  storeFrom,
+  str,
+  type Ctx,
+} from "../cli";
 import { envWithDbSecret, defaultSecretsClient, type SecretsClientFactory } from "../dbSecret";
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import {
@@ -20,7 +29,8 @@ import {
 } from "../manifest";
 import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
 import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
-import { resolveTarget, type DbTarget } from "../postgres/target";
+import { argvPasswordWarning, resolveTarget, type DbTarget } from "../postgres/target";
+import { warn } from "../metrics";
 import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
 import { putBytes, type Store } from "../store";
@@ -51,7 +61,9 @@ export function pgTool(tool: string, env: NodeJS.ProcessEnv): PgBinary {
 
 /** Connects, turning refused / auth / unknown-database errors into one line. */
 export async function connect(target: DbTarget, role: string): Promise<Client> {
-  const client = new Client({ ...target.client, connectionTimeoutMillis: 10_000 });
+  // The deadline comes from the target (DRCTL_CONNECT_TIMEOUT): an unreachable region must fail
+  // within it, not after the operating system's own TCP timeout.
+  const client = new Client({ connectionTimeoutMillis: 10_000, ...target.client });
   client.on("error", () => undefined);
   try {
     await client.connect();
@@ -351,6 +363,25 @@ export async function resolveSource(
   return resolveTarget(url, withSecret.env);
 }
 
+/** Warns when a URL flag given on drctl's own command line carries a password. */
+export function warnArgvPassword(
+  ctx: Ctx,
+  op: string,
+  values: Record<string, string | boolean | undefined>,
+  flag: string,
+): void {
+  const url = str(values, flag);
+  if (url === undefined) return;
+  let target: DbTarget;
+  try {
+    target = resolveTarget(url, {}, `--${flag}`);
+  } catch {
+    return; // the real resolution reports the malformed URL
+  }
+  const message = argvPasswordWarning(`--${flag}`, target);
+  if (message) warn(ctx.io.stderr, op, message);
+}
+
 /** `drctl backup`: prints the id on stdout, progress on stderr. */
 export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parse(
@@ -381,6 +412,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
     "--compress",
   );
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
+  warnArgvPassword(ctx, "backup", values, "database-url");
   const source = await resolveSource(values, env, ctx.sink);
   const manifest = await runBackup({ store, tier, source, compression, env, sink: ctx.sink });
   ctx.out(manifest.id);
