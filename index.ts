@@ -3,7 +3,7 @@
  * Pulumi.dr.yaml) run this program; the config says which site this is and its role.
  */
 import { AwsBackup } from "./components/awsBackup";
-import { BackupAlarms } from "./components/backupAlarms";
+import { BackupAlarms, ROUTE53_METRICS_REGION } from "./components/backupAlarms";
 import { BackupJobs } from "./components/backupJobs";
 import { BackupStorage } from "./components/backupStorage";
 import { Cluster } from "./components/cluster";
@@ -198,6 +198,51 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   tags,
 });
 
+// Route 53 failover record and health checks, the same in every role (DESIGN §2b): the site named
+// by dr-stack:dns.primarySite answers as PRIMARY, the other as SECONDARY, and traffic moves by
+// health checks and the traffic control drctl flips in the peer's region (docs/dns-failover.md).
+const siteDns = self.config.dns;
+const dns =
+  config.dns && siteDns
+    ? new DnsFailover(`${stem}-dns`, {
+        region: self.region,
+        failoverType: config.dns.primarySite === self.site ? "PRIMARY" : "SECONDARY",
+        trafficControl: {
+          region: peer.region,
+          alarmName: naming.trafficControlAlarmName(names, self),
+          namespace: naming.trafficControl.namespace,
+          metricName: naming.trafficControl.metricName,
+          dimensions: { [naming.trafficControl.dimensionName]: self.site },
+        },
+        zoneId: config.dns.zoneId,
+        recordName: config.dns.recordName,
+        recordType: config.dns.recordType,
+        setIdentifier: naming.failoverSetIdentifier(names, self),
+        loadBalancer: siteDns.loadBalancer,
+        records: siteDns.records,
+        ttl: config.dns.ttl,
+        healthCheckFqdn: siteDns.healthCheckFqdn,
+        healthCheck: config.dns.healthCheck,
+        healthMetric: siteDns.healthMetric,
+        alarmName: naming.dnsHealthAlarmName(names, self),
+        tags,
+      })
+    : undefined;
+
+// Route 53 publishes health-check metrics in one region only; the alarm on this site's endpoint
+// check lives there and pages through the topic of whichever site is in that region (this one's,
+// or the peer's, so a site outside it pages from a region that survives its own).
+const route53MetricsRegion = ROUTE53_METRICS_REGION[config.partition] as string | undefined;
+const endpointHealth =
+  dns && route53MetricsRegion && [self.region, peer.region].includes(route53MetricsRegion)
+    ? {
+        healthCheckId: dns.healthCheckId,
+        metricsRegion: route53MetricsRegion,
+        peerTopicArn:
+          peer.region === route53MetricsRegion ? naming.alarmTopicArn(names, peer) : undefined,
+      }
+    : undefined;
+
 const backupAlarms = new BackupAlarms(`${stem}-alarms`, {
   region: self.region,
   role,
@@ -215,31 +260,9 @@ const backupAlarms = new BackupAlarms(`${stem}-alarms`, {
   backupMaxAgeHours: config.alarms.backupMaxAgeHours,
   drillMaxAgeDays: config.alarms.drillMaxAgeDays,
   replicaLagSeconds: config.alarms.replicaLagSeconds,
+  endpointHealth,
   tags,
 });
-
-// Route 53 failover record and health check: PRIMARY on the primary, SECONDARY on a standby or
-// promoting site, no record on a fenced one (docs/dns-failover.md).
-const siteDns = self.config.dns;
-const dns =
-  config.dns && siteDns
-    ? new DnsFailover(`${stem}-dns`, {
-        region: self.region,
-        role,
-        zoneId: config.dns.zoneId,
-        recordName: config.dns.recordName,
-        recordType: config.dns.recordType,
-        setIdentifier: naming.failoverSetIdentifier(names, self),
-        loadBalancer: siteDns.loadBalancer,
-        records: siteDns.records,
-        ttl: config.dns.ttl,
-        healthCheckFqdn: siteDns.healthCheckFqdn,
-        healthCheck: config.dns.healthCheck,
-        healthMetric: siteDns.healthMetric,
-        alarmName: naming.dnsHealthAlarmName(names, self),
-        tags,
-      })
-    : undefined;
 
 export const site = self.site;
 export const siteRole = role;
@@ -268,5 +291,8 @@ export const backupCronJobs = backupJobs.cronJobNames;
 export const alarmTopicArn = backupAlarms.topicArn;
 export const alarmNames = backupAlarms.alarmNames;
 export const dnsRecordName = dns?.recordName;
-export const dnsFailoverRole = dns ? dns.failoverRole : "none";
+export const dnsFailoverType = dns ? dns.failoverType : "none";
 export const healthCheckId = dns?.healthCheckId;
+export const recordHealthCheckId = dns?.recordHealthCheckId;
+export const trafficHealthCheckId = dns?.trafficHealthCheckId;
+export const trafficControlAlarmName = dns?.trafficControlAlarmName;

@@ -9,6 +9,7 @@ import {
   dnsZoneProblems,
   HEALTH_METRIC_DEFAULTS,
   normalizeDnsName,
+  primarySiteError,
 } from "./dnsConfig";
 import { awsCronError, cidrsOverlap, cronError, isIanaTimeZone, parseCidr } from "./validation";
 
@@ -230,6 +231,11 @@ const alarmsSchema = z
   .prefault({});
 
 const dnsSchema = z.strictObject({
+  /**
+   * The site whose record answers as PRIMARY, whatever the roles (identical in both stacks). No
+   * zod requirement: dnsConfigIssues says what is missing and why (dnsConfig.primarySiteError).
+   */
+  primarySite: z.string().optional(),
   zoneId: z.string().min(1),
   recordName: z.string().min(1),
   recordType: z.enum(["A", "CNAME"]).default(DNS_DEFAULTS.recordType),
@@ -271,6 +277,8 @@ export function dnsConfigIssues(
   if (dns === undefined) return [];
   const issues: { path: (string | number)[]; message: string }[] = [];
   for (const p of dnsZoneProblems(dns)) issues.push({ path: ["dns", p.field], message: p.message });
+  const primary = primarySiteError(dns.primarySite, Object.keys(sites));
+  if (primary) issues.push({ path: ["dns", "primarySite"], message: primary });
   const seen = new Map<string, string>();
   for (const [site, { dns: siteDnsConfig }] of Object.entries(sites)) {
     if (siteDnsConfig === undefined) {

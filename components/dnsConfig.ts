@@ -61,6 +61,50 @@ export const DNS_DEFAULTS = {
   failureThreshold: 3,
 } as const;
 
+/**
+ * The traffic-control alarm of a site (contract C3, naming.trafficControl): drctl publishes
+ * `SiteEnabled` 1 (on) or 0 (off) with dimension `Site=<site>` into the peer's region, and this
+ * alarm, in that region, is in ALARM while the last datapoint says off.
+ *
+ * - One datapoint must hold the state for as long as nobody publishes again, so missing data is
+ *   `ignore` ("the current alarm state is maintained"); `breaching` would switch every site off a
+ *   minute after drctl's call, `notBreaching` would switch it back on.
+ *   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+ * - 60 s, 1 of 1: the shortest standard-resolution period (Route 53 refuses alarms on
+ *   high-resolution metrics, API_AlarmIdentifier), and one datapoint is a deliberate command, not
+ *   a noisy sample that needs debouncing.
+ * - `Minimum` < 1: if an "off" and an "on" land in the same minute, off wins. Off is the safe
+ *   side (it is also the traffic fence); whoever flips it must read the alarm state back.
+ *   https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html
+ */
+export const TRAFFIC_CONTROL_ALARM = {
+  statistic: "Minimum",
+  comparisonOperator: "LessThanThreshold",
+  threshold: 1,
+  periodSeconds: 60,
+  evaluationPeriods: 1,
+  treatMissingData: "ignore",
+} as const;
+
+/** Why a site named `primarySite` cannot answer as PRIMARY, or undefined when it can. */
+export function primarySiteError(
+  primarySite: string | undefined,
+  sites: readonly string[],
+): string | undefined {
+  const list = sites.join(", ");
+  if (primarySite === undefined) {
+    return (
+      `missing; it names the site whose failover record answers as PRIMARY (one of ${list}), fixed ` +
+      `whatever the roles are, so that a failover never edits a record. Set the same value in both ` +
+      `stacks, usually the site that starts as primary (docs/dns-failover.md)`
+    );
+  }
+  if (!sites.includes(primarySite)) {
+    return `"${primarySite}" is not one of the sites (${list}); set it to the site whose record answers as PRIMARY`;
+  }
+  return undefined;
+}
+
 export interface LoadBalancerTarget {
   /** DNS name of the load balancer, e.g. `k8s-app-1234.elb.us-east-1.amazonaws.com`. */
   readonly dnsName: string;

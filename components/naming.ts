@@ -98,6 +98,11 @@ export function alarmTopicName(n: NamingInput, s: SiteRef): string {
   return `${siteStem(n, s)}-dr-alarms`;
 }
 
+/** The site's alarm topic (in its own region): the peer's alarms in that region page through it. */
+export function alarmTopicArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:sns:${s.region}:${n.accountId}:${alarmTopicName(n, s)}`;
+}
+
 /** Route 53 failover records of both sites share a name and differ by this identifier. */
 export function failoverSetIdentifier(n: NamingInput, s: SiteRef): string {
   return siteStem(n, s);

@@ -1,16 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { alarmSpecs } from "../components/backupAlarms";
+import { alarmSpecs, validateBackupAlarmsArgs } from "../components/backupAlarms";
 import { ROLES } from "../components/config";
 import { runStack, type StackRun } from "./harness";
 
 const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
 
+/** BackupAlarms' alarms (not the DNS component's traffic control). */
+function pagingAlarms(run: StackRun) {
+  const component = run.one("drstack:backup:BackupAlarms");
+  return run.ofType(ALARM).filter((r) => r.parent === component.urn);
+}
+
 /** Alarm inputs by the alarm's name without the site stem. */
 function alarms(run: StackRun, stem: string): Record<string, any> {
   return Object.fromEntries(
-    run.ofType(ALARM).map((r) => [String(r.inputs.name).replace(`${stem}-`, ""), r.inputs]),
+    pagingAlarms(run).map((r) => [String(r.inputs.name).replace(`${stem}-`, ""), r.inputs]),
   );
 }
+
+/** The same set of alarms in every role (DESIGN §2b): a role change only toggles notifications. */
+const ALL_ALARMS = [
+  "backup-age-daily",
+  "drill-age",
+  "drill-failed",
+  "endpoint-health",
+  "replica-lag",
+  "replication-failed",
+  "replication-latency",
+];
 
 describe("alarm topic", () => {
   it("is named from naming, encrypted with the site key, with the on-call e-mail", async () => {
@@ -44,13 +61,7 @@ describe("alarms on the primary", () => {
   it("backup age 26 h, drill age 35 d, drill failure, S3 replication failures and latency", async () => {
     const run = await runStack("primary");
     const a = alarms(run, "acme-dr-use1");
-    expect(Object.keys(a).sort()).toEqual([
-      "backup-age-daily",
-      "drill-age",
-      "drill-failed",
-      "replication-failed",
-      "replication-latency",
-    ]);
+    expect(Object.keys(a).sort()).toEqual(ALL_ALARMS);
     expect(a["backup-age-daily"]).toMatchObject({
       namespace: "DrStack/Backups",
       metricName: "BackupAgeSeconds",
@@ -104,14 +115,18 @@ describe("alarms on the primary", () => {
 
   it("sends every alarm and its recovery to the topic, from the site's region", async () => {
     const run = await runStack("primary");
-    const all = run.ofType(ALARM);
-    expect(all.length).toBe(5);
+    const all = pagingAlarms(run);
+    expect(all.length).toBe(7);
     for (const r of all) {
       expect(r.inputs.alarmActions, r.name).toEqual([run.outputs.alarmTopicArn]);
       expect(r.inputs.okActions, r.name).toEqual([run.outputs.alarmTopicArn]);
-      expect(r.inputs.actionsEnabled, r.name).toBe(true);
       expect(r.inputs.region, r.name).toBe("us-east-1");
     }
+    // A primary is no replica: its replica-lag alarm exists but stays quiet.
+    const enabled = all.filter((r) => r.inputs.actionsEnabled).map((r) => r.inputs.name);
+    expect(enabled.sort()).toEqual(
+      ALL_ALARMS.filter((k) => k !== "replica-lag").map((k) => `acme-dr-use1-${k}`),
+    );
   });
 
   it("takes thresholds from config", async () => {
@@ -125,15 +140,14 @@ describe("alarms on the primary", () => {
 });
 
 describe("alarms on the standby", () => {
-  it("watch the read replica's lag instead of replication out", async () => {
+  it("watch the read replica's lag; the replication-out alarms stay quiet", async () => {
     const run = await runStack("dr");
     const a = alarms(run, "acme-dr-usw2");
-    expect(Object.keys(a).sort()).toEqual([
-      "backup-age-daily",
-      "drill-age",
-      "drill-failed",
-      "replica-lag",
-    ]);
+    expect(Object.keys(a).sort()).toEqual(ALL_ALARMS);
+    // Replication out is the primary's: those alarms exist on the standby, quiet.
+    expect(a["replication-failed"].actionsEnabled).toBe(false);
+    expect(a["replication-latency"].actionsEnabled).toBe(false);
+    expect(a["replica-lag"].actionsEnabled).toBe(true);
     expect(a["replica-lag"]).toMatchObject({
       region: "us-west-2",
       namespace: "AWS/RDS",
@@ -160,13 +174,12 @@ describe("alarms on the standby", () => {
 describe("a fenced site", () => {
   it("keeps its alarms but notifies no one: its jobs are suspended on purpose", async () => {
     const run = await runStack("primary", { role: "fenced" });
-    const all = run.ofType(ALARM);
-    expect(all.map((r) => r.inputs.name).sort()).toEqual([
-      "acme-dr-use1-backup-age-daily",
-      "acme-dr-use1-drill-age",
-      "acme-dr-use1-drill-failed",
-    ]);
-    for (const r of all) expect(r.inputs.actionsEnabled, r.name).toBe(false);
+    const a = alarms(run, "acme-dr-use1");
+    expect(Object.keys(a).sort()).toEqual(ALL_ALARMS);
+    for (const [key, inputs] of Object.entries(a)) {
+      // Route 53's view of the endpoint is role-independent (see "endpoint health" below).
+      expect(inputs.actionsEnabled, key).toBe(key === "endpoint-health");
+    }
   });
 });
 
@@ -189,5 +202,88 @@ describe("alarm windows", () => {
         expect(s.datapointsToAlarm, `${role}/${s.key}`).toBeLessThanOrEqual(s.evaluationPeriods);
       }
     }
+  });
+});
+
+describe("endpoint health: paged from where Route 53 publishes", () => {
+  // Route 53 publishes HealthCheckStatus in us-east-1 only (choose US East (N. Virginia) in the
+  // CloudWatch console): https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html
+  // and an alarm elsewhere never leaves INSUFFICIENT_DATA (hashicorp/terraform#7371). Alarm
+  // actions publish only to SNS topics in the alarm's own region.
+  const ENDPOINT = {
+    namespace: "AWS/Route53",
+    metricName: "HealthCheckStatus",
+    statistic: "Minimum",
+    comparisonOperator: "LessThanThreshold",
+    threshold: 1,
+    period: 60,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    treatMissingData: "breaching",
+    actionsEnabled: true,
+  };
+
+  it("use1 (in us-east-1): on its endpoint check, through its own topic", async () => {
+    const run = await runStack("primary");
+    const a = alarms(run, "acme-dr-use1")["endpoint-health"];
+    expect(a).toMatchObject({
+      ...ENDPOINT,
+      region: "us-east-1",
+      name: "acme-dr-use1-endpoint-health",
+      dimensions: { HealthCheckId: run.outputs.healthCheckId },
+      alarmActions: [run.outputs.alarmTopicArn],
+      okActions: [run.outputs.alarmTopicArn],
+    });
+    // The endpoint check, not the traffic-gated one: switching a site off is not an outage.
+    expect(run.outputs.healthCheckId).not.toBe(run.outputs.recordHealthCheckId);
+  });
+
+  it("usw2: the alarm lives in us-east-1 and pages through use1's topic there", async () => {
+    const run = await runStack("dr");
+    const a = alarms(run, "acme-dr-usw2")["endpoint-health"];
+    expect(a).toMatchObject({
+      ...ENDPOINT,
+      region: "us-east-1",
+      name: "acme-dr-usw2-endpoint-health",
+      dimensions: { HealthCheckId: run.outputs.healthCheckId },
+      alarmActions: ["arn:aws:sns:us-east-1:111122223333:acme-dr-use1-dr-alarms"],
+      okActions: ["arn:aws:sns:us-east-1:111122223333:acme-dr-use1-dr-alarms"],
+    });
+    // ... which is the topic use1's stack creates, in every role.
+    const use1 = await runStack("primary", { role: "fenced" });
+    expect(use1.outputs.alarmTopicArn).toBe(a.alarmActions[0]);
+  });
+
+  it("is left out when neither site is where Route 53 publishes, or without DNS", async () => {
+    const elsewhere = await runStack("dr", {
+      sites: { use1: { region: "us-east-2" } },
+    });
+    expect(Object.keys(alarms(elsewhere, "acme-dr-usw2"))).not.toContain("endpoint-health");
+    const noDns = await runStack("primary", { dns: undefined });
+    expect(Object.keys(alarms(noDns, "acme-dr-use1"))).not.toContain("endpoint-health");
+  });
+
+  it("refuses a topic outside the alarm's region", () => {
+    expect(() =>
+      validateBackupAlarmsArgs({
+        region: "us-west-2",
+        role: "standby",
+        topicName: "t",
+        kmsKeyArn: "k",
+        alarmPrefix: "acme-dr-usw2",
+        metricsNamespace: "DrStack/Backups",
+        dbInstanceIdentifier: "acme-dr-usw2-pg",
+        replication: { sourceBucket: "a", destinationBucket: "b", ruleId: "r" },
+        endpointHealth: {
+          healthCheckId: "hc",
+          metricsRegion: "us-east-1",
+          peerTopicArn: "arn:aws:sns:us-west-2:111122223333:acme-dr-usw2-dr-alarms",
+        },
+      }),
+    ).toThrow(
+      "[endpointHealth.peerTopicArn] must be an SNS topic in us-east-1, where the alarm on Route 53's " +
+        "metrics lives (alarm actions publish only to topics in the alarm's region), got " +
+        "arn:aws:sns:us-west-2:111122223333:acme-dr-usw2-dr-alarms",
+    );
   });
 });

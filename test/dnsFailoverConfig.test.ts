@@ -1,9 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  dnsFailoverArgsProblems,
-  failoverRoleFor,
-  type DnsFailoverArgs,
-} from "../components/dnsFailover";
+import { dnsFailoverArgsProblems, type DnsFailoverArgs } from "../components/dnsFailover";
 import { runStack, type StackName } from "./harness";
 
 /** The problems a mocked run rejects with; the run must fail before registering anything. */
@@ -258,6 +254,25 @@ const cases: Array<[string, StackName, Record<string, unknown>, string[]]> = [
     ],
   ],
   [
+    "no site named to answer as PRIMARY",
+    "primary",
+    { dns: { primarySite: undefined } },
+    [
+      "dr-stack:dns.primarySite: missing; it names the site whose failover record answers as PRIMARY (one " +
+        "of use1, usw2), fixed whatever the roles are, so that a failover never edits a record. Set the same " +
+        "value in both stacks, usually the site that starts as primary (docs/dns-failover.md)",
+    ],
+  ],
+  [
+    "a PRIMARY site that is not one of the sites",
+    "dr",
+    { dns: { primarySite: "euw1" } },
+    [
+      `dr-stack:dns.primarySite: "euw1" is not one of the sites (use1, usw2); set it to the site whose ` +
+        "record answers as PRIMARY",
+    ],
+  ],
+  [
     "a record name that is not fully qualified",
     "dr",
     { dns: { recordName: "app" } },
@@ -291,7 +306,14 @@ describe("DNS failover config errors (reported before any resource is registered
 describe("DnsFailover used on its own", () => {
   const base: DnsFailoverArgs = {
     region: "us-east-1",
-    role: "primary",
+    failoverType: "PRIMARY",
+    trafficControl: {
+      region: "us-west-2",
+      alarmName: "acme-dr-use1-traffic-control",
+      namespace: "DrStack/Traffic",
+      metricName: "SiteEnabled",
+      dimensions: { Site: "use1" },
+    },
     zoneId: "Z0123456789ABCDEFGHIJ",
     recordName: "app.acme-dr.example.com",
     setIdentifier: "acme-dr-use1",
@@ -299,11 +321,17 @@ describe("DnsFailover used on its own", () => {
     healthCheckFqdn: "use1.app.acme-dr.example.com",
   };
 
-  it("maps every role to its failover type", () => {
-    expect(failoverRoleFor("primary")).toBe("PRIMARY");
-    expect(failoverRoleFor("standby")).toBe("SECONDARY");
-    expect(failoverRoleFor("promoting")).toBe("SECONDARY");
-    expect(failoverRoleFor("fenced")).toBe("none");
+  it("refuses a traffic control in the site's own region, and an alarm name CloudWatch refuses", () => {
+    expect(
+      dnsFailoverArgsProblems({
+        ...base,
+        trafficControl: { ...base.trafficControl, region: "us-east-1", alarmName: "x".repeat(256) },
+      }),
+    ).toEqual([
+      "[trafficControl.region] is us-east-1, the site's own region; the control must live in the peer's " +
+        "region, so that drctl can switch this site off while its region is down",
+      "[trafficControl.alarmName] is 256 characters long; a CloudWatch alarm name has 1-255",
+    ]);
   });
 
   it("accepts valid arguments", () => {
