@@ -403,6 +403,8 @@ async function corrupt(store: ReturnType<typeof openStore>, key: string): Promis
   const bytes = Buffer.concat(chunks);
   const mid = Math.floor(bytes.length / 2);
   for (let i = mid; i < Math.min(bytes.length, mid + 64); i++) bytes[i] ^= 0xff;
+  // Stores are create-only (drctl never replaces an object): bit rot is a delete and a rewrite here.
+  await store.delete(key);
   await store.put(key, Readable.from([bytes]), { size: bytes.length });
 }
 

@@ -4,6 +4,7 @@ import { UsageError } from "./errors";
 import { TIERS, type Tier } from "./manifest";
 import { eventSink, type EventSink } from "./progress";
 import { openStore, type Store } from "./store";
+import type { ObjectLock } from "./store/s3";
 
 export interface Io {
   readonly stdout: Writable;
@@ -124,5 +125,30 @@ export function storeFrom(
   if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) {
     throw new UsageError(`--s3-endpoint must be an http(s) URL, got "${endpoint}"`);
   }
-  return openStore(url, { endpoint, sseKmsKeyId });
+  return openStore(url, { endpoint, sseKmsKeyId, objectLock: objectLockFrom(env) });
+}
+
+/**
+ * DRCTL_OBJECT_LOCK_MODE (GOVERNANCE | COMPLIANCE) and DRCTL_OBJECT_LOCK_DAYS (whole days, at
+ * least 1): both or neither. Retention is set on every object drctl writes (contract C4).
+ */
+export function objectLockFrom(env: NodeJS.ProcessEnv): ObjectLock | undefined {
+  const mode = env.DRCTL_OBJECT_LOCK_MODE || undefined;
+  const days = env.DRCTL_OBJECT_LOCK_DAYS || undefined;
+  if (mode === undefined && days === undefined) return undefined;
+  if (mode === undefined || days === undefined) {
+    throw new UsageError(
+      `DRCTL_OBJECT_LOCK_MODE and DRCTL_OBJECT_LOCK_DAYS go together; set both or neither ` +
+        `(got ${mode === undefined ? "only DRCTL_OBJECT_LOCK_DAYS" : "only DRCTL_OBJECT_LOCK_MODE"})`,
+    );
+  }
+  if (mode !== "GOVERNANCE" && mode !== "COMPLIANCE") {
+    throw new UsageError(`DRCTL_OBJECT_LOCK_MODE must be GOVERNANCE or COMPLIANCE, got "${mode}"`);
+  }
+  if (!/^\d+$/.test(days) || Number(days) < 1) {
+    throw new UsageError(
+      `DRCTL_OBJECT_LOCK_DAYS must be a whole number of days of at least 1, got "${days}"`,
+    );
+  }
+  return { mode, days: Number(days) };
 }

@@ -38,6 +38,8 @@ export class VerificationError extends DrctlError {
 
 interface ErrorLike {
   code?: unknown;
+  /** Set by node-postgres on errors the server reported (ERROR, FATAL). */
+  severity?: unknown;
   name?: unknown;
   message?: unknown;
   $metadata?: { httpStatusCode?: number };
@@ -65,6 +67,15 @@ export function explain(err: unknown, what: string): Error {
       return new DrctlError(`${what}: host name does not resolve; check the host in the URL`);
     case "ETIMEDOUT":
       return new DrctlError(`${what}: connection timed out; check the network path and firewall`);
+    case "ENETUNREACH":
+    case "EHOSTUNREACH":
+      return new DrctlError(
+        `${what}: no route to the host; check the host in the URL and the network path (routes, security groups)`,
+      );
+    case "ENOSPC":
+      return new DrctlError(
+        `${what}: no space left on device (${msg}); free space or use a larger volume`,
+      );
     case "28P01":
     case "28000":
       return new DrctlError(
@@ -72,9 +83,36 @@ export function explain(err: unknown, what: string): Error {
       );
     case "3D000":
       return new DrctlError(`${what}: ${msg}; check the database name in the URL`);
+    case "42501":
+      return new DrctlError(
+        `${what}: ${msg}; the login needs the privilege (for backups: pg_read_all_data, see the README)`,
+      );
     case "EACCES":
     case "EPERM":
       return new DrctlError(`${what}: permission denied (${msg}); check the path's permissions`);
+  }
+  // node-postgres' own connection errors carry no code: match their messages.
+  if (/^timeout expired$|connection timeout/i.test(msg)) {
+    return new DrctlError(
+      `${what}: no answer within the connect deadline (DRCTL_CONNECT_TIMEOUT, default 10 s); ` +
+        `check that the host is up and reachable (a regional outage looks like this)`,
+    );
+  }
+  if (/^Connection terminated unexpectedly$/.test(msg)) {
+    return new DrctlError(
+      `${what}: the server closed the connection before it was ready; check the host and port ` +
+        `(is it PostgreSQL?), TLS settings (PGSSLMODE) and the server's log`,
+    );
+  }
+  if (/password must be a string/i.test(msg)) {
+    return new DrctlError(
+      `${what}: the server asks for a password and none was given; set PGPASSWORD, ` +
+        `DRCTL_DB_SECRET_ARN, or a ~/.pgpass file (a password in the URL works but shows in argv)`,
+    );
+  }
+  // Any other error the server reported is a one-line fact about the database, not a bug here.
+  if (typeof e.severity === "string" && code !== undefined) {
+    return new DrctlError(`${what ? `${what}: ` : ""}${msg} (SQLSTATE ${code})`);
   }
   if (name === "AccessDenied" || status === 403) {
     return new DrctlError(

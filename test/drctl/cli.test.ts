@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { findPgBinary } from "../../drctl/src/postgres/binaries";
 import { freePort, type LocalCluster } from "../../drctl/src/postgres/localCluster";
+import { DRCTL_VERSION } from "../../drctl/src/version";
 import { drctl, plainErrors } from "../support/cli";
 import { createDatabase, startCluster } from "../support/postgres";
 
@@ -165,10 +166,12 @@ describe("operation errors are one line with what to do next (exit 1)", () => {
     it("the launcher runs drctl as a program: id on stdout, JSON events on stderr", async () => {
       const db = await createDatabase(cluster, "launch");
       const launcher = join(__dirname, "..", "..", "drctl", "bin", "drctl");
+      // From outside the checkout: ts-node must find the repository's tsconfig, not cwd's.
       const { stdout, stderr } = await promisify(execFile)(
         launcher,
         ["backup", "--tier", "monthly"],
         {
+          cwd: tmpdir(),
           env: {
             ...process.env,
             DATABASE_URL: cluster.url(db),
@@ -184,6 +187,14 @@ describe("operation errors are one line with what to do next (exit 1)", () => {
         .map((l) => (JSON.parse(l) as { event: string }).event);
       expect(events[0]).toBe("start");
       expect(events[events.length - 1]).toBe("done");
+    });
+
+    it("npx drctl runs the checkout's own launcher (package.json bin)", async () => {
+      // --offline: npx must resolve drctl from this project, never from the registry.
+      const { stdout } = await promisify(execFile)("npx", ["--offline", "drctl", "--version"], {
+        cwd: join(__dirname, "..", ".."),
+      });
+      expect(stdout).toBe(`drctl ${DRCTL_VERSION}\n`);
     });
   });
 });

@@ -128,6 +128,7 @@ describe("precedence: what pg and pg_dump get", () => {
       user: "backup",
       database: "app",
       password: PASSWORD,
+      connectionTimeoutMillis: 10_000,
     });
     expect(target.dbnameArg).toBeUndefined();
     expect(target.env).toEqual({
@@ -135,6 +136,7 @@ describe("precedence: what pg and pg_dump get", () => {
       DRCTL_DB_SECRET_ARN: ARN,
       PGUSER: "backup",
       PGPASSWORD: PASSWORD,
+      PGCONNECT_TIMEOUT: "10",
     });
     expect(events).toEqual([
       { event: "db-secret", op: "backup", arn: ARN, applied: ["PGUSER", "PGPASSWORD"] },
@@ -151,6 +153,7 @@ describe("precedence: what pg and pg_dump get", () => {
       user: "backup",
       database: "secretdb",
       password: PASSWORD,
+      connectionTimeoutMillis: 10_000,
     });
     expect(target.env).toEqual({
       DRCTL_DB_SECRET_ARN: ARN,
@@ -159,6 +162,7 @@ describe("precedence: what pg and pg_dump get", () => {
       PGDATABASE: "secretdb",
       PGUSER: "backup",
       PGPASSWORD: PASSWORD,
+      PGCONNECT_TIMEOUT: "10",
     });
     expect(events[0]).toMatchObject({ applied: ["PGUSER", "PGPASSWORD", "PGHOST", "PGDATABASE"] });
   });
@@ -173,8 +177,9 @@ describe("precedence: what pg and pg_dump get", () => {
       user: "ops",
       database: "app",
       password: "explicit",
+      connectionTimeoutMillis: 10_000,
     });
-    expect(target.env).toEqual(env);
+    expect(target.env).toEqual({ ...env, PGCONNECT_TIMEOUT: "10" });
   });
 
   it("a --database-url with a password wins, and the secret is not even read", async () => {
@@ -185,7 +190,11 @@ describe("precedence: what pg and pg_dump get", () => {
       { ...PG_ENV, DRCTL_DB_SECRET_ARN: ARN },
     );
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
-    expect(target.client).toEqual({ connectionString: url, password: "explicit" });
+    expect(target.client).toEqual({
+      connectionString: url,
+      password: "explicit",
+      connectionTimeoutMillis: 10_000,
+    });
     expect(target.env.PGPASSWORD).toBe("explicit");
     expect(target.env.PGUSER).toBeUndefined();
     expect(events[0]).toMatchObject({ applied: [] });
@@ -195,13 +204,18 @@ describe("precedence: what pg and pg_dump get", () => {
     answer(RDS_SECRET);
     const url = "postgresql://db.url.example:5433/urldb";
     const { target } = await source({ "database-url": url }, { DRCTL_DB_SECRET_ARN: ARN });
-    expect(target.client).toEqual({ connectionString: url, password: PASSWORD });
+    expect(target.client).toEqual({
+      connectionString: url,
+      password: PASSWORD,
+      connectionTimeoutMillis: 10_000,
+    });
     expect(target.dbnameArg).toBe(url);
     expect(target.dbnameArg).not.toContain(PASSWORD);
     expect(target.env).toEqual({
       DRCTL_DB_SECRET_ARN: ARN,
       PGUSER: "backup",
       PGPASSWORD: PASSWORD,
+      PGCONNECT_TIMEOUT: "10",
     });
     expect(target).toMatchObject({ host: "db.url.example", port: 5433, user: "backup" });
   });

@@ -310,14 +310,14 @@ describe("drctl drill", () => {
       {
         sql: "select 1 from no_such_table",
         passed: false,
-        reason: 'relation "no_such_table" does not exist',
+        reason: 'relation "no_such_table" does not exist (SQLSTATE 42P01)',
       },
     ]);
     expect(report.failure).toEqual({
       step: "smoke-sql",
       reason:
         '2 of 3 smoke queries failed: "select 1 from users where id > 1000" returned no rows; ' +
-        '"select 1 from no_such_table" relation "no_such_table" does not exist',
+        '"select 1 from no_such_table" relation "no_such_table" does not exist (SQLSTATE 42P01)',
     });
     expect(await drillDatabases()).toEqual([]);
   });

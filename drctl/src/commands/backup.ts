@@ -9,6 +9,7 @@ import {
   pick,
   STORE_OPTIONS,
   storeFrom,
+  str,
   type Ctx,
 } from "../cli";
 import { envWithDbSecret, defaultSecretsClient, type SecretsClientFactory } from "../dbSecret";
@@ -29,7 +30,8 @@ import {
 } from "../manifest";
 import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
 import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
-import { resolveTarget, type DbTarget } from "../postgres/target";
+import { argvPasswordWarning, resolveTarget, type DbTarget } from "../postgres/target";
+import { warn } from "../metrics";
 import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { backupDirectory } from "../parallel/backupDirectory";
 import {
@@ -74,7 +76,9 @@ export function pgTool(tool: string, env: NodeJS.ProcessEnv): PgBinary {
 
 /** Connects, turning refused / auth / unknown-database errors into one line. */
 export async function connect(target: DbTarget, role: string): Promise<Client> {
-  const client = new Client({ ...target.client, connectionTimeoutMillis: 10_000 });
+  // The deadline comes from the target (DRCTL_CONNECT_TIMEOUT): an unreachable region must fail
+  // within it, not after the operating system's own TCP timeout.
+  const client = new Client({ connectionTimeoutMillis: 10_000, ...target.client });
   client.on("error", () => undefined);
   try {
     await client.connect();
@@ -436,6 +440,25 @@ export async function resolveSource(
   return resolveTarget(url, withSecret.env);
 }
 
+/** Warns when a URL flag given on drctl's own command line carries a password. */
+export function warnArgvPassword(
+  ctx: Ctx,
+  op: string,
+  values: Record<string, string | boolean | undefined>,
+  flag: string,
+): void {
+  const url = str(values, flag);
+  if (url === undefined) return;
+  let target: DbTarget;
+  try {
+    target = resolveTarget(url, {}, `--${flag}`);
+  } catch {
+    return; // the real resolution reports the malformed URL
+  }
+  const message = argvPasswordWarning(`--${flag}`, target);
+  if (message) warn(ctx.io.stderr, op, message);
+}
+
 /** `drctl backup`: prints the id on stdout, progress on stderr. */
 export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parse(
@@ -476,6 +499,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
   const minSize = env.DRCTL_PARALLEL_MIN_SIZE;
   const parallelMinBytes = minSize ? parseSize(minSize, "DRCTL_PARALLEL_MIN_SIZE") : undefined;
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
+  warnArgvPassword(ctx, "backup", values, "database-url");
   const source = await resolveSource(values, env, ctx.sink);
   const manifest = await runBackup({
     store,

@@ -18,7 +18,7 @@ import { resolveTarget, type DbTarget } from "../postgres/target";
 import { silentSink, type EventSink } from "../progress";
 import { putBytes, readText, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
-import { connect } from "./backup";
+import { connect, warnArgvPassword } from "./backup";
 import { restoreBackup, type TableCheck } from "./restore";
 import { verifyBackup } from "./verify";
 
@@ -129,8 +129,9 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/** A step's failing reason: the error in one line, without a prefix (the step names itself). */
 function message(err: unknown): string {
-  const e = explain(err, "drill");
+  const e = explain(err, "");
   return e.message;
 }
 
@@ -450,6 +451,7 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
         "a server it may create and drop a database on, never the production database",
     );
   }
+  warnArgvPassword(ctx, "drill", values, "scratch-url");
   const scratch = resolveTarget(scratchUrl, env, "--scratch-url");
   const tier = parseTier(pick(values, "tier", env, "DRCTL_TIER"));
   const flagSql = (values as Record<string, unknown>)["smoke-sql"];

@@ -1,9 +1,6 @@
-import { createWriteStream } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { Client } from "pg";
 import { findBackup, type CompleteBackup } from "../catalog";
 import {
@@ -19,12 +16,31 @@ import {
 import { DrctlError, EXIT, UsageError, VerificationError, explain } from "../errors";
 import { DUMP_FILE, backupPrefix, type TableCount } from "../manifest";
 import { resolveTarget, type DbTarget } from "../postgres/target";
-import { HashGate, capture, hashFile, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { capture, hashFile } from "../postgres/tools";
 import { localDirectory } from "../parallel/dirFetch";
 import { openDump } from "../parallel/rangedGet";
 import { Meter, silentSink, type EventSink } from "../progress";
+import { restoreAtomically, type TableCheck } from "../restore/apply";
+import { download } from "../restore/download";
+import { restoreWithJobs } from "../restore/jobs";
+import {
+  checkJobs,
+  createRoleStatements,
+  describeObjects,
+  freeConnections,
+  missingExtensions,
+  missingRoles,
+  targetTables,
+  userObjects,
+  type UserObjects,
+} from "../restore/targetState";
+import { parseToc, selectTables, summarizeToc } from "../restore/toc";
 import { FileStore, type Store } from "../store";
-import { connect, pgTool } from "./backup";
+import { connect, pgTool, warnArgvPassword } from "./backup";
+
+export { summarizeToc } from "../restore/toc";
+export { countTables } from "../restore/jobs";
+export type { TableCheck } from "../restore/apply";
 
 export interface RestoreOptions {
   readonly store: Store;
@@ -32,21 +48,18 @@ export interface RestoreOptions {
   readonly target: DbTarget;
   /** Restrict to these tables: `name`, `schema.name` or the quoted form from the manifest. */
   readonly tables?: readonly string[];
-  /** pg_restore --jobs. @default 1 */
+  /** pg_restore --jobs; above 1 only into a target without user objects. @default 1 */
   readonly jobs?: number;
   /** Download, verify and describe; change nothing. @default false */
   readonly dryRun?: boolean;
-  /** Restore into a database that already has tables. @default false */
+  /** Replace the objects of the backup in a target that already has objects. @default false */
   readonly confirm?: boolean;
+  /** pg_restore --no-privileges: no GRANT/REVOKE, for a deliberately different target. @default false */
+  readonly noPrivileges?: boolean;
+  /** pg_restore --no-owner: the restoring user owns everything. @default false */
+  readonly noOwner?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly sink?: EventSink;
-}
-
-export interface TableCheck {
-  readonly table: string;
-  readonly expected: number;
-  /** undefined when the table is missing in the target. */
-  readonly actual?: number;
 }
 
 export interface RestoreResult {
@@ -55,12 +68,18 @@ export interface RestoreResult {
   readonly dryRun: boolean;
   /** Tables restored (or that would be), quoted as in the manifest. */
   readonly tables: string[];
-  /** pg_restore -l entry counts by type, e.g. { "TABLE": 5, "TABLE DATA": 5 }. */
+  /** pg_restore -l entry counts by type (of the selection with --tables). */
   readonly contents: Record<string, number>;
-  /** Number of user tables already in the target before the restore. */
-  readonly existingTables: number;
+  /** User objects already in the target before the restore, by kind. */
+  readonly existing: UserObjects;
+  /** Roles the target lacked and that the restore creates (NOLOGIN, no password). */
+  readonly createdRoles: string[];
+  /** Foreign keys of tables not restored that point at a restored table: not brought back. */
+  readonly notRestored: string[];
   /** Row-count comparison with the manifest (empty for a dry run). */
   readonly checks: TableCheck[];
+  /** True when the target now holds the backup; false after a dry run or a rollback. */
+  readonly committed: boolean;
   readonly ok: boolean;
 }
 
@@ -93,131 +112,56 @@ export function resolveTables(
   return out;
 }
 
-/** How many user tables the database has: a non-empty target needs --confirm. */
-export async function userTableCount(client: Client): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(
-    `select count(*)::text as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
-       and n.nspname !~ '^pg_(toast|temp_)'`,
-  );
-  return Number(rows[0].n);
-}
-
-/** Counts the rows of one table in the target; the server quotes the name. */
-async function countTable(client: Client, t: TableCount): Promise<TableCheck> {
-  const { rows } = await client.query<{ q: string; present: boolean }>(
-    "select format('%I.%I', $1::text, $2::text) as q, to_regclass(format('%I.%I', $1::text, $2::text)) is not null as present",
-    [t.schema, t.name],
-  );
-  if (!rows[0].present) return { table: t.qualified, expected: t.rows };
-  const { rows: c } = await client.query<{ n: string }>(
-    `select count(*)::text as n from ${rows[0].q}`,
-  );
-  return { table: t.qualified, expected: t.rows, actual: Number(c[0].n) };
-}
-
 /**
- * Counts rows of `tables` in the target, one table at a time on each of `clients` (the restore's
- * --jobs), largest first so the last table to finish is a small one. Results keep `tables`' order.
+ * Everything that can refuse the restore, checked before the target is touched: the non-empty
+ * guard (every user object, not only tables), --jobs against an occupied target and against the
+ * connections it has free, extensions the server cannot provide, predefined roles it lacks.
  */
-export async function countTables(
-  clients: readonly Client[],
-  tables: readonly TableCount[],
-): Promise<TableCheck[]> {
-  const out = new Array<TableCheck>(tables.length);
-  const order = tables.map((_, i) => i).sort((a, b) => tables[b].rows - tables[a].rows);
-  let next = 0;
-  await Promise.all(
-    clients.map(async (client) => {
-      while (next < order.length) {
-        const i = order[next++];
-        out[i] = await countTable(client, tables[i]);
-      }
-    }),
-  );
-  return out;
-}
-
-/** Types in a `pg_restore -l` listing that are more than one word. */
-const MULTI_WORD_TYPES = [
-  "SEQUENCE OWNED BY",
-  "SEQUENCE SET",
-  "TABLE DATA",
-  "FK CONSTRAINT",
-  "DEFAULT ACL",
-  "MATERIALIZED VIEW DATA",
-  "MATERIALIZED VIEW",
-  "BLOB METADATA",
-  "LARGE OBJECT",
-  "TEXT SEARCH CONFIGURATION",
-  "TEXT SEARCH DICTIONARY",
-  "FOREIGN TABLE",
-  "EVENT TRIGGER",
-  "INDEX ATTACH",
-  "TABLE ATTACH",
-  "USER MAPPING",
-  "SERVER",
-];
-
-/** Counts `pg_restore -l` entries by object type. */
-export function summarizeToc(listing: string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const line of listing.split("\n")) {
-    const m = /^\d+;\s+\d+\s+\d+\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const rest = m[1];
-    const type =
-      MULTI_WORD_TYPES.find((t) => rest.startsWith(`${t} `)) ?? rest.split(" ")[0] ?? "?";
-    counts[type] = (counts[type] ?? 0) + 1;
+async function preflight(
+  client: Client,
+  o: RestoreOptions,
+  jobs: number,
+): Promise<{ existing: UserObjects; createRoles: string[] }> {
+  const { target, backup } = o;
+  const m = backup.manifest;
+  const existing = await userObjects(client);
+  if (existing.total > 0 && !o.confirm && !o.dryRun) {
+    throw new DrctlError(
+      `target ${target.label} is not empty (${describeObjects(existing)}); restore into an empty ` +
+        `database, or pass --confirm to replace the backup's objects in one transaction`,
+    );
   }
-  return counts;
+  if (jobs > 1 && existing.total > 0 && !o.dryRun) {
+    throw new DrctlError(
+      `--jobs ${jobs} restores outside a transaction and needs an empty target, but ${target.label} ` +
+        `has ${describeObjects(existing)}; use --jobs 1, which replaces them atomically`,
+    );
+  }
+  if (jobs > 1) checkJobs(jobs, await freeConnections(client), target.label);
+  const lacking = await missingExtensions(client, m.extensions ?? []);
+  if (lacking.length > 0) {
+    throw new DrctlError(
+      `target server ${target.host}:${target.port} cannot provide extension(s) ` +
+        `${lacking.map((e) => `${e.name} ${e.version}`).join(", ")} that the backup uses; install ` +
+        `them on the server (Debian: postgresql-contrib; RDS: a supported extension) and retry`,
+    );
+  }
+  const roles = await missingRoles(client, m.roles ?? []);
+  if (roles.impossible.length > 0) {
+    throw new DrctlError(
+      `target server lacks predefined role(s) ${roles.impossible.join(", ")}, which cannot be ` +
+        `created; restore into PostgreSQL ${Math.floor(m.serverVersionNum / 10000)} or newer`,
+    );
+  }
+  return { existing, createRoles: roles.create };
 }
 
 /**
- * Downloads a dump into `file`, hashing the bytes as stored; a zstd-wrapped dump is unwrapped on
- * the way (pg_restore < 16 cannot read it) by a zstd that writes the file itself. The digest is
- * undefined when the download did not complete, so the caller reports a checksum failure.
- */
-async function download(
-  input: Readable,
-  file: string,
-  envelope: "none" | "zstd",
-  env: NodeJS.ProcessEnv,
-  onBytes: (n: number) => void,
-): Promise<{ sha256: string | undefined; bytes: number }> {
-  const gate = new HashGate(() => Promise.resolve(), onBytes);
-  if (envelope === "zstd") {
-    const out = await open(file, "wx");
-    let unzstd: Tool | undefined;
-    try {
-      unzstd = runTool("zstd", zstdPath(env), ["-d", "-q", "-c"], {
-        stdio: ["pipe", out.fd, "pipe"],
-      });
-      await Promise.all([pipeline(input, gate, unzstd.child.stdin!), unzstd.done]).catch(
-        async (err: unknown) => {
-          // A corrupt frame makes zstd fail; the checksum comparison says why more usefully.
-          await unzstd?.done.catch(() => undefined);
-          if (gate.bytes === 0) throw err;
-        },
-      );
-    } finally {
-      await out.close();
-    }
-  } else {
-    await pipeline(input, gate, createWriteStream(file, { highWaterMark: 4 << 20 }));
-  }
-  try {
-    return { sha256: gate.sha256(), bytes: gate.bytes };
-  } catch {
-    return { sha256: undefined, bytes: gate.bytes };
-  }
-}
-
-/**
- * Verifies a backup's SHA-256 and gets it into a seekable file (pg_restore --jobs needs one): an
- * uncompressed dump in a file store is used in place, anything else is downloaded to TMPDIR.
- * Then runs `pg_restore --jobs N --no-owner --exit-on-error` into the target and compares every
- * restored table's row count with the manifest.
+ * Verifies a backup's SHA-256 and gets it into a seekable file, checks the target (see
+ * preflight), then restores it so that a failure leaves the target as it was: with --jobs 1 in
+ * one transaction that commits only when every row count matches the manifest
+ * (restoreAtomically); with more jobs into an empty target that is emptied again on failure
+ * (restoreWithJobs). Roles the dump names and the target lacks are created NOLOGIN first.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const { store, backup, target } = options;
@@ -230,19 +174,21 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     options.tables && options.tables.length > 0
       ? resolveTables(options.tables, m.tables)
       : undefined;
+  if (selected && m.formatVersion < 2) {
+    throw new DrctlError(
+      `backup ${m.id} is manifest format ${m.formatVersion}, which does not record the indexes and ` +
+        `sequences of each table, so --tables cannot bring them back; restore the whole backup into ` +
+        `an empty database and copy the table from there`,
+    );
+  }
   const tables = selected ?? m.tables;
   const pgRestore = pgTool("pg_restore", env);
+  const psql = pgTool("psql", env);
 
   const client = await connect(target, "target database");
   const scratch = await mkdtemp(join(env.TMPDIR ?? tmpdir(), "drctl-restore-"));
   try {
-    const existingTables = await userTableCount(client);
-    if (existingTables > 0 && !options.confirm && !dryRun) {
-      throw new DrctlError(
-        `target ${target.label} already has ${existingTables} table(s); restore into an empty ` +
-          `database, or pass --confirm to restore on top of what is there`,
-      );
-    }
+    const { existing, createRoles } = await preflight(client, options, jobs);
     sink({ event: "start", op: "restore", id: m.id, target: target.label, jobs, dryRun });
 
     // Verify, and get a seekable file for pg_restore --jobs. An uncompressed dump in a file store
@@ -269,8 +215,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
           ? await hashFile(file, (n) => meter.add(n)).catch((err: unknown) => {
               throw explain(err, `store ${store.url}`);
             })
-          : await download(await openDump(store, key, m.dump.size), file, m.envelope, env, (n) =>
-              meter.add(n),
+          : await download(
+              await openDump(store, key, m.dump.size),
+              file,
+              scratch,
+              m.envelope,
+              env,
+              (n) => meter.add(n),
             );
     if (got.sha256 !== m.dump.sha256 || got.bytes !== m.dump.size) {
       throw new VerificationError(
@@ -280,59 +231,82 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       );
     }
     const listing = await capture("pg_restore", pgRestore.path, ["-l", file], { env });
-    const contents = summarizeToc(listing);
+    const restoreArgs: string[] = [];
+    let contents = summarizeToc(listing);
+    let notRestored: string[] = [];
+    if (selected) {
+      const present = await targetTables(client);
+      const { rows } = await client.query<{ nspname: string }>("select nspname from pg_namespace");
+      const schemas = new Set(rows.map((r) => r.nspname));
+      const selection = selectTables(
+        parseToc(listing),
+        selected,
+        present,
+        new Set(selected.map((t) => t.schema).filter((s) => !schemas.has(s))),
+      );
+      if (selection.unresolvable.length > 0) {
+        throw new DrctlError(
+          `--tables cannot bring back foreign key(s) ${selection.unresolvable.join(", ")}: the ` +
+            `referenced table is neither restored nor in the target; add it to --tables`,
+        );
+      }
+      const listFile = join(scratch, "selection.list");
+      await writeFile(listFile, selection.list, { mode: 0o600 });
+      restoreArgs.push(`--use-list=${listFile}`);
+      contents = selection.counts;
+      notRestored = selection.notRestored;
+    }
     const summary = {
       id: m.id,
       target: target.label,
       dryRun,
       tables: tables.map((t) => t.qualified),
       contents,
-      existingTables,
+      existing,
+      createdRoles: createRoles,
+      notRestored,
     };
-    if (dryRun) return { ...summary, checks: [], ok: true };
+    if (dryRun) return { ...summary, checks: [], committed: false, ok: true };
 
-    const base = ["--no-owner", "--exit-on-error", `--jobs=${jobs}`];
-    const dbname = target.dbnameArg
-      ? [`--dbname=${target.dbnameArg}`]
-      : ["--dbname=" + target.database];
-    // -n and -t combine as "in any of these schemas AND any of these names", so a selection that
-    // spans schemas runs once per schema to avoid restoring s1.b when s1.a and s2.b were asked for.
-    const runs: string[][] = [];
-    if (selected) {
-      const bySchema = new Map<string, string[]>();
-      for (const t of selected) bySchema.set(t.schema, [...(bySchema.get(t.schema) ?? []), t.name]);
-      for (const [schema, names] of bySchema) {
-        runs.push([...base, `--schema=${schema}`, ...names.map((n) => `--table=${n}`)]);
+    // --clean --if-exists drops each object of the backup before recreating it, in the same
+    // transaction: what --confirm promises (https://www.postgresql.org/docs/current/app-pgrestore.html).
+    if (existing.total > 0) restoreArgs.push("--clean", "--if-exists");
+    if (options.noPrivileges) restoreArgs.push("--no-privileges");
+    if (options.noOwner) restoreArgs.push("--no-owner");
+    const createRoleSql = await createRoleStatements(client, createRoles);
+    const restoreStarted = Date.now();
+    let checks: TableCheck[];
+    if (jobs === 1) {
+      const outcome = await restoreAtomically({
+        file,
+        target,
+        pgRestore: pgRestore.path,
+        psql: psql.path,
+        restoreArgs,
+        preamble: createRoleSql,
+        tables,
+      });
+      checks = outcome.checks;
+      const countsDiffer = checks.some((c) => c.actual !== c.expected);
+      if (!outcome.committed && !countsDiffer) {
+        throw new DrctlError(
+          `restore into ${target.label} failed and was rolled back, the target is as it was: ` +
+            `${outcome.error ?? "unknown error"}`,
+        );
       }
     } else {
-      runs.push(base);
-    }
-    if (selected) {
-      // pg_restore --table restores the table, not its schema; create the schemas it needs.
-      for (const schema of new Set(selected.map((t) => t.schema))) {
-        const { rows } = await client.query<{ q: string }>("select format('%I', $1::text) as q", [
-          schema,
-        ]);
-        await client.query(`create schema if not exists ${rows[0].q}`);
-      }
-    }
-    const restoreStarted = Date.now();
-    for (const args of runs) {
-      await capture("pg_restore", pgRestore.path, [...args, ...dbname, file], {
-        env: target.env,
+      checks = await restoreWithJobs({
+        client,
+        connect: () => connect(target, "target database"),
+        file,
+        target,
+        pgRestore: pgRestore.path,
+        jobs,
+        restoreArgs,
+        createRoles,
+        createRoleSql,
+        tables,
       });
-    }
-    // The counts read every restored row once: on --jobs connections, as pg_restore used.
-    const extra = await Promise.all(
-      Array.from({ length: Math.min(jobs, tables.length) - 1 }, () =>
-        connect(target, "target database"),
-      ),
-    );
-    let checks: TableCheck[];
-    try {
-      checks = await countTables([client, ...extra], tables);
-    } finally {
-      await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
     }
     const ok = checks.every((c) => c.actual === c.expected);
     sink({
@@ -343,7 +317,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       tables: checks.length,
       ok,
     });
-    return { ...summary, checks, ok };
+    return { ...summary, checks, committed: ok, ok };
   } finally {
     await client.end().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });
@@ -351,8 +325,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 }
 
 export const RESTORE_USAGE = `drctl restore ID|latest --target-url URL [--tables a,b] [--jobs N] [--dry-run] [--confirm]
-              [--tier T] [--store URL]
-Downloads, verifies and restores a backup, then compares row counts with the manifest.`;
+              [--no-privileges] [--no-owner] [--tier T] [--store URL]
+Downloads, verifies and restores a backup; with --jobs 1 (the default) in one transaction that
+commits only when every row count matches the manifest. Creates the roles the backup names that
+the target lacks (NOLOGIN, no password). --confirm replaces the backup's objects in a non-empty
+target; --jobs above 1 needs an empty one.`;
 
 /** `drctl restore`: exit 2 when the checksum or the row counts do not match. */
 export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
@@ -366,6 +343,8 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
       jobs: { type: "string" },
       "dry-run": { type: "boolean" },
       confirm: { type: "boolean" },
+      "no-privileges": { type: "boolean" },
+      "no-owner": { type: "boolean" },
       tier: { type: "string" },
       json: { type: "boolean" },
     },
@@ -386,6 +365,7 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
       "drctl restore needs --target-url postgresql://user@host/database (or DRCTL_TARGET_URL)",
     );
   }
+  warnArgvPassword(ctx, "restore", values, "target-url");
   const target = resolveTarget(targetUrl, ctx.env, "--target-url");
   const jobs = parsePositiveInt(str(values, "jobs") ?? "1", "--jobs");
   const tier = parseTier(str(values, "tier"));
@@ -403,6 +383,8 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
     jobs,
     dryRun: values["dry-run"] === true,
     confirm: values.confirm === true,
+    noPrivileges: values["no-privileges"] === true,
+    noOwner: values["no-owner"] === true,
     env: ctx.env,
     sink: ctx.sink,
   });
@@ -414,7 +396,10 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
       `backup:   ${backup.tier}/${r.id} (finished ${backup.manifest.finishedAt}, sha256 verified)`,
     );
     ctx.out(
-      `target:   ${r.target} (${r.existingTables} existing table(s)${r.existingTables > 0 ? "; would need --confirm" : ""})`,
+      `target:   ${r.target} (${r.existing.total === 0 ? "empty" : `${describeObjects(r.existing)}; would need --confirm`})`,
+    );
+    ctx.out(
+      `roles:    ${r.createdRoles.length > 0 ? `would create ${r.createdRoles.join(", ")}` : "none missing"}`,
     );
     ctx.out(`tables:   ${r.tables.length}: ${r.tables.join(", ")}`);
     ctx.out(
@@ -430,11 +415,13 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
         `${state.padEnd(8)} ${c.table}  expected ${c.expected}  restored ${c.actual ?? "missing"}`,
       );
     }
+    if (r.createdRoles.length > 0) ctx.out(`created roles (NOLOGIN): ${r.createdRoles.join(", ")}`);
+    for (const fk of r.notRestored) ctx.out(`not restored: foreign key ${fk}`);
     const bad = r.checks.filter((c) => c.actual !== c.expected).length;
     ctx.out(
       bad === 0
         ? `restored ${r.id} into ${r.target}: ${r.checks.length} table(s), row counts match the manifest`
-        : `restored ${r.id} into ${r.target}: ${bad} of ${r.checks.length} table(s) differ from the manifest`,
+        : `rolled back ${r.id} in ${r.target}: ${bad} of ${r.checks.length} table(s) differ from the manifest; the target is as it was`,
     );
   }
   return r.ok ? EXIT.ok : EXIT.breached;

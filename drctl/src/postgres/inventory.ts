@@ -45,7 +45,7 @@ with acl(a) as (
   union select lomowner from pg_largeobject_metadata
   union select evtowner from pg_event_trigger
   union select srvowner from pg_foreign_server
-  union select umuser from pg_user_mapping
+  union select umuser from pg_user_mappings
   union select pubowner from pg_publication
 )
 select rolname from pg_roles where oid in (select r from refs) order by 1`;

@@ -19,6 +19,22 @@ export interface DbTarget {
   readonly user: string;
   /** `host:port/database`, for messages. */
   readonly label: string;
+  /** The URL itself carried a password (userinfo or `?password=`): worth a warning in argv. */
+  readonly hasUrlPassword?: boolean;
+}
+
+/** Seconds to wait for a connection: DRCTL_CONNECT_TIMEOUT, else libpq's PGCONNECT_TIMEOUT, else 10. */
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
+
+export function connectTimeoutSeconds(env: NodeJS.ProcessEnv): number {
+  const raw = env.DRCTL_CONNECT_TIMEOUT ?? env.PGCONNECT_TIMEOUT;
+  if (raw === undefined || raw === "") return DEFAULT_CONNECT_TIMEOUT_SECONDS;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) {
+    throw new UsageError(
+      `DRCTL_CONNECT_TIMEOUT must be a whole number of seconds of at least 1, got "${raw}"`,
+    );
+  }
+  return Number(raw);
 }
 
 export function resolveTarget(
@@ -38,9 +54,17 @@ export function resolveTarget(
     const port = Number(env.PGPORT ?? 5432);
     const user = env.PGUSER ?? osUser;
     const database = env.PGDATABASE ?? user;
+    const timeout = connectTimeoutSeconds(env);
     return {
-      client: { host, port, user, database, password: env.PGPASSWORD },
-      env: { ...env },
+      client: {
+        host,
+        port,
+        user,
+        database,
+        password: env.PGPASSWORD,
+        connectionTimeoutMillis: timeout * 1000,
+      },
+      env: { ...env, PGCONNECT_TIMEOUT: String(timeout) },
       host,
       port,
       database,
@@ -61,17 +85,41 @@ export function resolveTarget(
       `${flag} must start with postgresql://, got "${parsed.protocol}//"; expected postgresql://user@host:5432/database`,
     );
   }
-  const password = parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD;
-  const user = parsed.username ? decodeURIComponent(parsed.username) : (env.PGUSER ?? osUser);
-  const host = parsed.hostname || (env.PGHOST ?? "localhost");
-  const port = parsed.port ? Number(parsed.port) : Number(env.PGPORT ?? 5432);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || user;
+  const decode = (part: string, what: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new UsageError(
+        `${flag} has a malformed percent-escape in its ${what}; write a literal % as %25 ` +
+          `(expected postgresql://user@host:5432/database)`,
+      );
+    }
+  };
+  // libpq accepts the password as a query parameter too; it must not reach a child's argv.
+  const queryPassword = parsed.searchParams.get("password");
   const bare = new URL(url);
   bare.password = "";
+  // Only when present: rewriting the query re-encodes the other parameters (a space as "+").
+  if (queryPassword !== null) bare.searchParams.delete("password");
+  const urlPassword = parsed.password ? decode(parsed.password, "password") : undefined;
+  const password = urlPassword ?? queryPassword ?? env.PGPASSWORD;
+  const user = parsed.username ? decode(parsed.username, "user name") : (env.PGUSER ?? osUser);
+  const host = parsed.hostname || (env.PGHOST ?? "localhost");
+  const port = parsed.port ? Number(parsed.port) : Number(env.PGPORT ?? 5432);
+  const database = decode(parsed.pathname.replace(/^\//, ""), "database name") || user;
   const childEnv: NodeJS.ProcessEnv = { ...env };
   if (password !== undefined) childEnv.PGPASSWORD = password;
+  const timeout = connectTimeoutSeconds(env);
+  childEnv.PGCONNECT_TIMEOUT = String(timeout);
   return {
-    client: { connectionString: url, password },
+    // In-process only: pg reads the password from the URL (userinfo or ?password=) itself, and
+    // an explicit `password` would be overridden by what it parses from the string.
+    client: {
+      connectionString: url,
+      password,
+      connectionTimeoutMillis: timeout * 1000,
+    },
+    hasUrlPassword: urlPassword !== undefined || queryPassword !== null,
     dbnameArg: bare.toString(),
     env: childEnv,
     host,
@@ -80,4 +128,16 @@ export function resolveTarget(
     user,
     label: `${host}:${port}/${database}`,
   };
+}
+
+/**
+ * The warning for a password given on drctl's own command line: it is accepted (an operator in a
+ * hurry), but any local user can read a process's argv (`ps`, /proc/<pid>/cmdline).
+ */
+export function argvPasswordWarning(flag: string, target: DbTarget): string | undefined {
+  if (!target.hasUrlPassword) return undefined;
+  return (
+    `${flag} carries a password, which any local user can read in drctl's command line; ` +
+    `prefer PGPASSWORD or the URL in the environment, DRCTL_DB_SECRET_ARN, or ~/.pgpass`
+  );
 }

@@ -1,11 +1,11 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { link, mkdir, open, readdir, rm, stat, statfs, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrctlError, explain } from "../errors";
-import type { PutOptions, Store, StoredObject } from "./store";
+import { existsError, type PutOptions, type Store, type StoredObject } from "./store";
 
 /** Temporary names carry this marker so a listing never mistakes them for a finished object. */
 export const TEMP_MARK = ".drctl-tmp-";
@@ -50,19 +50,20 @@ export class FileStore implements Store {
       try {
         // A plain descriptor, not h.createWriteStream(): a FileHandle's close() waits for a stream
         // opened from it to close, and this one must leave the file open for the fsync.
-        await pipeline(
-          body,
-          createWriteStream(temp, { fd: h.fd, autoClose: false, highWaterMark: 4 << 20 }),
-        );
+        const out = createWriteStream(temp, { fd: h.fd, autoClose: false, highWaterMark: 4 << 20 });
+        await pipeline(body, out).catch(async (err: unknown) => {
+          if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
+          throw await noSpace(target, out.bytesWritten);
+        });
       } finally {
         await stopWriteBehind();
       }
-      // fsync before the rename: the rename is the commit, so the bytes must be durable first;
+      // fsync before the link: the link is the commit, so the bytes must be durable first;
       // then the directory, so the commit itself survives a crash.
       await h.sync();
       await h.close();
       handle = undefined;
-      await rename(temp, target);
+      await commitCreateOnly(temp, target, this.url, key);
       await syncDirectory(dirname(target));
     } catch (err) {
       body.destroy();
@@ -142,6 +143,38 @@ export class FileStore implements Store {
   }
 }
 
+/**
+ * Moves `temp` to `target` only if `target` does not exist, as S3's `If-None-Match: *` does:
+ * link(2) fails with EEXIST where rename(2) would silently replace. The temporary name goes after.
+ */
+async function commitCreateOnly(
+  temp: string,
+  target: string,
+  url: string,
+  key: string,
+): Promise<void> {
+  try {
+    await link(temp, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw existsError(url, key);
+    throw err;
+  }
+  await rm(temp, { force: true });
+}
+
+/** ENOSPC as a person needs it: where, how much was written, how much is free. */
+async function noSpace(path: string, written: number): Promise<DrctlError> {
+  const free = await statfs(dirname(path)).then(
+    (s) => s.bavail * s.bsize,
+    () => undefined,
+  );
+  return new DrctlError(
+    `no space left on device writing ${path}: ${written} bytes written` +
+      `${free !== undefined ? `, ${free} bytes free` : ""}; the dump needs more than that: free ` +
+      `space or point --store at a larger volume`,
+  );
+}
+
 export function isTempKey(key: string): boolean {
   return key.includes(TEMP_MARK);
 }
@@ -164,7 +197,7 @@ function writeBehind(handle: FileHandle): () => Promise<void> {
   };
 }
 
-/** fsyncs a directory, making a rename in it durable. */
+/** fsyncs a directory, making a link in it durable. */
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   await handle.sync().finally(() => handle.close());

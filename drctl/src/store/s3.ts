@@ -3,7 +3,7 @@ import type { PutObjectCommandInput, S3Client } from "@aws-sdk/client-s3";
 import type * as LibStorage from "@aws-sdk/lib-storage";
 import { Readable } from "node:stream";
 import { DrctlError, explain } from "../errors";
-import type { PutOptions, Store, StoredObject } from "./store";
+import { existsError, type PutOptions, type Store, type StoredObject } from "./store";
 
 /**
  * 8 MiB parts × at most 10,000 parts per multipart upload = 78.1 GiB (83.9 GB) per dump, stored
@@ -18,11 +18,23 @@ import type { PutOptions, Store, StoredObject } from "./store";
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 2;
 
+/**
+ * Object Lock retention set on every object drctl writes (contract C4): the CronJobs pass
+ * DRCTL_OBJECT_LOCK_MODE and DRCTL_OBJECT_LOCK_DAYS, at least the tier's lifecycle expiration.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+ */
+export interface ObjectLock {
+  readonly mode: "GOVERNANCE" | "COMPLIANCE";
+  readonly days: number;
+}
+
 export interface S3StoreOptions {
   /** S3-compatible endpoint (MinIO, s3rver, …); implies path-style addressing. */
   readonly endpoint?: string;
   /** KMS key for SSE-KMS; the bucket policy may deny uploads without it. */
   readonly sseKmsKeyId?: string;
+  /** Retention for every object written. @default none (the bucket's default retention applies) */
+  readonly objectLock?: ObjectLock;
   readonly region?: string;
   readonly partSize?: number;
   readonly queueSize?: number;
@@ -33,6 +45,12 @@ export interface S3StoreOptions {
 interface S3ErrorLike {
   name?: string;
   $metadata?: { httpStatusCode?: number };
+}
+
+/** S3 refused a conditional write: the key already exists. */
+function isPreconditionFailed(err: unknown): boolean {
+  const e = err as S3ErrorLike;
+  return e.name === "PreconditionFailed" || e.$metadata?.httpStatusCode === 412;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -69,10 +87,35 @@ export class S3Store implements Store {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
-  private encryption(): Pick<PutObjectCommandInput, "ServerSideEncryption" | "SSEKMSKeyId"> {
-    return this.options.sseKmsKeyId
-      ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: this.options.sseKmsKeyId }
-      : {};
+  /**
+   * What every object write carries: SSE-KMS when configured; `If-None-Match: *`, which makes
+   * S3 refuse (412) to replace an existing key (sent on PutObject and CompleteMultipartUpload,
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html; the bucket
+   * policy denies writes without it); and the Object Lock retention (sent on PutObject and
+   * CreateMultipartUpload). lib-storage spreads these params into each of those requests, and the
+   * SDK serialises a member only into the requests whose shape has it.
+   */
+  private writeParams(): Pick<
+    PutObjectCommandInput,
+    | "ServerSideEncryption"
+    | "SSEKMSKeyId"
+    | "IfNoneMatch"
+    | "ObjectLockMode"
+    | "ObjectLockRetainUntilDate"
+  > {
+    const lock = this.options.objectLock;
+    return {
+      IfNoneMatch: "*",
+      ...(this.options.sseKmsKeyId
+        ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: this.options.sseKmsKeyId }
+        : {}),
+      ...(lock
+        ? {
+            ObjectLockMode: lock.mode,
+            ObjectLockRetainUntilDate: new Date(Date.now() + lock.days * 86_400_000),
+          }
+        : {}),
+    };
   }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<void> {
@@ -93,7 +136,7 @@ export class S3Store implements Store {
         Body: body,
         ContentType: "application/octet-stream",
         ...(options.size !== undefined ? { ContentLength: options.size } : {}),
-        ...this.encryption(),
+        ...this.writeParams(),
       },
     });
     try {
@@ -101,6 +144,7 @@ export class S3Store implements Store {
     } catch (err) {
       body.destroy();
       if (sourceError !== undefined) throw explain(sourceError, `store ${this.url}`);
+      if (isPreconditionFailed(err)) throw existsError(this.url, key);
       throw explain(err, `store ${this.url}`);
     }
     if (sourceError !== undefined) throw explain(sourceError, `store ${this.url}`);
@@ -117,10 +161,11 @@ export class S3Store implements Store {
           Body: bytes,
           ContentLength: bytes.length,
           ContentType: "application/json",
-          ...this.encryption(),
+          ...this.writeParams(),
         }),
       );
     } catch (err) {
+      if (isPreconditionFailed(err)) throw existsError(this.url, key);
       throw explain(err, `store ${this.url}`);
     }
   }

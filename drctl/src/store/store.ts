@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { DrctlError } from "../errors";
 
 export interface StoredObject {
   /** Key relative to the store's root, `/`-separated, e.g. `daily/<id>/dump`. */
@@ -13,7 +14,8 @@ export interface PutOptions {
 }
 
 /**
- * Where backups live. The contract that makes the manifest a trustworthy commit point:
+ * Where backups live. Writes are create-only: `put` of a key that exists fails (existsError) and
+ * leaves the original. The contract that makes the manifest a trustworthy commit point:
  * `put` makes the object visible only when `body` ends cleanly; if `body` errors (for example
  * because pg_dump exited non-zero), the partial object is removed (S3: AbortMultipartUpload;
  * file: the temporary file is deleted) and `put` rejects.
@@ -47,4 +49,12 @@ export async function readText(store: Store, key: string, cap?: number): Promise
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A create-only write found its key taken: S3 answered 412, or the file exists. */
+export function existsError(url: string, key: string): DrctlError {
+  return new DrctlError(
+    `store ${url}: ${key} already exists, and drctl never replaces an object (it writes with ` +
+      `If-None-Match: *); the original is unchanged. Is another job writing the same backup id?`,
+  );
 }
