@@ -374,8 +374,9 @@ describe("in both stacks, in every role", () => {
           .filter((x) => x.type.startsWith("aws:iam/"))
           .filter((x) => /drstack:(storage|backup):/.test(x.urn))
           .map((x) => ({ type: x.type, name: x.name, inputs: x.inputs }));
-        // Replication role + policy, AWS Backup role + 2 attachments, 3 job roles + policies.
-        expect(mine.map((x) => x.name).sort(), role).toHaveLength(11);
+        // Replication role + policy, AWS Backup role + 2 attachments, 3 job roles + policies, the
+        // restore-testing role + attachment and the restore-test check's role + policy.
+        expect(mine.map((x) => x.name).sort(), role).toHaveLength(15);
         iam ??= mine;
         expect(mine, role).toEqual(iam);
       }
