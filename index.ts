@@ -8,7 +8,9 @@ import { BackupJobs } from "./components/backupJobs";
 import { BackupStorage } from "./components/backupStorage";
 import { Cluster } from "./components/cluster";
 import { loadConfig } from "./components/config";
+import * as aws from "@pulumi/aws";
 import { Database } from "./components/database";
+import { DbCredential } from "./components/dbCredential";
 import { DbRoles } from "./components/dbRoles";
 import { assertRoleTransition } from "./components/dbTransition";
 import { DnsFailover } from "./components/dnsFailover";
@@ -40,6 +42,8 @@ const siteKey = new SiteKey(`${stem}-key`, {
 
 const network = new Network(`${stem}-net`, {
   region: self.region,
+  accountId: config.accountId,
+  partition: config.partition,
   vpcCidr: self.config.vpcCidr,
   azCount: self.config.azCount,
   kmsKeyArn: siteKey.keyArn,
@@ -56,14 +60,60 @@ const cluster = new Cluster(`${stem}-eks`, {
   kmsKeyArn: siteKey.keyArn,
   publicAccessCidrs: config.cluster.publicAccessCidrs,
   adminPrincipalArns: config.cluster.adminPrincipalArns,
+  partition: config.partition,
   nodeInstanceTypes: config.cluster.nodeInstanceTypes,
   nodeMinSize: config.cluster.nodeMinSize,
   nodeDesiredSize: config.cluster.nodeDesiredSize,
   nodeMaxSize: config.cluster.nodeMaxSize,
+  nodeDiskSizeGb: config.cluster.nodeDiskSizeGb,
   tags,
 });
 
 const db = config.database;
+
+// Contract C2: the master credential lives in this site's region, owned by this stack, replicated
+// to the peer's. A standby's database is a physical copy of the peer's, so its credentials follow
+// the peer's (read from their replicas in this region); a site whose database is its own
+// generates them once. Either way, the secret is valid for this site's database whenever that
+// database is writable, promotion included, without any call into the peer's region.
+const credentialSource = (secretOf: (s: typeof peer) => string) =>
+  role === "standby" ? { copyOf: secretOf(peer) } : ("generate" as const);
+const master = new DbCredential(`${stem}-db-master`, {
+  region: self.region,
+  secretName: naming.dbMasterSecretName(names, self),
+  username: db.masterUsername,
+  kmsKeyArn: siteKey.keyArn,
+  replicaRegion: peer.region,
+  source: credentialSource((s) => naming.dbMasterSecretName(names, s)),
+  tags,
+});
+// The jobs' logins (issue 16.4): `backup` dumps as pg_read_all_data with BYPASSRLS, `app` is
+// the application's. Created in PostgreSQL by DbRoles (manageRoles) or by the one-time SQL in
+// docs/first-deployment.md; their secrets exist either way.
+const logins = Object.fromEntries(
+  (["backup", "app"] as const).map((login) => [
+    login,
+    new DbCredential(`${stem}-db-${login}`, {
+      region: self.region,
+      secretName: naming.dbLoginSecretName(names, self, login),
+      username: login,
+      kmsKeyArn: siteKey.keyArn,
+      replicaRegion: peer.region,
+      source: credentialSource((s) => naming.dbLoginSecretName(names, s, login)),
+      tags,
+    }),
+  ]),
+) as Record<"backup" | "app", DbCredential>;
+
+// 13.3: the replication's kmsKeyId is ForceNew and AWS reads back the key ARN, which names
+// cannot give (key ids are random). Looked up in the peer region only while peerLinks is on, that
+// is only while the peer region answers: a failover (peerLinks off) never reads the failed region.
+const peerKmsKeyArn =
+  config.peerLinks && role === "primary"
+    ? aws.kms.getAliasOutput({ region: peer.region, name: naming.kmsAliasName(names, peer) })
+        .targetKeyArn
+    : undefined;
+
 const database = new Database(`${stem}-db`, {
   region: self.region,
   role,
@@ -71,15 +121,17 @@ const database = new Database(`${stem}-db`, {
   finalSnapshotIdentifier: naming.dbFinalSnapshotIdentifier(names, self),
   peerRegion: peer.region,
   peerInstanceArn: naming.dbInstanceArn(names, peer),
-  peerKmsKeyArn: naming.kmsAliasArn(names, peer),
+  peerKmsKeyArn,
   kmsKeyArn: siteKey.keyArn,
   vpcId: network.vpcId,
   subnetIds: network.privateSubnetIds,
   clientSecurityGroupId: cluster.clusterSecurityGroupId,
+  adminCidrs: db.manageRoles ? db.adminCidrs : [],
+  masterPassword: role === "standby" ? undefined : master.password,
   readReplicaIdentifiers: [...Array(db.readReplicas).keys()].map((i) =>
     naming.dbReadReplicaIdentifier(names, self, i),
   ),
-  replicateBackupsToPeer: db.replicateBackupsToPeer,
+  peerLinks: config.peerLinks,
   previousRole: db.previousRole,
   allowRebuild: db.allowRebuild,
   engineVersion: db.engineVersion,
@@ -108,39 +160,30 @@ const awsBackup = new AwsBackup(`${stem}-vault`, {
 });
 
 // Logins live in the primary's catalog and replicate to the standby with everything else; only
-// the primary can create them (docs/failover.md explains the switch after a failover).
-const dbRoles =
-  db.manageRoles && role === "primary"
-    ? new DbRoles(`${stem}-db-roles`, {
-        region: self.region,
-        host: database.address,
-        port: database.port,
-        database: db.dbName,
-        masterUsername: db.masterUsername,
-        masterSecretArn: database.masterSecretArn.apply((arn) => arn ?? ""),
-        kmsKeyArn: siteKey.keyArn,
-        replicaRegion: { region: peer.region, kmsKeyArn: naming.kmsAliasArn(names, peer) },
-        logins: [
-          {
-            name: "backup",
-            secretName: naming.dbLoginSecretName(names, self, "backup"),
-            grants: ["pg_read_all_data"],
-          },
-          { name: "app", secretName: naming.dbLoginSecretName(names, self, "app") },
-        ],
-        tags,
-      })
-    : undefined;
+// the primary can create them, and only from a network the database admits (database.adminCidrs,
+// required by config with manageRoles).
+if (db.manageRoles && role === "primary") {
+  new DbRoles(`${stem}-db-roles`, {
+    host: database.address,
+    port: database.port,
+    database: db.dbName,
+    masterUsername: db.masterUsername,
+    masterPassword: master.password,
+    logins: [
+      {
+        name: "backup",
+        password: logins.backup.password,
+        grants: ["pg_read_all_data"],
+        bypassRowLevelSecurity: true,
+      },
+      { name: "app", password: logins.app.password },
+    ],
+  });
+}
 
-// Backups run on the primary only, and connect as the `backup` login when the program manages
-// logins, else with the master secret RDS manages; either way the password stays in Secrets
-// Manager, never in the pod spec. Other roles get no database secret at all.
-const backupSecretArn =
-  role !== "primary"
-    ? undefined
-    : dbRoles
-      ? dbRoles.secretArns.apply((arns) => arns.backup)
-      : database.masterSecretArn.apply((arn) => arn ?? "");
+// Backups run on the primary only and log in as the `backup` login: the jobs get its secret's
+// ARN and never the master's (contract C2, issue 16.4). Other roles get no database secret.
+const backupSecretArn = role === "primary" ? logins.backup.secretArn : undefined;
 
 // Only the primary replicates out; the peer's names come from naming.ts, never from its state
 // (DESIGN §2), so a promoted site can point replication back at the old one on its own.
@@ -153,7 +196,7 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
   noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
   objectLock: config.storage.objectLock,
   replication:
-    replicatesToPeer(role) && config.storage.replicateToPeer
+    replicatesToPeer(role) && config.peerLinks
       ? {
           destination: {
             bucketArn: naming.backupBucketArn(names, peer),
@@ -279,7 +322,8 @@ export const kubeconfig = cluster.kubeconfig;
 export const dbEndpoint = database.address;
 export const dbPort = database.port;
 export const dbInstanceArn = database.instanceArn;
-export const dbMasterSecretArn = database.masterSecretArn;
+export const dbMasterSecretArn = master.secretArn;
+export const dbBackupLoginSecretArn = logins.backup.secretArn;
 export const dbRole = role;
 export const backupVaultArn = awsBackup.vaultArn;
 

@@ -8,8 +8,8 @@
  * `drctl restore --jobs 2`; and the peak RSS of the drctl backup process at two database sizes.
  * Throughputs are the uncompressed dump size divided by wall time, so ratios compare like with like.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createReadStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -19,62 +19,9 @@ import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE } from "../drctl/src/store/s3";
 import { LocalCluster } from "../drctl/src/postgres/localCluster";
 import { S3Server } from "../test/support/s3server";
 import { sql } from "../test/support/postgres";
+import { MB, buildDataset, buildDrctl, root, timed, type Timed } from "./support";
 
-const MB = 1e6;
-const root = join(__dirname, "..");
 const out = join(root, "bench", "out");
-
-interface Timed {
-  seconds: number;
-  peakRssKiB: number;
-  stdout: string;
-}
-
-/** Runs a program, polling /proc/<pid>/status for VmHWM (the process's own peak RSS). */
-function timed(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let peak = 0;
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
-        if (m) peak = Math.max(peak, Number(m[1]));
-      } catch {
-        // exited between polls
-      }
-    }, 50);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearInterval(poll);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) reject(new Error(`${file} ${args.join(" ")} exited ${code}: ${stderr}`));
-      else resolve({ seconds, peakRssKiB: peak, stdout });
-    });
-  });
-}
-
-/** Fills `db` with about `sizeMb` MB in four tables (so pg_restore -j2 has work to share). */
-async function buildDataset(cluster: LocalCluster, db: string, sizeMb: number): Promise<void> {
-  // ~420 bytes a row: 256 random bytes (incompressible) and 128 hex chars (about 2:1).
-  const rowsPerTable = Math.ceil((sizeMb * MB) / 420 / 4);
-  for (let t = 0; t < 4; t++) {
-    await sql(
-      cluster,
-      db,
-      `create table bench_${t} as
-       select g as id,
-              decode(${Array.from({ length: 16 }, () => "md5(random()::text)").join(" || ")}, 'hex') as payload,
-              md5(g::text) || md5((g + ${t})::text) || md5(random()::text) || md5((g * 3)::text) as note
-       from generate_series(1, ${rowsPerTable}) g`,
-    );
-    await sql(cluster, db, `alter table bench_${t} add primary key (id)`);
-  }
-}
 
 /** Seconds s3rver takes to ingest `file` through the same multipart settings drctl uses. */
 async function s3Ingest(s3: S3Server, file: string): Promise<number> {
@@ -100,19 +47,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(out, "run-"));
 
   // drctl runs compiled, as in the container image, so ts-node's start-up is not measured.
-  const dist = join(scratch, "dist");
-  execFileSync(
-    process.execPath,
-    [
-      join(root, "node_modules/typescript/bin/tsc"),
-      "-p",
-      join(root, "drctl/tsconfig.build.json"),
-      "--outDir",
-      dist,
-    ],
-    { stdio: "inherit" },
-  );
-  const drctlMain = join(dist, "drctl", "src", "main.js");
+  const drctlMain = buildDrctl(join(scratch, "dist"));
 
   const cluster = await LocalCluster.init({
     settings: {

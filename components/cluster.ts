@@ -20,8 +20,16 @@ export interface ClusterArgs {
   readonly kmsKeyArn: pulumi.Input<string>;
   /** CIDRs allowed to the public API endpoint; empty keeps the endpoint private. @default [] */
   readonly publicAccessCidrs?: string[];
-  /** IAM principals given cluster admin through access entries. @default [] */
-  readonly adminPrincipalArns?: string[];
+  /**
+   * IAM principals given cluster admin through access entries: the principal that runs
+   * `pulumi up` must be one of them (the same update creates the backup jobs in the cluster).
+   * EKS creates no entry of its own for the creator (bootstrapClusterCreatorAdminPermissions is
+   * off), so listing the deployer cannot collide with one (pulumi-eks #2373: "access entry
+   * resource is already in use"). At least one.
+   */
+  readonly adminPrincipalArns: string[];
+  /** AWS partition, for managed policy ARNs. @default "aws" */
+  readonly partition?: string;
   /** @default ["m6i.large"] */
   readonly nodeInstanceTypes?: string[];
   /** @default 2 */
@@ -30,19 +38,53 @@ export interface ClusterArgs {
   readonly nodeDesiredSize?: number;
   /** @default 4 */
   readonly nodeMaxSize?: number;
+  /**
+   * Root volume of each node, GiB: the drill's dump download and scratch PGDATA (emptyDir) live
+   * on it. EKS's own default is 20 GiB. @default 80
+   */
+  readonly nodeDiskSizeGb?: number;
   /** Days to keep control-plane logs. @default 90 */
   readonly logRetentionDays?: number;
   /** Tags for every child. @default {} */
   readonly tags?: Record<string, string>;
 }
 
-const EKS_POLICY = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy";
-const NODE_POLICIES = [
-  "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-  "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-  "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-];
-const CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+/** AWS managed policies, in the partition's ARN form. */
+export function eksPolicyArns(partition: string) {
+  return {
+    cluster: `arn:${partition}:iam::aws:policy/AmazonEKSClusterPolicy`,
+    nodes: [
+      `arn:${partition}:iam::aws:policy/AmazonEKSWorkerNodePolicy`,
+      `arn:${partition}:iam::aws:policy/AmazonEKS_CNI_Policy`,
+      `arn:${partition}:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly`,
+    ],
+    clusterAdmin: `arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+  };
+}
+
+/** Problems with the args, each naming the argument. */
+export function clusterArgsProblems(args: ClusterArgs): string[] {
+  const problems: string[] = [];
+  if (args.adminPrincipalArns.length === 0) {
+    problems.push(
+      "[adminPrincipalArns] must list at least the IAM role that runs `pulumi up`: the cluster " +
+        "grants no one admin otherwise, and the backup jobs could not be created in it",
+    );
+  }
+  const seen = new Set<string>();
+  for (const arn of args.adminPrincipalArns) {
+    // Access entries take an IAM role or user ARN, never an STS assumed-role session ARN.
+    // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessEntry.html
+    if (!/^arn:[a-z-]+:iam::\d{12}:(role|user)\/.+$/.test(arn)) {
+      problems.push(
+        `[adminPrincipalArns] "${arn}" is not an IAM role or user ARN (arn:<partition>:iam::<account>:role/<name>)`,
+      );
+    }
+    if (seen.has(arn)) problems.push(`[adminPrincipalArns] "${arn}" is listed twice`);
+    seen.add(arn);
+  }
+  return problems;
+}
 
 function servicePrincipalTrust(service: string): string {
   return JSON.stringify({
@@ -74,13 +116,17 @@ export class Cluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:compute:Cluster", name, {}, opts);
+    const problems = clusterArgsProblems(args);
+    if (problems.length) throw new Error(`invalid Cluster args:\n  ${problems.join("\n  ")}`);
     const publicAccessCidrs = args.publicAccessCidrs ?? [];
-    const adminPrincipalArns = args.adminPrincipalArns ?? [];
+    const adminPrincipalArns = args.adminPrincipalArns;
+    const policies = eksPolicyArns(args.partition ?? "aws");
     const nodeInstanceTypes = args.nodeInstanceTypes ?? ["m6i.large"];
     const nodeMinSize = args.nodeMinSize ?? 2;
     const nodeDesiredSize = args.nodeDesiredSize ?? 2;
     const nodeMaxSize = args.nodeMaxSize ?? 4;
     const logRetentionDays = args.logRetentionDays ?? 90;
+    const nodeDiskSizeGb = args.nodeDiskSizeGb ?? 80;
     const tags = args.tags ?? {};
     const region = args.region;
     const child = { parent: this };
@@ -92,7 +138,7 @@ export class Cluster extends pulumi.ComponentResource {
     );
     const clusterPolicy = new aws.iam.RolePolicyAttachment(
       `${name}-cluster`,
-      { role: clusterRole.name, policyArn: EKS_POLICY },
+      { role: clusterRole.name, policyArn: policies.cluster },
       child,
     );
 
@@ -124,9 +170,9 @@ export class Cluster extends pulumi.ComponentResource {
         },
         encryptionConfig: { provider: { keyArn: args.kmsKeyArn }, resources: ["secrets"] },
         enabledClusterLogTypes: [...CONTROL_PLANE_LOG_TYPES],
-        // API mode: access is IAM access entries, not the aws-auth ConfigMap. The deployer keeps
-        // admin so the same `pulumi up` can create the backup jobs inside the cluster.
-        accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+        // API mode: access is IAM access entries, not the aws-auth ConfigMap. No implicit entry for
+        // the creator: every admin, the deployer included, is an explicit entry below.
+        accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
         deletionProtection: true,
         tags,
       },
@@ -145,7 +191,7 @@ export class Cluster extends pulumi.ComponentResource {
           region,
           clusterName: cluster.name,
           principalArn,
-          policyArn: CLUSTER_ADMIN_POLICY,
+          policyArn: policies.clusterAdmin,
           accessScope: { type: "cluster" },
         },
         { parent: this, dependsOn: [entry] },
@@ -157,7 +203,7 @@ export class Cluster extends pulumi.ComponentResource {
       { assumeRolePolicy: servicePrincipalTrust("ec2.amazonaws.com"), tags },
       child,
     );
-    const nodePolicies = NODE_POLICIES.map(
+    const nodePolicies = policies.nodes.map(
       (policyArn, i) =>
         new aws.iam.RolePolicyAttachment(
           `${name}-nodes-${i}`,
@@ -196,6 +242,8 @@ export class Cluster extends pulumi.ComponentResource {
         subnetIds: args.privateSubnetIds,
         instanceTypes: nodeInstanceTypes,
         amiType: "AL2023_x86_64_STANDARD",
+        // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateNodegroup.html (diskSize)
+        diskSize: nodeDiskSizeGb,
         scalingConfig: { minSize: nodeMinSize, desiredSize: nodeDesiredSize, maxSize: nodeMaxSize },
         updateConfig: { maxUnavailable: 1 },
         tags,

@@ -16,23 +16,40 @@ export interface DatabaseArgs {
   readonly peerRegion: string;
   /** The peer's instance ARN (naming.dbInstanceArn): the standby's source. No StackReference. */
   readonly peerInstanceArn: string;
-  /** The peer's KMS alias ARN (naming.kmsAliasArn): encrypts the backups replicated there. */
-  readonly peerKmsKeyArn: string;
+  /**
+   * The peer's site key, as the **key ARN** AWS reads back (`arn:…:kms:<peer>:<acct>:key/<id>`),
+   * for the backups replicated there. Not the alias ARN: `kmsKeyId` of the replication is
+   * ForceNew and AWS stores the key ARN, so an alias would plan a replacement on every later `up`
+   * (terraform-aws-modules/terraform-aws-rds#454). Needed only while `peerLinks` is on.
+   */
+  readonly peerKmsKeyArn?: pulumi.Input<string>;
   /** The site key: storage, Performance Insights and the master secret are encrypted with it. */
   readonly kmsKeyArn: pulumi.Input<string>;
   readonly vpcId: pulumi.Input<string>;
   /** Private subnets the instance may live in (its subnet group). */
   readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
-  /** The only security group admitted on 5432: the cluster's nodes. */
+  /** The security group admitted on 5432: the cluster's nodes. */
   readonly clientSecurityGroupId: pulumi.Input<string>;
+  /**
+   * Networks the deployer runs from when it manages logins (database.manageRoles), admitted on
+   * 5432 besides the cluster. @default []
+   */
+  readonly adminCidrs?: string[];
+  /**
+   * The master password, from this site's own master secret (DbCredential, contract C2). Used
+   * when this update creates a standalone instance; a promoted replica already has it (its
+   * catalog is the peer's, whose password the secret copied). Required in every role but standby.
+   */
+  readonly masterPassword?: pulumi.Input<string>;
   /** Identifiers of in-region read replicas of a primary (naming.dbReadReplicaIdentifier). @default [] */
   readonly readReplicaIdentifiers?: string[];
   /**
-   * On a primary, replicate automated backups into the peer region. That resource lives in the
-   * peer region, so a failover while the peer (the old primary's region) is down turns it off.
+   * Contract C1 (`dr-stack:peerLinks`): on a primary, replicate automated backups into the peer
+   * region. That resource lives in the peer region and needs the peer's key, so the first
+   * deployment's first step and a failover (the old primary's region down) turn it off.
    * @default true
    */
-  readonly replicateBackupsToPeer?: boolean;
+  readonly peerLinks?: boolean;
   /** The role being left, when this update moves between roles. @default role */
   readonly previousRole?: Role;
   /** Lift `protect` and deletion protection so a failback can replace the instance. @default false */
@@ -75,6 +92,19 @@ export function databaseArgsProblems(args: DatabaseArgs): string[] {
       `[maxAllocatedStorageGb] must be at least allocatedStorageGb (${allocated}), got ${max}`,
     );
   }
+  if (args.role !== "standby" && args.masterPassword === undefined) {
+    problems.push(
+      `[masterPassword] is required for a ${args.role} instance: it is the credential of a writable database`,
+    );
+  }
+  if (
+    typeof args.peerKmsKeyArn === "string" &&
+    !/^arn:[^:]+:kms:[^:]+:\d{12}:key\//.test(args.peerKmsKeyArn)
+  ) {
+    problems.push(
+      `[peerKmsKeyArn] must be a KMS key ARN (…:key/<id>), as AWS reads it back; got "${args.peerKmsKeyArn}"`,
+    );
+  }
   if (!/^arn:[^:]+:rds:[^:]+:\d{12}:db:/.test(args.peerInstanceArn)) {
     problems.push(`[peerInstanceArn] must be an RDS instance ARN, got "${args.peerInstanceArn}"`);
   }
@@ -90,8 +120,7 @@ export interface RoleSettings {
   readonly finalSnapshotIdentifier?: string;
   readonly username?: string;
   readonly dbName?: string;
-  readonly manageMasterUserPassword?: boolean;
-  readonly masterUserSecretKmsKeyId?: pulumi.Input<string>;
+  readonly password?: pulumi.Input<string>;
 }
 
 /**
@@ -106,7 +135,7 @@ export function roleSettings(
     finalSnapshotIdentifier: string;
     dbName: string;
     masterUsername: string;
-    kmsKeyArn: pulumi.Input<string>;
+    masterPassword?: pulumi.Input<string>;
   },
 ): RoleSettings {
   // A standalone instance (promoting, primary, fenced) keeps a final snapshot on delete. A replica
@@ -129,9 +158,20 @@ export function roleSettings(
         skipFinalSnapshot: true,
       };
     case "promoting":
-      // Phase 1: the standby minus its source. PromoteReadReplica runs with retention 0; phase 2
-      // sets the real one (terraform-provider-aws #4419).
-      return { multiAz: false, backupRetentionPeriod: 0, ...standalone };
+      // Phase 1: the standby minus its source, with its backup retention already. The provider
+      // passes backup_retention_period (and backup_window) to PromoteReadReplica itself
+      // (terraform-provider-aws internal/service/rds/instance.go, resourceInstanceUpdate:
+      // `PromoteReadReplicaInput{BackupRetentionPeriod: d.Get("backup_retention_period")}`), so
+      // the writable database never runs without automated backups, and no later change from 0
+      // costs the outage the RDS user guide warns of
+      // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html#USER_WorkingWithAutomatedBackups.Enabling).
+      // Multi-AZ waits for phase 2 (terraform-provider-aws #4419).
+      return {
+        multiAz: false,
+        backupRetentionPeriod: o.backupRetentionDays,
+        ...standalone,
+        password: o.masterPassword,
+      };
     case "primary":
     case "fenced":
       // A fenced site keeps the primary's settings (its PITR window still covers the writes it
@@ -143,11 +183,9 @@ export function roleSettings(
         // Create-only (a promoted replica already has them, inherited from its source).
         username: o.masterUsername,
         dbName: o.dbName,
-        // RDS generates the password and keeps it in Secrets Manager, never in Pulumi state. On a
-        // promoted replica this creates a new secret in this region: the old one may be gone with
-        // the old region.
-        manageMasterUserPassword: true,
-        masterUserSecretKmsKeyId: o.kmsKeyArn,
+        // From this site's own master secret (DbCredential); never RDS-managed, which would make
+        // every replica of this instance impossible (docs: rds-secrets-manager limitations).
+        password: o.masterPassword,
       };
   }
 }
@@ -163,8 +201,6 @@ export class Database extends pulumi.ComponentResource {
   public readonly port: pulumi.Output<number>;
   public readonly instanceArn: pulumi.Output<string>;
   public readonly identifier: pulumi.Output<string>;
-  /** The RDS-managed master secret; undefined while the instance is a replica or promoting. */
-  public readonly masterSecretArn: pulumi.Output<string | undefined>;
   public readonly securityGroupId: pulumi.Output<string>;
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -182,7 +218,7 @@ export class Database extends pulumi.ComponentResource {
     const dbName = args.dbName ?? "app";
     const masterUsername = args.masterUsername ?? "dradmin";
     const partition = args.partition ?? "aws";
-    const replicateBackupsToPeer = args.replicateBackupsToPeer ?? true;
+    const peerLinks = args.peerLinks ?? true;
     const readReplicaIdentifiers = role === "primary" ? (args.readReplicaIdentifiers ?? []) : [];
     const tags = args.tags ?? {};
     const region = args.region;
@@ -232,6 +268,23 @@ export class Database extends pulumi.ComponentResource {
       child,
     );
 
+    for (const [i, cidrIpv4] of (args.adminCidrs ?? []).entries()) {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-from-admin-${i}`,
+        {
+          region,
+          securityGroupId: sg.id,
+          cidrIpv4,
+          ipProtocol: "tcp",
+          fromPort: 5432,
+          toPort: 5432,
+          description: "PostgreSQL from the deployer's network (database.adminCidrs, manageRoles)",
+          tags,
+        },
+        child,
+      );
+    }
+
     // Enhanced monitoring publishes OS metrics through this role.
     // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html
     const monitoringRole = new aws.iam.Role(
@@ -266,7 +319,7 @@ export class Database extends pulumi.ComponentResource {
       finalSnapshotIdentifier: args.finalSnapshotIdentifier,
       dbName,
       masterUsername,
-      kmsKeyArn: args.kmsKeyArn,
+      masterPassword: args.masterPassword,
     });
 
     const shared = {
@@ -331,11 +384,23 @@ export class Database extends pulumi.ComponentResource {
         // which `protect` then refuses unless a rebuild is allowed.
         replaceOnChanges: role === "standby" ? ["replicateSourceDb"] : [],
         // Create-only inputs that a promoted replica inherited: never let them plan a replacement.
-        ignoreChanges: settings.username === undefined ? [] : ["username", "dbName"],
+        // The password is sent when the instance is created standalone and never on a role move:
+        // a replica's password is its source's (the catalog is replicated), which the master
+        // secret already holds, and a ModifyDBInstance with a password on the replica about to be
+        // promoted is not a step the promotion needs. Rotation is deliberate (docs).
+        ignoreChanges: [
+          ...(settings.username === undefined ? [] : ["username", "dbName"]),
+          ...(settings.password === undefined ? [] : ["password"]),
+        ],
       },
     );
 
-    if (role === "primary" && replicateBackupsToPeer) {
+    if (role === "primary" && peerLinks) {
+      if (args.peerKmsKeyArn === undefined) {
+        throw new Error(
+          `[peerKmsKeyArn] is required on a primary with peerLinks: the replicated backups are encrypted with the peer's key`,
+        );
+      }
       // PITR that survives the loss of the region: automated backups and transaction logs copied
       // into the peer region, encrypted with the peer's key.
       // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html
@@ -371,14 +436,12 @@ export class Database extends pulumi.ComponentResource {
     this.port = instance.port;
     this.instanceArn = instance.arn;
     this.identifier = instance.identifier;
-    this.masterSecretArn = instance.masterUserSecrets.apply((s) => s?.[0]?.secretArn);
     this.securityGroupId = sg.id;
     this.registerOutputs({
       address: this.address,
       port: this.port,
       instanceArn: this.instanceArn,
       identifier: this.identifier,
-      masterSecretArn: this.masterSecretArn,
       securityGroupId: this.securityGroupId,
     });
   }

@@ -1,59 +1,70 @@
-import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { randomBytes } from "node:crypto";
 
-/** A login the program creates, and the predefined roles it is granted. */
+/** A login the program creates in PostgreSQL, and the predefined roles it is granted. */
 export interface DbLogin {
-  /** PostgreSQL role name, e.g. "backup". */
+  /** PostgreSQL role name, e.g. "backup"; the same as the username in its DbCredential. */
   readonly name: string;
-  /** Secrets Manager name for its credentials, from naming.dbLoginSecretName. */
-  readonly secretName: string;
+  /** Its password, from its DbCredential (a Pulumi secret). */
+  readonly password: pulumi.Input<string>;
   /** Roles granted to it, e.g. ["pg_read_all_data"]. @default [] */
   readonly grants?: string[];
+  /**
+   * BYPASSRLS: reads every row of a table with row-level security. pg_dump as a mere
+   * pg_read_all_data member stops at the first such table ("query would be affected by
+   * row-level security policy"), because it sets row_security=off unless --enable-row-security
+   * (https://www.postgresql.org/docs/current/app-pgdump.html). @default false
+   */
+  readonly bypassRowLevelSecurity?: boolean;
 }
 
 export interface DbRolesArgs {
-  readonly region: string;
-  /** The primary's address. */
+  /** The primary's address; the deployer must reach it (database.adminCidrs). */
   readonly host: pulumi.Input<string>;
   readonly port: pulumi.Input<number>;
   /** Database the provider connects to. */
   readonly database: string;
   readonly masterUsername: string;
-  /** The RDS-managed master secret (JSON with `password`); read at deploy time, never stored. */
-  readonly masterSecretArn: pulumi.Input<string>;
-  /** The site key: encrypts the login secrets. */
-  readonly kmsKeyArn: pulumi.Input<string>;
-  /** Replicate the login secrets into the peer region, so a promoted peer finds them. @default undefined */
-  readonly replicaRegion?: { readonly region: string; readonly kmsKeyArn: string };
-  /** The logins to create; index.ts passes `backup` (pg_read_all_data) and `app`. */
+  /** From the site's master DbCredential; never stored beyond the provider's secret config. */
+  readonly masterPassword: pulumi.Input<string>;
+  /** The logins to create; index.ts passes `backup` (pg_read_all_data, BYPASSRLS) and `app`. */
   readonly logins: DbLogin[];
-  /** Tags for the secrets. @default {} */
-  readonly tags?: Record<string, string>;
+}
+
+/** Problems with the args, each naming the argument. */
+export function dbRolesArgsProblems(args: DbRolesArgs): string[] {
+  const problems: string[] = [];
+  if (args.logins.length === 0) problems.push("[logins] must name at least one login");
+  const names = args.logins.map((l) => l.name);
+  for (const n of names) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(n))
+      problems.push(
+        `[logins] "${n}" is not a plain PostgreSQL role name (a-z, 0-9, _; 63 at most)`,
+      );
+  }
+  if (new Set(names).size !== names.length)
+    problems.push(`[logins] names repeat: ${names.join(", ")}`);
+  if (names.includes(args.masterUsername))
+    problems.push(`[logins] must not include the master user ${args.masterUsername}`);
+  return problems;
 }
 
 /**
- * Database logins on the primary, managed with @pulumi/postgresql: each gets a generated password
- * kept in Secrets Manager. The provider connects as the RDS master, which is not a superuser
- * (`rds_superuser` is a role, not SUPERUSER), over TLS.
+ * Database logins on the primary, created with @pulumi/postgresql from the deployer. The
+ * provider connects as the RDS master, which is not a superuser (`rds_superuser` is a role, not
+ * SUPERUSER: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.Roles.rds_superuser.html),
+ * over TLS. The passwords are the DbCredentials' (Secrets Manager), so
+ * the jobs and the database agree by construction.
  */
 export class DbRoles extends pulumi.ComponentResource {
-  /** Secret ARN per login name. */
-  public readonly secretArns: pulumi.Output<Record<string, string>>;
+  /** PostgreSQL role names created, by login. */
+  public readonly roleNames: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: DbRolesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:database:DbRoles", name, {}, opts);
-    const logins = args.logins;
-    if (logins.length === 0) throw new Error("[logins] must name at least one login");
-    const tags = args.tags ?? {};
-    const region = args.region;
-    const child = { parent: this };
+    const problems = dbRolesArgsProblems(args);
+    if (problems.length) throw new Error(`invalid DbRoles args:\n  ${problems.join("\n  ")}`);
 
-    const master = aws.secretsmanager.getSecretVersionOutput(
-      { region, secretId: args.masterSecretArn },
-      child,
-    );
     const provider = new postgresql.Provider(
       `${name}-pg`,
       {
@@ -61,65 +72,29 @@ export class DbRoles extends pulumi.ComponentResource {
         port: args.port,
         database: args.database,
         username: args.masterUsername,
-        password: pulumi.secret(
-          master.secretString.apply((s) => (JSON.parse(s) as { password: string }).password),
-        ),
+        password: pulumi.secret(args.masterPassword),
+        // Encrypted but not verified: verify-full needs the RDS CA bundle on the deployer's disk
+        // (the provider's `sslrootcert`), which the program cannot assume; the path is the
+        // operator's own network (database.adminCidrs). The CronJobs verify (contract C5).
         sslmode: "require",
         // The RDS master lacks SUPERUSER; the provider must not use superuser-only statements.
         superuser: false,
         connectTimeout: 15,
       },
-      child,
+      { parent: this },
     );
 
-    const arns: Record<string, pulumi.Output<string>> = {};
-    for (const login of logins) {
-      const secret = new aws.secretsmanager.Secret(
-        `${name}-${login.name}`,
-        {
-          region,
-          name: login.secretName,
-          description: `PostgreSQL login ${login.name} (dr-stack)`,
-          kmsKeyId: args.kmsKeyArn,
-          recoveryWindowInDays: 30,
-          replicas: args.replicaRegion
-            ? [{ region: args.replicaRegion.region, kmsKeyId: args.replicaRegion.kmsKeyArn }]
-            : [],
-          tags,
-        },
-        child,
-      );
-      // The password is generated here, written once, and then owned by Secrets Manager:
-      // `ignoreChanges` keeps the first value, so a fresh random string on every run (node crypto
-      // is not stable across runs, and @pulumi/random is not a dependency) never rotates it by
-      // accident. The role's password is read back from the stored version, so both agree.
-      // Rotating is deliberate: replace this SecretVersion (`pulumi up --replace <urn>`).
-      const version = new aws.secretsmanager.SecretVersion(
-        `${name}-${login.name}`,
-        {
-          region,
-          secretId: secret.id,
-          secretString: pulumi.secret(
-            JSON.stringify({
-              username: login.name,
-              password: randomBytes(24).toString("base64url"),
-            }),
-          ),
-        },
-        { parent: this, ignoreChanges: ["secretString"] },
-      );
+    const roleNames: Record<string, pulumi.Output<string>> = {};
+    for (const login of args.logins) {
       const role = new postgresql.Role(
         `${name}-${login.name}`,
         {
           name: login.name,
           login: true,
-          password: pulumi.secret(
-            version.secretString.apply(
-              (s) => (JSON.parse(s ?? "{}") as { password: string }).password,
-            ),
-          ),
+          password: pulumi.secret(login.password),
           // Hashed (SCRAM on RDS for PostgreSQL 14+), never plaintext, in pg_authid.
           encryptedPassword: true,
+          bypassRowLevelSecurity: login.bypassRowLevelSecurity ?? false,
         },
         { parent: this, provider },
       );
@@ -130,10 +105,10 @@ export class DbRoles extends pulumi.ComponentResource {
           { parent: this, provider },
         );
       }
-      arns[login.name] = secret.arn;
+      roleNames[login.name] = role.name;
     }
 
-    this.secretArns = pulumi.output(arns);
-    this.registerOutputs({ secretArns: this.secretArns });
+    this.roleNames = pulumi.output(roleNames);
+    this.registerOutputs({ roleNames: this.roleNames });
   }
 }

@@ -2,8 +2,37 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { planSubnets } from "./subnets";
 
+/**
+ * Zone IDs whose AZ does not host EKS control planes: EKS refuses cluster subnets there
+ * (UnsupportedAvailabilityZoneException). From the EKS user guide, "Subnet requirements and
+ * considerations" (https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html#network-requirements-subnets).
+ * By zone ID, because zone *names* map to different physical AZs in each account
+ * (https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html).
+ */
+export const EKS_UNSUPPORTED_ZONE_IDS: readonly string[] = ["use1-az3", "usw1-az2", "cac1-az3"];
+
+/**
+ * The zone IDs a site uses: the available ones EKS supports, in zone-ID order (the same physical
+ * AZs whatever account runs it), the first `azCount`. Throws naming what the region offers when
+ * too few are left.
+ */
+export function selectZoneIds(region: string, zoneIds: string[], azCount: number): string[] {
+  const usable = [...zoneIds].filter((z) => !EKS_UNSUPPORTED_ZONE_IDS.includes(z)).sort();
+  if (usable.length < azCount) {
+    throw new Error(
+      `${region} offers ${usable.length} AZs that EKS supports (${usable.join(", ") || "none"} of ` +
+        `${zoneIds.join(", ")}), fewer than sites.<site>.azCount ${azCount}; lower azCount or pick another region`,
+    );
+  }
+  return usable.slice(0, azCount);
+}
+
 export interface NetworkArgs {
   readonly region: string;
+  /** This account: the S3 endpoint admits only its buckets; the flow-log trust names it. */
+  readonly accountId: string;
+  /** AWS partition, for ARNs. @default "aws" */
+  readonly partition?: string;
   readonly vpcCidr: string;
   /** Availability zones to span: 2 or 3. */
   readonly azCount: number;
@@ -15,6 +44,35 @@ export interface NetworkArgs {
   readonly flowLogRetentionDays?: number;
   /** Tags for every child. @default {} */
   readonly tags?: Record<string, string>;
+}
+
+/**
+ * The S3 gateway endpoint's policy: any action on buckets of `accountId` (`aws:ResourceAccount`,
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount),
+ * and reads of the AWS-owned bucket ECR keeps image layers in
+ * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html#ecr-minimum-s3-perms).
+ */
+export function s3EndpointPolicy(region: string, accountId: string, partition = "aws"): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "ThisAccountsBuckets",
+        Effect: "Allow",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: "*",
+        Condition: { StringEquals: { "aws:ResourceAccount": accountId } },
+      },
+      {
+        Sid: "EcrImageLayers",
+        Effect: "Allow",
+        Principal: "*",
+        Action: "s3:GetObject",
+        Resource: `arn:${partition}:s3:::prod-${region}-starport-layer-bucket/*`,
+      },
+    ],
+  });
 }
 
 /** One site's VPC: public and private subnets per AZ, NAT, an S3 gateway endpoint, flow logs. */
@@ -32,20 +90,21 @@ export class Network extends pulumi.ComponentResource {
     const tags = args.tags ?? {};
     const plan = planSubnets(args.vpcCidr, args.azCount);
     const region = args.region;
+    const partition = args.partition ?? "aws";
     const child = { parent: this };
 
+    // The one check that cannot run before resources exist: which AZs the region offers this
+    // account is only known from the invoke. Only real AZs (no Local or Wavelength Zones).
     const azs = aws
-      .getAvailabilityZonesOutput({ state: "available", region }, child)
-      .names.apply((names) => {
-        // The one check that cannot run before resources exist: how many AZs the region offers
-        // this account (us-west-1 offers two) is only known from the invoke.
-        if (names.length < args.azCount) {
-          throw new Error(
-            `${region} has ${names.length} available AZs, fewer than azCount ${args.azCount}`,
-          );
-        }
-        return names.slice(0, args.azCount);
-      });
+      .getAvailabilityZonesOutput(
+        {
+          state: "available",
+          region,
+          filters: [{ name: "zone-type", values: ["availability-zone"] }],
+        },
+        child,
+      )
+      .zoneIds.apply((ids) => selectZoneIds(region, ids, args.azCount));
 
     const vpc = new aws.ec2.Vpc(
       name,
@@ -73,7 +132,7 @@ export class Network extends pulumi.ComponentResource {
           region,
           vpcId: vpc.id,
           cidrBlock,
-          availabilityZone: azs[i],
+          availabilityZoneId: azs[i],
           mapPublicIpOnLaunch: false,
           tags: { ...tags, Name: `${name}-public-${i}`, "kubernetes.io/role/elb": "1" },
         },
@@ -105,7 +164,7 @@ export class Network extends pulumi.ComponentResource {
           region,
           vpcId: vpc.id,
           cidrBlock,
-          availabilityZone: azs[i],
+          availabilityZoneId: azs[i],
           tags: { ...tags, Name: `${name}-private-${i}`, "kubernetes.io/role/internal-elb": "1" },
         },
         child,
@@ -130,6 +189,9 @@ export class Network extends pulumi.ComponentResource {
     });
 
     // Backups stream to S3 through the gateway endpoint: no NAT data charges, no internet path.
+    // Its policy admits this account's buckets only (issue 16.6), so a stolen job credential
+    // cannot copy data to a bucket elsewhere through it, plus the AWS-owned bucket that holds
+    // ECR image layers, which every node pull fetches through this endpoint.
     new aws.ec2.VpcEndpoint(
       `${name}-s3`,
       {
@@ -138,6 +200,7 @@ export class Network extends pulumi.ComponentResource {
         serviceName: `com.amazonaws.${region}.s3`,
         vpcEndpointType: "Gateway",
         routeTableIds: privateRouteTables.map((t) => t.id),
+        policy: s3EndpointPolicy(region, args.accountId, partition),
         tags,
       },
       child,
@@ -148,6 +211,8 @@ export class Network extends pulumi.ComponentResource {
       { region, retentionInDays: flowLogRetentionDays, kmsKeyId: args.kmsKeyArn, tags },
       child,
     );
+    // Trust scoped to this account's flow logs (confused-deputy protection, VPC user guide:
+    // https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html).
     const flowLogRole = new aws.iam.Role(
       `${name}-flow-logs`,
       {
@@ -158,6 +223,12 @@ export class Network extends pulumi.ComponentResource {
               Effect: "Allow",
               Principal: { Service: "vpc-flow-logs.amazonaws.com" },
               Action: "sts:AssumeRole",
+              Condition: {
+                StringEquals: { "aws:SourceAccount": args.accountId },
+                ArnLike: {
+                  "aws:SourceArn": `arn:${partition}:ec2:${region}:${args.accountId}:vpc-flow-log/*`,
+                },
+              },
             },
           ],
         }),
@@ -177,6 +248,13 @@ export class Network extends pulumi.ComponentResource {
                 Effect: "Allow",
                 Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                 Resource: [arn, `${arn}:*`],
+              },
+              {
+                // In the VPC user guide's minimum policy; it lists groups, so it cannot be
+                // scoped to one group's ARN (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html).
+                Effect: "Allow",
+                Action: ["logs:DescribeLogGroups"],
+                Resource: `arn:${partition}:logs:${region}:${args.accountId}:log-group:*`,
               },
             ],
           }),

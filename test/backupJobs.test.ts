@@ -67,7 +67,8 @@ describe("backup CronJobs on the primary", () => {
       ...common,
       DRCTL_TIER: "weekly",
       PGHOST: run.outputs.dbEndpoint,
-      DRCTL_DB_SECRET_ARN: run.outputs.dbMasterSecretArn,
+      // The backup login, never the master credential (contract C2).
+      DRCTL_DB_SECRET_ARN: run.outputs.dbBackupLoginSecretArn,
       PGPORT: "5432",
       PGDATABASE: "app",
       PGSSLMODE: "require",
@@ -207,6 +208,8 @@ describe("backup CronJobs on the primary", () => {
   it("follows config: engine version, time zone, smoke SQL, scratch size", async () => {
     const run = await runStack("primary", {
       database: { engineVersion: "17" },
+      // The node disk holds the drill's dump and scratch PGDATA (cluster.nodeDiskSizeGb floor).
+      cluster: { nodeDiskSizeGb: 100 },
       jobs: {
         timeZone: "Europe/Berlin",
         smokeSql: ["select 1 from orders limit 1"],

@@ -67,16 +67,16 @@ describe("drctl's IAM policy", () => {
         "us-east-1",
         run.outputs.kmsKeyArn,
       ),
-      // Without managed logins, backups read the master secret RDS keeps in Secrets Manager.
+      // Backups read the `backup` login's secret, never the master's (contract C2).
       ReadBackupRoleSecret: {
         Sid: "ReadBackupRoleSecret",
         Effect: "Allow",
         Action: ["secretsmanager:GetSecretValue"],
-        Resource: [run.outputs.dbMasterSecretArn],
+        Resource: [run.outputs.dbBackupLoginSecretArn],
       },
     });
-    expect(run.outputs.dbMasterSecretArn).toMatch(
-      /^arn:aws:secretsmanager:us-east-1:111122223333:secret:rds!db-/,
+    expect(run.outputs.dbBackupLoginSecretArn).toBe(
+      "arn:aws:secretsmanager:us-east-1:111122223333:secret:acme-dr-use1/db/backup-AbCdEf",
     );
     expect(bySid(doc).WriteBackupsAndReports.Resource[0]).toBe(
       "arn:aws:s3:::acme-dr-use1-backups-111122223333/daily/*",

@@ -185,7 +185,7 @@ describe("replication from the primary stack (use1 → usw2)", () => {
   });
 
   it("can be held back while the peer's bucket does not exist", async () => {
-    const r = await runStack("primary", { storage: { replicateToPeer: false } });
+    const r = await runStack("primary", { peerLinks: false });
     expect(r.ofType(REPLICATION)).toEqual([]);
     expect(r.ofType("aws:iam/rolePolicy:RolePolicy").map((p) => p.name)).not.toContain(
       "acme-dr-use1-backups-replication-role-policy",

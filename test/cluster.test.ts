@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { clusterArgsProblems } from "../components/cluster";
 import { runStack } from "./harness";
 
 describe("EKS cluster", () => {
@@ -18,9 +19,11 @@ describe("EKS cluster", () => {
       resources: ["secrets"],
     });
     expect(cluster.inputs.enabledClusterLogTypes).toEqual(["api", "audit", "authenticator"]);
+    // No implicit entry for the creator: listing the deployer in adminPrincipalArns would
+    // otherwise fail with "access entry resource is already in use" (pulumi-eks #2373).
     expect(cluster.inputs.accessConfig).toEqual({
       authenticationMode: "API",
-      bootstrapClusterCreatorAdminPermissions: true,
+      bootstrapClusterCreatorAdminPermissions: false,
     });
     expect(cluster.inputs.deletionProtection).toBe(true);
     expect(cluster.inputs.vpcConfig).toMatchObject({
@@ -60,6 +63,8 @@ describe("EKS cluster", () => {
       .map((s) => s.id);
     expect(nodes.inputs.subnetIds).toEqual(privateIds);
     expect(nodes.inputs.scalingConfig).toEqual({ minSize: 2, desiredSize: 2, maxSize: 4 });
+    // Sized for the drill (cluster.nodeDiskSizeGb), not EKS's 20 GiB default.
+    expect(nodes.inputs.diskSize).toBe(80);
     expect(
       run
         .ofType("aws:eks/addon:Addon")
@@ -115,5 +120,46 @@ describe("EKS cluster", () => {
       "aws:cloudwatch/metricAlarm:MetricAlarm acme-dr-usw2-dns-traffic-alarm us-east-1",
       "aws:cloudwatch/metricAlarm:MetricAlarm acme-dr-usw2-alarms-endpoint-health us-east-1",
     ]);
+  });
+});
+
+describe("cluster admins (issue 13.5)", () => {
+  it("requires the deployer among the admins, as IAM role or user ARNs listed once", async () => {
+    await expect(runStack("primary", { cluster: { adminPrincipalArns: [] } })).rejects.toThrow(
+      "dr-stack:cluster.adminPrincipalArns: must list at least the IAM role that runs `pulumi up`",
+    );
+    await expect(
+      runStack("primary", {
+        cluster: {
+          adminPrincipalArns: ["arn:aws:sts::111122223333:assumed-role/deployer/session"],
+        },
+      }),
+    ).rejects.toThrow(
+      "dr-stack:cluster.adminPrincipalArns.0: must be an IAM role or user ARN such as " +
+        "arn:aws:iam::111122223333:role/platform-admin (not an STS session ARN)",
+    );
+    expect(
+      clusterArgsProblems({
+        region: "us-east-1",
+        clusterName: "c",
+        version: "1.33",
+        privateSubnetIds: [],
+        kmsKeyArn: "k",
+        adminPrincipalArns: [
+          "arn:aws:iam::111122223333:role/a",
+          "arn:aws:iam::111122223333:role/a",
+        ],
+      }),
+    ).toEqual(['[adminPrincipalArns] "arn:aws:iam::111122223333:role/a" is listed twice']);
+  });
+
+  it("gives every admin, the deployer included, one explicit entry and the cluster admin policy", async () => {
+    const deployer = "arn:aws:iam::111122223333:role/deployer";
+    const run = await runStack("primary", {
+      cluster: { adminPrincipalArns: [deployer, "arn:aws:iam::111122223333:role/platform-admin"] },
+    });
+    expect(run.ofType("aws:eks/accessEntry:AccessEntry").map((e) => e.inputs.principalArn)).toEqual(
+      [deployer, "arn:aws:iam::111122223333:role/platform-admin"],
+    );
   });
 });

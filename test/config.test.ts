@@ -101,4 +101,50 @@ describe("stack config", () => {
       /invalid stack config \(1 problem\):\n {2}- dr-stack:role: "primray" is not allowed/,
     );
   });
+
+  it("reads peerLinks (contract C1) as a boolean, also when the CLI stores it as text", () => {
+    expect(parseConfig(raw()).peerLinks).toBe(true);
+    expect(parseConfig(raw({ peerLinks: false })).peerLinks).toBe(false);
+    // `pulumi config set dr-stack:peerLinks false` stores the text "false" for a top-level key.
+    expect(
+      parseConfig(
+        rawStackConfig({ ...toAllConfig(stackConfig("primary")), "dr-stack:peerLinks": "false" }),
+      ).peerLinks,
+    ).toBe(false);
+    expect(problems({ peerLinks: "off" })[0]).toMatch(/^dr-stack:peerLinks: /);
+  });
+
+  it("names peerLinks when a config still sets the keys it replaced", () => {
+    const replacement =
+      "was removed; set the top-level dr-stack:peerLinks instead (false while the peer region's " +
+      "resources do not exist or do not answer: the first deployment and a failover; docs/first-deployment.md)";
+    expect(
+      problems({ database: { replicateBackupsToPeer: false }, storage: { replicateToPeer: true } }),
+    ).toEqual([
+      `dr-stack:database.replicateBackupsToPeer: ${replacement}`,
+      `dr-stack:storage.replicateToPeer: ${replacement}`,
+    ]);
+  });
+
+  it("refuses manageRoles without a network the deployer reaches the database from", () => {
+    expect(problems({ database: { manageRoles: true } })).toEqual([
+      "dr-stack:database.manageRoles: is true but nothing lets the deployer reach the database: it is " +
+        "private and admits only the cluster. Run the deploy from a network routed into the VPC (a VPN, " +
+        "a peered network or a runner inside the VPC) and set dr-stack:database.adminCidrs to that " +
+        "network's CIDRs, or set manageRoles false and create the logins as docs/first-deployment.md shows",
+    ]);
+    expect(
+      parseConfig(raw({ database: { manageRoles: true, adminCidrs: ["10.99.0.0/24"] } })).database
+        .adminCidrs,
+    ).toEqual(["10.99.0.0/24"]);
+  });
+
+  it("sizes the node disk for the drill's dump and scratch PGDATA", () => {
+    expect(parseConfig(raw()).cluster.nodeDiskSizeGb).toBe(80);
+    expect(problems({ cluster: { nodeDiskSizeGb: 30 } })).toEqual([
+      "dr-stack:cluster.nodeDiskSizeGb: 30 GiB cannot hold the drill: it keeps a downloaded dump and a " +
+        "scratch PGDATA of up to 8Gi each beside 20 GiB of system, images and logs; set at least 36",
+    ]);
+    expect(problems({ jobs: { drillScratchStorage: "1Ti" } })[0]).toMatch(/set at least 2068$/);
+  });
 });

@@ -57,8 +57,12 @@ describe("role: primary (Pulumi.primary.yaml)", () => {
       iamDatabaseAuthenticationEnabled: true,
       username: "dradmin",
       dbName: "app",
-      manageMasterUserPassword: true,
-      masterUserSecretKmsKeyId: keyArn,
+      // The master secret's password (contract C2), never an RDS-managed secret: RDS refuses a
+      // read replica of a source whose password Secrets Manager manages.
+      password: JSON.parse(
+        run.one("aws:secretsmanager/secretVersion:SecretVersion", "acme-dr-use1-db-master").inputs
+          .secretString,
+      ).password,
       parameterGroupName: params.id,
       dbSubnetGroupName: subnets.id,
       vpcSecurityGroupIds: [sg.id],
@@ -68,11 +72,10 @@ describe("role: primary (Pulumi.primary.yaml)", () => {
       applyImmediately: true,
       tags: { "dr-stack:site": "use1", "dr-stack:project": "acme-dr" },
     });
-    expect(db.inputs.password).toBeUndefined();
     expect(db.protect).toBe(true);
     expect(db.deleteBeforeReplace).toBe(true);
     expect(db.replaceOnChanges).toEqual([]);
-    expect(db.ignoreChanges).toEqual(["username", "dbName"]);
+    expect(db.ignoreChanges).toEqual(["username", "dbName", "password"]);
   });
 
   it("forces TLS, lives in the private subnets and admits 5432 only from the cluster nodes", async () => {
@@ -109,14 +112,18 @@ describe("role: primary (Pulumi.primary.yaml)", () => {
     ]);
   });
 
-  it("replicates automated backups into the peer region with the peer's key and the same retention", async () => {
+  it("replicates automated backups into the peer region with the peer's key ARN and the same retention", async () => {
     const run = await runStack("primary");
     const repl = run.one(BACKUP_REPLICATION);
     expect(repl.name).toBe("acme-dr-use1-db-backups-to-us-west-2");
+    // The key ARN, as KMS answers for the peer's alias (the ForceNew kmsKeyId is read back so):
+    // the same ARN the dr stack's own run registers for its key.
+    const drKeyArn = (await runStack("dr")).outputs.kmsKeyArn as string;
+    expect(drKeyArn).toMatch(/^arn:aws:kms:us-west-2:111122223333:key\/[0-9a-f-]{36}$/);
     expect(repl.inputs).toEqual({
       region: "us-west-2",
       sourceDbInstanceArn: USE1_ARN,
-      kmsKeyId: "arn:aws:kms:us-west-2:111122223333:alias/acme-dr-usw2",
+      kmsKeyId: drKeyArn,
       retentionPeriod: 14,
     });
   });
@@ -183,8 +190,8 @@ describe("role: primary (Pulumi.primary.yaml)", () => {
     );
     expect(run.outputs.dbPort).toBe(5432);
     expect(run.outputs.dbInstanceArn).toBe(USE1_ARN);
-    expect(run.outputs.dbMasterSecretArn).toMatch(
-      /^arn:aws:secretsmanager:us-east-1:111122223333:secret:rds!db-[0-9a-f]{8}$/,
+    expect(run.outputs.dbMasterSecretArn).toBe(
+      "arn:aws:secretsmanager:us-east-1:111122223333:secret:acme-dr-use1/db/master-AbCdEf",
     );
     expect(run.outputs.dbRole).toBe("primary");
   });
@@ -213,8 +220,8 @@ describe("role: standby (Pulumi.dr.yaml)", () => {
     for (const k of [
       "username",
       "dbName",
+      "password",
       "manageMasterUserPassword",
-      "masterUserSecretKmsKeyId",
       "finalSnapshotIdentifier",
     ]) {
       expect(db.inputs[k], k).toBeUndefined();
@@ -244,13 +251,16 @@ describe("role: standby (Pulumi.dr.yaml)", () => {
     expect(run.ofType(BACKUP_REPLICATION)).toEqual([]);
     expect(run.ofType(INSTANCE).map((r) => r.name)).toEqual(["acme-dr-usw2-db"]);
     expect(run.outputs.dbRole).toBe("standby");
-    expect(run.outputs.dbMasterSecretArn).toBeUndefined();
+    // The standby owns its master secret too (contract C2), valid once it is promoted.
+    expect(run.outputs.dbMasterSecretArn).toMatch(
+      /^arn:aws:secretsmanager:us-west-2:111122223333:secret:acme-dr-usw2\/db\/master-/,
+    );
     expect(run.outputs.dbInstanceArn).toBe(USW2_ARN);
   });
 });
 
 describe("role: promoting", () => {
-  it("has no replicateSourceDb and keeps the standby's single-AZ, no-backup shape", async () => {
+  it("has no replicateSourceDb, is single-AZ still, and has its backup retention already", async () => {
     const run = await runStack("dr", { role: "promoting", database: { previousRole: "standby" } });
     const db = run.one(INSTANCE, "acme-dr-usw2-db");
     expect(db.inputs.replicateSourceDb).toBeUndefined();
@@ -258,7 +268,9 @@ describe("role: promoting", () => {
       identifier: "acme-dr-usw2-pg",
       kmsKeyId: run.outputs.kmsKeyArn,
       multiAz: false,
-      backupRetentionPeriod: 0,
+      // Passed to PromoteReadReplica by the provider: the writable database is never without
+      // automated backups (issue 13.7 / 15.3).
+      backupRetentionPeriod: 14,
       skipFinalSnapshot: false,
       finalSnapshotIdentifier: "acme-dr-usw2-pg-final",
     });
@@ -286,7 +298,6 @@ describe("role: fenced", () => {
     expect(db.inputs).toMatchObject({
       multiAz: true,
       backupRetentionPeriod: 14,
-      manageMasterUserPassword: true,
       // So that a failback can replace it in one update; Pulumi's protect still guards it.
       deletionProtection: false,
     });

@@ -9,7 +9,7 @@ import {
   transitionKind,
 } from "../components/dbTransition";
 import { ROOT, runStack, type StackName, type StackRun } from "./harness";
-import { diffInputs } from "./support/diff";
+import { appliedDiff, diffInputs } from "./support/diff";
 
 const INSTANCE = "aws:rds/instance:Instance";
 
@@ -44,7 +44,9 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
     const after = instanceOf(promoting);
     expect(after.name).toBe(before.name);
     expect(after.urn).toBe(before.urn);
-    expect(diffInputs(before.inputs, after.inputs)).toEqual([
+    expect(appliedDiff(before, after)).toEqual([
+      // Sent with PromoteReadReplica by the provider: retention is on the moment it is writable.
+      { key: "backupRetentionPeriod", from: 0, to: 14 },
       // Delete-time settings, kept in state only: the provider makes no API call for them.
       // A replica must skip the final snapshot (RDS refuses one); a standalone instance keeps one.
       { key: "finalSnapshotIdentifier", from: undefined, to: "acme-dr-usw2-pg-final" },
@@ -55,6 +57,14 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
       },
       { key: "skipFinalSnapshot", from: true, to: false },
     ]);
+    // The password input appears but is ignored: the promoted database keeps the replicated
+    // one, which its master secret (a copy of the peer's) already holds.
+    expect(diffInputs(before.inputs, after.inputs).map((c) => c.key)).toContain("password");
+    expect(after.ignoreChanges).toContain("password");
+    // The master secret's value is kept as it was: no credential changes during a failover.
+    const secret = (run: StackRun) =>
+      run.one("aws:secretsmanager/secretVersion:SecretVersion", "acme-dr-usw2-db-master");
+    expect(appliedDiff(secret(standby), secret(promoting))).toEqual([]);
     // Same options too: still protected, and no longer replaced on a source change.
     expect(after.protect).toBe(true);
     expect(after.replaceOnChanges).toEqual([]);
@@ -71,17 +81,15 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
       role: "primary",
       database: { previousRole: "promoting" },
     });
-    const keyArn = primary.outputs.kmsKeyArn as string;
-    expect(diffInputs(instanceOf(promoting).inputs, instanceOf(primary).inputs)).toEqual([
-      { key: "backupRetentionPeriod", from: 0, to: 14 },
-      { key: "dbName", from: undefined, to: "app" },
-      { key: "manageMasterUserPassword", from: undefined, to: true },
-      { key: "masterUserSecretKmsKeyId", from: undefined, to: keyArn },
-      { key: "multiAz", from: false, to: true },
-      { key: "username", from: undefined, to: "dradmin" },
-    ]);
+    // The password (a fresh random string in each mocked run) is ignored like the others.
+    expect(
+      diffInputs(instanceOf(promoting).inputs, instanceOf(primary).inputs).map((c) => c.key),
+    ).toEqual(["dbName", "multiAz", "password", "username"]);
     // username and dbName are create-only: ignored, so the promoted replica is never replaced.
-    expect(instanceOf(primary).ignoreChanges).toEqual(["username", "dbName"]);
+    expect(instanceOf(primary).ignoreChanges).toEqual(["username", "dbName", "password"]);
+    expect(appliedDiff(instanceOf(promoting), instanceOf(primary))).toEqual([
+      { key: "multiAz", from: false, to: true },
+    ]);
     expect(added(promoting, primary)).toEqual([
       "aws:backup/plan:Plan acme-dr-usw2-vault",
       "aws:backup/selection:Selection acme-dr-usw2-vault",
@@ -96,7 +104,8 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
     expect(repl.inputs).toEqual({
       region: "us-east-1",
       sourceDbInstanceArn: "arn:aws:rds:us-west-2:111122223333:db:acme-dr-usw2-pg",
-      kmsKeyId: "arn:aws:kms:us-east-1:111122223333:alias/acme-dr-use1",
+      // The use1 key's ARN, looked up in us-east-1 only because peerLinks is on.
+      kmsKeyId: (await runStack("primary")).outputs.kmsKeyArn,
       retentionPeriod: 14,
     });
     expect(primary.outputs.dbMasterSecretArn).toMatch(/^arn:aws:secretsmanager:us-west-2:/);
@@ -105,7 +114,8 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
   it("phase 2 during an outage of the old region skips the backup replication into it", async () => {
     const run = await runStack("dr", {
       role: "primary",
-      database: { previousRole: "promoting", replicateBackupsToPeer: false },
+      peerLinks: false,
+      database: { previousRole: "promoting" },
     });
     expect(
       run.ofType("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"),
@@ -125,7 +135,7 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
       role: "fenced",
       database: { previousRole: "primary" },
     });
-    expect(diffInputs(instanceOf(primary).inputs, instanceOf(fenced).inputs)).toEqual([
+    expect(appliedDiff(instanceOf(primary), instanceOf(fenced))).toEqual([
       { key: "deletionProtection", from: true, to: false },
     ]);
     expect(instanceOf(fenced).protect).toBe(true);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { EKS_UNSUPPORTED_ZONE_IDS, s3EndpointPolicy, selectZoneIds } from "../components/network";
 import { planSubnets } from "../components/subnets";
 import { cidrsOverlap, cronError, parseCidr } from "../components/validation";
 import { runStack } from "./harness";
@@ -38,15 +39,17 @@ describe("network component", () => {
     const run = await runStack("primary");
     const subnets = run.ofType("aws:ec2/subnet:Subnet");
     expect(
-      subnets.map((s) => [s.name, s.inputs.cidrBlock, s.inputs.availabilityZone]).sort(),
+      subnets.map((s) => [s.name, s.inputs.cidrBlock, s.inputs.availabilityZoneId]).sort(),
     ).toEqual([
-      ["acme-dr-use1-net-private-0", "10.10.0.0/19", "us-east-1a"],
-      ["acme-dr-use1-net-private-1", "10.10.32.0/19", "us-east-1b"],
-      ["acme-dr-use1-net-private-2", "10.10.64.0/19", "us-east-1c"],
-      ["acme-dr-use1-net-public-0", "10.10.192.0/22", "us-east-1a"],
-      ["acme-dr-use1-net-public-1", "10.10.196.0/22", "us-east-1b"],
-      ["acme-dr-use1-net-public-2", "10.10.200.0/22", "us-east-1c"],
+      // By zone ID, never use1-az3 (the mocked account maps us-east-1b to it).
+      ["acme-dr-use1-net-private-0", "10.10.0.0/19", "use1-az1"],
+      ["acme-dr-use1-net-private-1", "10.10.32.0/19", "use1-az2"],
+      ["acme-dr-use1-net-private-2", "10.10.64.0/19", "use1-az4"],
+      ["acme-dr-use1-net-public-0", "10.10.192.0/22", "use1-az1"],
+      ["acme-dr-use1-net-public-1", "10.10.196.0/22", "use1-az2"],
+      ["acme-dr-use1-net-public-2", "10.10.200.0/22", "use1-az4"],
     ]);
+    expect(subnets.every((s) => s.inputs.availabilityZone === undefined)).toBe(true);
     expect(subnets.every((s) => s.inputs.region === "us-east-1")).toBe(true);
     expect(run.ofType("aws:ec2/natGateway:NatGateway")).toHaveLength(3);
 
@@ -54,6 +57,9 @@ describe("network component", () => {
     expect(endpoint.inputs.serviceName).toBe("com.amazonaws.us-east-1.s3");
     expect(endpoint.inputs.vpcEndpointType).toBe("Gateway");
     expect(endpoint.inputs.routeTableIds).toHaveLength(3);
+    expect(JSON.parse(endpoint.inputs.policy)).toEqual(
+      JSON.parse(s3EndpointPolicy("us-east-1", "111122223333")),
+    );
 
     const key = run.one("aws:kms/key:Key");
     const flowLogs = run.one("aws:cloudwatch/logGroup:LogGroup", "acme-dr-use1-net-flow-logs");
@@ -77,5 +83,70 @@ describe("network component", () => {
       .filter((t) => t.name.includes("private"))
       .map((t) => t.inputs.routes[0].natGatewayId);
     expect(privateRoutes).toEqual([nats[0].id, nats[0].id]);
+  });
+});
+
+describe("availability zones (issue 13.4)", () => {
+  it("picks zone IDs EKS supports, in zone-ID order, whatever the names map to", () => {
+    // EKS user guide, subnet requirements: no control plane in use1-az3, usw1-az2, cac1-az3.
+    expect(EKS_UNSUPPORTED_ZONE_IDS).toEqual(["use1-az3", "usw1-az2", "cac1-az3"]);
+    expect(selectZoneIds("us-east-1", ["use1-az6", "use1-az3", "use1-az1", "use1-az2"], 3)).toEqual(
+      ["use1-az1", "use1-az2", "use1-az6"],
+    );
+    expect(() => selectZoneIds("us-west-1", ["usw1-az1", "usw1-az2", "usw1-az3"], 3)).toThrow(
+      "us-west-1 offers 2 AZs that EKS supports (usw1-az1, usw1-az3 of usw1-az1, usw1-az2, usw1-az3), " +
+        "fewer than sites.<site>.azCount 3; lower azCount or pick another region",
+    );
+  });
+
+  it("asks for real AZs only, no Local Zones", async () => {
+    const run = await runStack("dr");
+    expect(
+      [
+        ...new Set(run.ofType("aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZoneId)),
+      ].sort(),
+    ).toEqual(["usw2-az1", "usw2-az2", "usw2-az3"]);
+  });
+});
+
+describe("S3 gateway endpoint policy (issue 16.6)", () => {
+  it("admits this account's buckets and ECR's layer bucket only", () => {
+    expect(JSON.parse(s3EndpointPolicy("us-west-2", "111122223333")).Statement).toEqual([
+      {
+        Sid: "ThisAccountsBuckets",
+        Effect: "Allow",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: "*",
+        Condition: { StringEquals: { "aws:ResourceAccount": "111122223333" } },
+      },
+      {
+        Sid: "EcrImageLayers",
+        Effect: "Allow",
+        Principal: "*",
+        Action: "s3:GetObject",
+        Resource: "arn:aws:s3:::prod-us-west-2-starport-layer-bucket/*",
+      },
+    ]);
+  });
+});
+
+describe("flow logs role", () => {
+  it("has the VPC user guide's minimum permissions and a trust scoped to this account", async () => {
+    const run = await runStack("primary");
+    const role = run.one("aws:iam/role:Role", "acme-dr-use1-net-flow-logs");
+    expect(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Condition).toEqual({
+      StringEquals: { "aws:SourceAccount": "111122223333" },
+      ArnLike: { "aws:SourceArn": "arn:aws:ec2:us-east-1:111122223333:vpc-flow-log/*" },
+    });
+    const policy = JSON.parse(
+      run.one("aws:iam/rolePolicy:RolePolicy", "acme-dr-use1-net-flow-logs").inputs.policy,
+    );
+    expect(policy.Statement.flatMap((s: { Action: string[] }) => s.Action).sort()).toEqual([
+      "logs:CreateLogStream",
+      "logs:DescribeLogGroups",
+      "logs:DescribeLogStreams",
+      "logs:PutLogEvents",
+    ]);
   });
 });

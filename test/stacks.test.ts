@@ -7,8 +7,10 @@ describe("both stack files", () => {
     const vpc = run.one("aws:ec2/vpc:Vpc");
     expect(vpc.inputs.cidrBlock).toBe("10.10.0.0/16");
     expect(vpc.inputs.region).toBe("us-east-1");
-    const azs = new Set(run.ofType("aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone));
-    expect([...azs].sort()).toEqual(["us-east-1a", "us-east-1b", "us-east-1c"]);
+    const azs = new Set(
+      run.ofType("aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZoneId),
+    );
+    expect([...azs].sort()).toEqual(["use1-az1", "use1-az2", "use1-az4"]);
     expect(run.outputs.site).toBe("use1");
     expect(run.outputs.siteRole).toBe("primary");
     expect(run.outputs.clusterName).toBe("acme-dr-use1");

@@ -10,6 +10,7 @@ import {
   type Manifest,
   type Tier,
 } from "./manifest";
+import { TOC_FILE } from "./parallel/layout";
 import { readText, type Store, type StoredObject } from "./store";
 
 /**
@@ -92,8 +93,12 @@ export async function listBackups(store: Store, options: ListOptions = {}): Prom
     for (const [id, group] of groups) {
       const keys = group.map((o) => o.key);
       const lastModified = new Date(Math.max(...group.map((o) => o.lastModified.getTime())));
-      const dumpObject = group.find((o) => o.key === `${tier}/${id}/${DUMP_FILE}`);
-      const size = dumpObject?.size ?? group.reduce((n, o) => n + o.size, 0);
+      // A directory dump (parallel/layout.ts) is there when its toc.dat is; its size is its files'.
+      const dumpKey = `${tier}/${id}/${DUMP_FILE}`;
+      const dumpObject = group.find((o) => o.key === dumpKey || o.key === `${dumpKey}/${TOC_FILE}`);
+      const size = group
+        .filter((o) => !dumpObject || o.key === dumpKey || o.key.startsWith(`${dumpKey}/`))
+        .reduce((n, o) => n + o.size, 0);
       const manifestObject = group.find((o) => o.key === `${tier}/${id}/${MANIFEST_FILE}`);
       let manifest: Manifest | undefined;
       let problem: string | undefined;

@@ -7,7 +7,7 @@ import { restoreCli, RESTORE_USAGE } from "./commands/restore";
 import { statusCli, STATUS_USAGE } from "./commands/status";
 import { verifyCli, VERIFY_USAGE } from "./commands/verify";
 import { DrctlError, EXIT, explain } from "./errors";
-import { FAILOVER_USAGE } from "./failover/usage";
+import { FAILOVER_USAGE } from "./failoverUsage";
 import { withBackupMetrics } from "./metrics";
 import { DRCTL_VERSION } from "./version";
 
@@ -72,10 +72,25 @@ export async function main(
   }
   if (command === "failover" || command === "failback") {
     // The failover orchestrator drives Pulumi stacks, not a backup store: it parses its own flags.
-    // Loaded on demand: the Automation API and its dependencies cost seconds of start-up that a
-    // backup CronJob should not pay.
-    const { failoverCommand } = await import("./failover/command");
-    return failoverCommand(argv, io);
+    // It is the operator's tool and the backup agent image does not ship it (DESIGN §3): the path
+    // is a variable so that the image's build (drctl/tsconfig.build.json) does not compile it in.
+    if (argv.includes("--help") || argv.includes("-h")) {
+      io.stdout.write(FAILOVER_USAGE);
+      return EXIT.ok;
+    }
+    const orchestrator = "./failover/command";
+    let mod: { failoverCommand(argv: string[], io: Io): Promise<number> };
+    try {
+      mod = (await import(orchestrator)) as typeof mod;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
+      io.stderr.write(
+        `drctl ${command}: the failover orchestrator is not in this build (the backup agent image ` +
+          `ships without it); run it from a checkout of the repository: drctl/bin/drctl ${command} --to <site>\n`,
+      );
+      return EXIT.usage;
+    }
+    return mod.failoverCommand(argv, io);
   }
   if (!Object.hasOwn(COMMANDS, command)) {
     io.stderr.write(

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { COMPRESSIONS, DUMP_FILE, GLOBALS_FILE, MANIFEST_FORMAT_VERSION, TIERS } from "./manifest";
+import { DumpFile, checkDumpFiles } from "./parallel/schema";
 
 /**
  * The manifest's schema, in a module of its own so that only the commands that read manifests
@@ -44,60 +45,70 @@ export const Extension = z.object({
 });
 export type Extension = z.infer<typeof Extension>;
 
-export const Manifest = z.object({
-  /** 1: drctl before roles and extensions were recorded; 2: with them. Both are read. */
-  formatVersion: z.union([z.literal(1), z.literal(MANIFEST_FORMAT_VERSION)]),
-  id: z.string(),
-  tier: z.enum(TIERS),
-  startedAt: IsoTime,
-  finishedAt: IsoTime,
-  /** Where the dump came from. Never the password. */
-  source: z.object({
-    host: z.string(),
-    port: z.number().int(),
-    database: z.string(),
-    user: z.string(),
-  }),
-  serverVersion: z.string(),
-  serverVersionNum: z.number().int(),
-  pgDumpVersion: z.string(),
-  drctlVersion: z.string(),
-  /** pg_dump's custom format (-Fc), always. */
-  format: z.literal("custom"),
-  /** zstd: `pg_dump -Z0 | zstd`; gzip: pg_dump's own zlib; none: -Z0. */
-  compression: z.enum(COMPRESSIONS),
-  /**
-   * What wraps the stored bytes: `zstd` when they went through the zstd program (pg_dump < 16),
-   * `none` when they are a pg_dump archive as is (pg_dump compressed internally, or not at all).
-   */
-  envelope: z.enum(["none", "zstd"]),
-  dump: z.object({
-    key: z.literal(DUMP_FILE),
-    /** Bytes as stored (after compression). */
-    size: z.number().int().nonnegative(),
-    /** SHA-256 (hex) of the bytes as stored, computed while they streamed. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  }),
-  /**
-   * `pg_dumpall --globals-only --no-role-passwords` of the source cluster (format 2): the roles,
-   * their memberships and settings, and tablespaces, for an operator rebuilding a whole server.
-   */
-  globals: z
-    .object({
-      key: z.literal(GLOBALS_FILE),
+export const Manifest = z
+  .object({
+    /** 1: drctl before roles and extensions were recorded; 2: with them. Both are read. */
+    formatVersion: z.union([z.literal(1), z.literal(MANIFEST_FORMAT_VERSION)]),
+    id: z.string(),
+    tier: z.enum(TIERS),
+    startedAt: IsoTime,
+    finishedAt: IsoTime,
+    /** Where the dump came from. Never the password. */
+    source: z.object({
+      host: z.string(),
+      port: z.number().int(),
+      database: z.string(),
+      user: z.string(),
+    }),
+    serverVersion: z.string(),
+    serverVersionNum: z.number().int(),
+    pgDumpVersion: z.string(),
+    drctlVersion: z.string(),
+    /**
+     * `custom`: one `pg_dump -Fc` archive, `dump`. `directory`: `pg_dump -Fd --jobs N`, one object
+     * per file under `dump/`, each listed in `files` (drctl/src/parallel).
+     */
+    format: z.enum(["custom", "directory"]),
+    /** zstd: `pg_dump -Z0 | zstd`; gzip: pg_dump's own zlib; none: -Z0. */
+    compression: z.enum(COMPRESSIONS),
+    /**
+     * What wraps the stored bytes: `zstd` when they went through the zstd program (pg_dump < 16),
+     * `none` when they are a pg_dump archive as is (pg_dump compressed internally, or not at all).
+     */
+    envelope: z.enum(["none", "zstd"]),
+    dump: z.object({
+      key: z.literal(DUMP_FILE),
+      /** Bytes as stored (after compression). */
       size: z.number().int().nonnegative(),
+      /** SHA-256 (hex) of the bytes as stored, computed while they streamed. */
       sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    })
-    .optional(),
-  /**
-   * Every role the dumped database's objects name (owners, grantees, default privileges, policy
-   * roles), which restore creates NOLOGIN on a target that lacks them (format 2).
-   */
-  roles: z.array(z.string()).optional(),
-  /** The extensions the database uses (format 2): the target must be able to provide them. */
-  extensions: z.array(Extension).optional(),
-  /** Row counts of every ordinary and leaf-partition table, taken in the dump's own snapshot. */
-  tables: z.array(TableCount),
-  snapshot: z.string(),
-});
+    }),
+    /**
+     * `pg_dumpall --globals-only --no-role-passwords` of the source cluster (format 2): the roles,
+     * their memberships and settings, and tablespaces, for an operator rebuilding a whole server.
+     */
+    globals: z
+      .object({
+        key: z.literal(GLOBALS_FILE),
+        size: z.number().int().nonnegative(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      })
+      .optional(),
+    /**
+     * Every role the dumped database's objects name (owners, grantees, default privileges, policy
+     * roles), which restore creates NOLOGIN on a target that lacks them (format 2).
+     */
+    roles: z.array(z.string()).optional(),
+    /** The extensions the database uses (format 2): the target must be able to provide them. */
+    extensions: z.array(Extension).optional(),
+    /**
+     * Every file of a directory dump with its size and SHA-256 as stored; `dump.size` is their sum
+     * and `dump.sha256` the SHA-256 of their `sha256sum` listing. Absent for a custom dump.
+     */
+    files: z.array(DumpFile).optional(),
+    /** Row counts of every ordinary and leaf-partition table, taken in the dump's own snapshot. */
+    tables: z.array(TableCount),
+    snapshot: z.string(),
+  })
+  .superRefine(checkDumpFiles);
 export type Manifest = z.infer<typeof Manifest>;

@@ -11,9 +11,10 @@ import { ofTypes, propsOf, TYPES } from "./resources";
  * of the database, which the role decides:
  *
  * - `standby`: the instance is a cross-region read replica (`replicateSourceDb` set);
- * - `promoting`: the replica is detached but has no automated backups yet — the provider cannot
- *   detach and set backup retention in one update (terraform-provider-aws #4419), so that is
- *   phase 2, the `primary` role (see also `isPromotingReplica`);
+ * - `promoting`: the replica is detached, with its backup retention already (the provider passes it
+ *   to PromoteReadReplica), but without what only a source instance has: no `username`
+ *   (`isPromotingReplica`); Multi-AZ and the rest are phase 2, the `primary` role
+ *   (terraform-provider-aws #4419);
  * - `fenced`: the old primary's parameter group turns `default_transaction_read_only` on;
  * - `primary`: the one left — a source instance, backups on, writable.
  *
@@ -25,6 +26,7 @@ export function primaryInstances(resources: PolicyResource[]): PolicyResource[] 
     const p = propsOf<aws.rds.InstanceArgs>(db);
     if (p.replicateSourceDb) return false;
     if ((p.backupRetentionPeriod ?? 0) < 1) return false;
+    if (isPromotingReplica(p)) return false;
     return !isReadOnly(resources, db);
   });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -6,17 +6,25 @@ import { parse } from "yaml";
 import type { Role } from "../../components/config";
 import { roleTransitionProblems } from "../../components/dbTransition";
 import { runFailover, type FailoverDeps } from "../../drctl/src/failover/command";
+import type { FailoverReport } from "../../drctl/src/failover/report";
 import type {
+  BatchReplicationJob,
   ChangeSummary,
   Clock,
-  DnsOps,
-  FailoverRecordRef,
+  Controls,
   Probes,
+  ReplicaStatus,
   SetConfigOptions,
+  SqlFenceResult,
   StackOps,
 } from "../../drctl/src/failover/ports";
 
 const ROOT = join(__dirname, "..", "..");
+
+export const REGION: Record<string, string> = { use1: "us-east-1", usw2: "us-west-2" };
+export const STACK_OF_SITE: Record<string, string> = { use1: "primary", usw2: "dr" };
+const SITE_OF_STACK: Record<string, string> = { primary: "use1", dr: "usw2" };
+const PEER: Record<string, string> = { use1: "usw2", usw2: "use1" };
 
 /** A stack's config as the real Pulumi.<stack>.yaml declares it, one value per top-level key. */
 function loadStackConfig(stack: string): Record<string, unknown> {
@@ -32,25 +40,74 @@ function typed(value: string): unknown {
   return /^-?\d+$/.test(value) ? Number(value) : value;
 }
 
-/** Starts at a fixed instant; sleeping and updating move it forward without waiting. */
+/**
+ * Starts at a fixed instant; sleeping moves it forward without waiting. A sleep ends on the next
+ * turn of the event loop, after every call that answers at once: a deadline only fires on a call
+ * that hangs, and then exactly the deadline's time passes.
+ */
 export class FakeClock implements Clock {
   t = Date.parse("2025-03-01T12:00:00.000Z");
   now(): number {
     return this.t;
   }
-  sleep(ms: number): Promise<void> {
-    this.t += ms;
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        if (!signal?.aborted) this.t += ms;
+        resolve();
+      }),
+    );
+  }
+}
+
+/** How a region (or a stack's state) fails: no answer at all, or an answer that is an error. */
+export type Fault = "hang" | "5xx";
+
+/** The error an AWS SDK call throws on a 503, with the SDK's `$metadata`. */
+export function serviceUnavailable(where: string): Error {
+  return Object.assign(new Error(`ServiceUnavailable: ${where} answered 503`), {
+    name: "ServiceUnavailable",
+    $metadata: { httpStatusCode: 503 },
+  });
+}
+
+/** Every call the fakes received, `<region> <service>: <action>`, and the faults they apply. */
+export class FakeWorld {
+  readonly calls: string[] = [];
+  /** By region (`us-east-1`), or `stack:<name>` for a stack's state backend. */
+  readonly faults = new Map<string, Fault>();
+  /** A hung call that ignores its AbortSignal, as a stuck socket or CLI would. */
+  hangIgnoresSignal = false;
+
+  enter(where: string, service: string, action: string, signal?: AbortSignal): Promise<void> {
+    this.calls.push(`${where} ${service}: ${action}`);
+    const fault = this.faults.get(where);
+    if (fault === "5xx") return Promise.reject(serviceUnavailable(`${where} ${service}`));
+    if (fault === "hang") {
+      return new Promise((_resolve, reject) => {
+        if (this.hangIgnoresSignal || !signal) return;
+        signal.addEventListener("abort", () => reject(new Error(`aborted: ${service}`)), {
+          once: true,
+        });
+      });
+    }
     return Promise.resolve();
+  }
+
+  /** Calls that went to `region` (or a stack's state, `stack:<name>`). */
+  to(where: string): string[] {
+    return this.calls.filter((c) => c.startsWith(`${where} `));
   }
 }
 
 /**
  * In-memory stacks: config per stack, the config last deployed by `up`, and every call in order.
- * `failOn` fails the first call whose description matches, once; `unreachable` stacks throw on everything.
+ * `failOn` fails the first call whose description matches, once; `unreachable` stacks throw on
+ * everything; a `stack:<name>` fault of the world applies to every call of that stack but config edits.
  */
 export class FakeStackOps implements StackOps {
   readonly calls: string[] = [];
-  /** What each `up` deployed: `<stack> role=<role> allowRebuild=<bool>`. */
+  /** What each `up` deployed: `<stack> role=<role> allowRebuild=<bool> peerLinks=<bool>`. */
   readonly deploys: string[] = [];
   readonly config: Record<string, Record<string, unknown>> = {
     primary: loadStackConfig("primary"),
@@ -62,81 +119,86 @@ export class FakeStackOps implements StackOps {
   /** Seconds an `up` takes, by the role it deploys: promotion detaches a replica, which takes minutes. */
   upSeconds: Record<string, number> = { fenced: 60, standby: 600, promoting: 240, primary: 120 };
 
-  constructor(private readonly clock: FakeClock) {}
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly world: FakeWorld,
+  ) {}
 
-  private record(call: string, stack: string): void {
+  private async record(call: string, stack: string, signal?: AbortSignal): Promise<void> {
     this.calls.push(call);
     if (this.unreachable.has(stack)) throw new Error(`backend for stack ${stack} did not answer`);
     if (this.failOn === call) {
       this.failOn = undefined;
       throw new Error(`injected failure at "${call}"`);
     }
+    if (signal) await this.world.enter(`stack:${stack}`, "Pulumi", call, signal);
   }
 
-  select(stack: string): Promise<void> {
-    this.record(`select ${stack}`, stack);
-    return Promise.resolve();
+  async select(stack: string, signal: AbortSignal): Promise<void> {
+    await this.record(`select ${stack}`, stack, signal);
   }
 
-  getAllConfig(stack: string): Promise<Record<string, string>> {
-    this.record(`getAllConfig ${stack}`, stack);
+  async getAllConfig(stack: string, signal: AbortSignal): Promise<Record<string, string>> {
+    await this.record(`getAllConfig ${stack}`, stack, signal);
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.config[stack])) {
       flat[k] = typeof v === "string" ? v : JSON.stringify(v);
     }
-    return Promise.resolve(flat);
+    return flat;
   }
 
-  setConfig(stack: string, key: string, value: string, opts: SetConfigOptions): Promise<void> {
-    this.record(`set${opts.path ? " --path" : ""} ${stack} ${key}=${value}`, stack);
+  async setConfig(
+    stack: string,
+    key: string,
+    value: string,
+    opts: SetConfigOptions,
+  ): Promise<void> {
+    await this.record(`set${opts.path ? " --path" : ""} ${stack} ${key}=${value}`, stack);
     if (!opts.path) {
       this.config[stack][key] = value;
-      return Promise.resolve();
+      return;
     }
     const [top, ...rest] = key.split(".");
+    if (rest.length === 0) {
+      this.config[stack][top] = typed(value);
+      return;
+    }
     let node = (this.config[stack][top] ??= {}) as Record<string, unknown>;
     for (const part of rest.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
     node[rest[rest.length - 1]] = typed(value);
-    return Promise.resolve();
   }
 
-  removeConfig(stack: string, key: string, opts: SetConfigOptions): Promise<void> {
-    this.record(`rm${opts.path ? " --path" : ""} ${stack} ${key}`, stack);
-    if (!opts.path) {
-      delete this.config[stack][key];
-      return Promise.resolve();
-    }
+  async removeConfig(stack: string, key: string, opts: SetConfigOptions): Promise<void> {
+    await this.record(`rm${opts.path ? " --path" : ""} ${stack} ${key}`, stack);
     const [top, ...rest] = key.split(".");
+    if (!opts.path || rest.length === 0) {
+      delete this.config[stack][key];
+      return;
+    }
     let node = this.config[stack][top] as Record<string, unknown> | undefined;
     for (const part of rest.slice(0, -1))
       node = node?.[part] as Record<string, unknown> | undefined;
     if (node) delete node[rest[rest.length - 1]];
-    return Promise.resolve();
   }
 
-  preview(stack: string): Promise<ChangeSummary> {
-    this.record(`preview ${stack}`, stack);
-    return Promise.resolve({ same: 42, update: 1 });
+  async outputs(stack: string, signal: AbortSignal): Promise<Record<string, unknown>> {
+    await this.record(`outputs ${stack}`, stack, signal);
+    const site = SITE_OF_STACK[stack];
+    return { dbEndpoint: `acme-dr-${site}-pg.c1a2b3c4d5e6.${REGION[site]}.rds.amazonaws.com` };
   }
 
-  /** The Route 53 zone the stacks' DnsFailover records live in; `up` changes the stack's record. */
-  zone: FakeZone | undefined;
+  async preview(stack: string, signal: AbortSignal): Promise<ChangeSummary> {
+    await this.record(`preview ${stack}`, stack, signal);
+    return { same: 42, update: 1 };
+  }
 
   /**
    * `pulumi up`, with the program's own check of the declared move (components/dbTransition.ts):
    * every role change must be declared with the role actually deployed, and be one the state
    * machine allows, or the update fails before anything changes, as the program makes it fail.
    */
-  up(stack: string): Promise<ChangeSummary> {
-    try {
-      return Promise.resolve(this.deploy(stack));
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  }
-
-  private deploy(stack: string): ChangeSummary {
-    this.record(`up ${stack}`, stack);
+  async up(stack: string, signal: AbortSignal): Promise<ChangeSummary> {
+    await this.record(`up ${stack}`, stack, signal);
     const role = this.config[stack]["dr-stack:role"] as Role;
     const deployedRole = this.deployed[stack]["dr-stack:role"] as Role;
     const declared = (this.config[stack]["dr-stack:database"] ?? {}) as {
@@ -153,166 +215,184 @@ export class FakeStackOps implements StackOps {
     }
     const problems = roleTransitionProblems({ role, ...declared });
     if (problems.length > 0) throw new Error(problems.join(" "));
-    this.zone?.deploy(SITE_OF_STACK[stack], role);
     this.deployed[stack] = structuredClone(this.config[stack]);
-    this.deploys.push(`${stack} role=${role} allowRebuild=${declared.allowRebuild ?? false}`);
+    // A rebuild replaces the instance: the new replica carries no fence of the old one.
+    if (role === "standby" && deployedRole !== "standby") this.onRebuild?.(SITE_OF_STACK[stack]);
+    this.deploys.push(
+      `${stack} role=${role} allowRebuild=${declared.allowRebuild ?? false} ` +
+        `peerLinks=${this.config[stack]["dr-stack:peerLinks"] === false ? "false" : "true"}`,
+    );
     this.clock.t += (this.upSeconds[role] ?? 30) * 1000;
     return { update: 1 };
   }
 
+  onRebuild: ((site: string) => void) | undefined;
+
   role(stack: string): unknown {
     return this.config[stack]["dr-stack:role"];
   }
-}
 
-const STACK_OF_SITE: Record<string, string> = { use1: "primary", usw2: "dr" };
-const SITE_OF_STACK: Record<string, string> = { primary: "use1", dr: "usw2" };
-
-/** naming.failoverSetIdentifier of the stack files' sites. */
-export const setIdentifier = (site: string): string => `acme-dr-${site}`;
-
-/**
- * The failover records of `dr-stack:dns.recordName` in its zone, by set identifier, with Route 53's
- * rule: one PRIMARY and one SECONDARY per name and type. `deploy` is what a stack's `up` does to its
- * site's record (components/dnsFailover.ts); it throws as Route 53 does when the slot is taken.
- */
-export class FakeZone {
-  readonly records = new Map<string, "PRIMARY" | "SECONDARY">([
-    [setIdentifier("use1"), "PRIMARY"],
-    [setIdentifier("usw2"), "SECONDARY"],
-  ]);
-
-  deploy(site: string, role: string): void {
-    const id = setIdentifier(site);
-    if (role === "fenced") {
-      this.records.delete(id);
-      return;
-    }
-    const type = role === "primary" ? "PRIMARY" : "SECONDARY";
-    const holder = [...this.records].find(([other, t]) => other !== id && t === type)?.[0];
-    if (holder) {
-      throw new Error(
-        `InvalidChangeBatch: [The ${type} resource record set ${holder} already exists for ` +
-          `app.acme-dr.example.com. type A]`,
-      );
-    }
-    this.records.set(id, type);
+  deployedRole(site: string): unknown {
+    return this.deployed[STACK_OF_SITE[site]]["dr-stack:role"];
   }
 }
 
 /**
- * Route 53 as DnsOps over a FakeZone. Calls go into the stacks' call log, so a test sees the DNS
- * release in order among the updates. `failNext` fails the next call (before it changes anything).
+ * The sites' data planes: databases, traffic controls, buckets, DNS. Each call goes through the
+ * world in the region the real adapter (awsSites.ts) sends it to, and the sql fence makes the
+ * same three calls it makes: the old primary's secret from its replica in the peer region, the
+ * stack's dbEndpoint output, then the database itself.
  */
-export class FakeDnsOps implements DnsOps {
-  failNext: Error | undefined;
-
-  constructor(
-    private readonly calls: string[],
-    readonly zone: FakeZone,
-  ) {}
-
-  deleteFailoverRecord(ref: FailoverRecordRef): Promise<"deleted" | "absent"> {
-    this.calls.push(
-      `dns delete ${ref.zoneId} ${ref.recordName} ${ref.recordType} ${ref.setIdentifier}`,
-    );
-    const err = this.failNext;
-    if (err) {
-      this.failNext = undefined;
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    if (this.zone.records.get(ref.setIdentifier) !== "PRIMARY") return Promise.resolve("absent");
-    this.zone.records.delete(ref.setIdentifier);
-    return Promise.resolve("deleted");
-  }
-}
-
-/** Probes that read the fake's deployed state: DNS and writes follow whichever site was deployed primary. */
-export class FakeProbes implements Probes {
-  lag: Record<string, number | undefined> = { use1: 2, usw2: 4 };
-  /** Lag readings returned in turn before falling back to `lag` (a replica catching up). */
-  lagSeries: Record<string, (number | undefined)[]> = {};
-  reachable: Record<string, boolean> = { use1: true, usw2: true };
-  /** Whether the site's Route 53 health check passes. */
+export class FakeSites implements Probes, Controls {
+  /** What each replica reports; `now` is the fake clock. */
+  replica: Record<string, Omit<ReplicaStatus, "now">> = {
+    use1: { lastReplayAt: null, replayLsn: null, receiveLsn: null },
+    usw2: {
+      lastReplayAt: new Date("2025-03-01T11:59:56.000Z"),
+      replayLsn: "0/3000148",
+      receiveLsn: "0/3000148",
+    },
+  };
+  /** Readings returned in turn before falling back to `replica` (a replica catching up). */
+  replicaSeries: Record<string, Omit<ReplicaStatus, "now">[]> = {};
+  /** `pg_current_wal_lsn()` of each site's database. */
+  walLsn: Record<string, string> = { use1: "0/3000148", usw2: "0/5000000" };
+  /** Per-site traffic control, as the alarms in the peer regions see it. */
+  readonly traffic: Record<string, boolean> = { use1: true, usw2: true };
+  /** Databases that took the SQL fence. */
+  readonly sqlFenced = new Set<string>();
+  /** Whether the site's endpoint health check passes. */
   healthy: Record<string, boolean> = { use1: true, usw2: true };
   backupAgeSeconds: number | undefined = 3600;
-  failLagOnce = false;
   writeBroken = false;
-  readonly sites: string[] = [];
+  jobs = 0;
 
-  constructor(private readonly ops: FakeStackOps) {}
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly world: FakeWorld,
+    private readonly ops: FakeStackOps,
+  ) {}
 
-  replicaLagSeconds(site: string): Promise<number | undefined> {
-    this.sites.push(`lag ${site}`);
-    if (this.failLagOnce) {
-      this.failLagOnce = false;
-      return Promise.reject(new Error("CloudWatch throttled the request"));
+  async replicaStatus(site: string, signal: AbortSignal): Promise<ReplicaStatus> {
+    await this.world.enter(REGION[site], "PostgreSQL", `replica status of ${site}`, signal);
+    if (this.ops.deployedRole(site) !== "standby") {
+      throw new Error(`the database is not a replica (pg_is_in_recovery() is false)`);
     }
-    const series = this.lagSeries[site];
-    if (series && series.length > 0) return Promise.resolve(series.shift());
-    return Promise.resolve(this.lag[site]);
+    const next = this.replicaSeries[site]?.shift() ?? this.replica[site];
+    return { now: new Date(this.clock.now()), ...next };
   }
 
-  regionReachable(site: string): Promise<boolean> {
-    this.sites.push(`reachable ${site}`);
-    return Promise.resolve(this.reachable[site]);
+  async newestBackupAgeSeconds(site: string, signal: AbortSignal): Promise<number | undefined> {
+    await this.world.enter(REGION[site], "S3", `ListObjectsV2 ${site}`, signal);
+    return this.backupAgeSeconds;
   }
 
-  newestBackupAgeSeconds(site: string): Promise<number | undefined> {
-    this.sites.push(`backup ${site}`);
-    return Promise.resolve(this.backupAgeSeconds);
-  }
-
-  writeCheck(site: string): Promise<void> {
-    this.sites.push(`write ${site}`);
-    const role = this.ops.deployed[STACK_OF_SITE[site]]["dr-stack:role"];
-    if (this.writeBroken || role !== "primary") {
-      return Promise.reject(new Error(`cannot execute CREATE TABLE in a read-only transaction`));
-    }
-    return Promise.resolve();
-  }
-
-  /** Route 53 answers with the deployed primary whose health check passes. */
-  dnsAnswer(): Promise<string | undefined> {
-    this.sites.push("dns");
-    return Promise.resolve(
-      Object.keys(STACK_OF_SITE).find(
-        (site) =>
-          this.healthy[site] &&
-          this.ops.deployed[STACK_OF_SITE[site]]["dr-stack:role"] === "primary",
-      ),
+  async writeCheck(site: string, signal: AbortSignal): Promise<void> {
+    await this.world.enter(
+      REGION[site],
+      "Secrets Manager",
+      `GetSecretValue acme-dr-${site}/db/master`,
+      signal,
     );
+    await this.ops.outputs(STACK_OF_SITE[site], signal);
+    await this.world.enter(REGION[site], "PostgreSQL", `write check on ${site}`, signal);
+    if (this.writeBroken || this.ops.deployedRole(site) !== "primary" || this.sqlFenced.has(site)) {
+      throw new Error(`cannot execute CREATE TABLE in a read-only transaction`);
+    }
+  }
+
+  /** Route 53 answers with the site whose combined check passes: endpoint healthy and control on. */
+  async dnsAnswer(signal: AbortSignal): Promise<string | undefined> {
+    await this.world.enter("global", "DNS", "resolve app.acme-dr.example.com", signal);
+    const up = (s: string) => this.healthy[s] && this.traffic[s];
+    // use1's record is the PRIMARY failover record, usw2's the SECONDARY: fixed, whatever the role.
+    return up("use1") ? "use1" : up("usw2") ? "usw2" : undefined;
+  }
+
+  async bucketAnswers(site: string, signal: AbortSignal): Promise<void> {
+    await this.world.enter(
+      REGION[site],
+      "S3",
+      `HeadBucket acme-dr-${site}-backups-111122223333`,
+      signal,
+    );
+  }
+
+  async setTrafficEnabled(site: string, enabled: boolean, signal: AbortSignal): Promise<void> {
+    await this.world.enter(
+      REGION[PEER[site]],
+      "CloudWatch",
+      `PutMetricData DrStack/Traffic SiteEnabled=${enabled ? 1 : 0} Site=${site}`,
+      signal,
+    );
+    this.traffic[site] = enabled;
+  }
+
+  async sqlFence(site: string, signal: AbortSignal): Promise<SqlFenceResult> {
+    await this.world.enter(
+      REGION[PEER[site]],
+      "Secrets Manager",
+      `GetSecretValue acme-dr-${site}/db/master`,
+      signal,
+    );
+    await this.ops.outputs(STACK_OF_SITE[site], signal);
+    await this.world.enter(REGION[site], "PostgreSQL", `fence ${site}`, signal);
+    this.sqlFenced.add(site);
+    // Once fenced no writes arrive: the replica applies the rest and reaches this position.
+    const peer = PEER[site];
+    this.replica[peer] = {
+      ...this.replica[peer],
+      replayLsn: this.walLsn[site],
+      receiveLsn: this.walLsn[site],
+    };
+    return { terminated: 3, lsn: this.walLsn[site] };
+  }
+
+  async startBatchReplication(site: string, signal: AbortSignal): Promise<BatchReplicationJob> {
+    await this.world.enter(
+      REGION[site],
+      "S3 Control",
+      `CreateJob S3ReplicateObject ${site}`,
+      signal,
+    );
+    // Batch Replication replicates by the bucket's live replication config: no links, no job.
+    if (this.ops.deployed[STACK_OF_SITE[site]]["dr-stack:peerLinks"] !== true) {
+      throw new Error(`InvalidRequest: the source bucket has no replication configuration`);
+    }
+    this.jobs += 1;
+    return {
+      jobId: `job-${this.jobs}`,
+      region: REGION[site],
+      bucket: `acme-dr-${site}-backups-111122223333`,
+    };
   }
 }
 
 export interface Harness {
   readonly clock: FakeClock;
+  readonly world: FakeWorld;
   readonly ops: FakeStackOps;
-  readonly probes: FakeProbes;
-  readonly dns: FakeDnsOps;
-  readonly zone: FakeZone;
+  readonly sites: FakeSites;
   readonly workDir: string;
   run(
     ...argv: string[]
-  ): Promise<{ code: number; stdout: string; stderr: string; calls: string[] }>;
+  ): Promise<{ code: number; stdout: string; stderr: string; calls: string[]; world: string[] }>;
 }
 
 /** A fresh work directory and fakes; `run` passes `--work-dir` and returns only this run's calls. */
 export function harness(): Harness {
   const clock = new FakeClock();
-  const ops = new FakeStackOps(clock);
-  const probes = new FakeProbes(ops);
-  const zone = new FakeZone();
-  ops.zone = zone;
-  const dns = new FakeDnsOps(ops.calls, zone);
+  const world = new FakeWorld();
+  const ops = new FakeStackOps(clock, world);
+  const sites = new FakeSites(clock, world, ops);
+  ops.onRebuild = (site) => sites.sqlFenced.delete(site);
   const workDir = mkdtempSync(join(tmpdir(), "drctl-failover-"));
-  const deps: FailoverDeps = { ops, probes: () => probes, dns: () => dns, clock };
+  const deps: FailoverDeps = { ops, probes: () => sites, controls: () => sites, clock };
   return {
     clock,
+    world,
     ops,
-    probes,
-    dns,
-    zone,
+    sites,
     workDir,
     async run(...argv) {
       const chunks = { out: [] as string[], err: [] as string[] };
@@ -323,12 +403,11 @@ export function harness(): Harness {
             done();
           },
         });
-      const stdout = sink(chunks.out);
-      const stderr = sink(chunks.err);
       const before = ops.calls.length;
+      const worldBefore = world.calls.length;
       const code = await runFailover(
         [...argv, "--work-dir", workDir],
-        { stdout, stderr, env: {} },
+        { stdout: sink(chunks.out), stderr: sink(chunks.err), env: {} },
         () => deps,
       );
       return {
@@ -336,12 +415,13 @@ export function harness(): Harness {
         stdout: chunks.out.join(""),
         stderr: chunks.err.join(""),
         calls: ops.calls.slice(before),
+        world: world.calls.slice(worldBefore),
       };
     },
   };
 }
 
-/** Leaves the fake stacks as a completed failover to usw2 does: use1 fenced, usw2 primary. */
+/** Leaves the fakes as a completed failover to usw2 and its reconnect do: use1 fenced and off, usw2 primary. */
 export function afterFailover(h: Harness): void {
   for (const [stack, role] of [
     ["primary", "fenced"],
@@ -350,20 +430,30 @@ export function afterFailover(h: Harness): void {
     h.ops.config[stack]["dr-stack:role"] = role;
     h.ops.deployed[stack]["dr-stack:role"] = role;
   }
-  h.zone.records.clear();
-  h.zone.records.set(setIdentifier("usw2"), "PRIMARY");
+  h.sites.traffic.use1 = false;
+  h.sites.sqlFenced.add("use1");
 }
 
 /**
  * The StackOps calls of one role change as drctl declares it: select, set the role and the role
- * being left, up, then clear the spent declaration.
+ * being left (and any extra config), up, then clear the spent declaration.
  */
-export function moveCalls(stack: string, to: Role, from: Role): string[] {
+export function moveCalls(stack: string, to: Role, from: Role, extra: string[] = []): string[] {
   return [
     `select ${stack}`,
     `set ${stack} dr-stack:role=${to}`,
     `set --path ${stack} dr-stack:database.previousRole=${from}`,
+    ...extra,
     `up ${stack}`,
     `rm --path ${stack} dr-stack:database.previousRole`,
   ];
+}
+
+/** The one report a run (of `direction`, when given) left in the work directory. */
+export function readReport(workDir: string, direction = ""): FailoverReport {
+  const dir = join(workDir, ".drctl", "reports");
+  const files = readdirSync(dir).filter((f) => f.startsWith(direction));
+  if (files.length !== 1)
+    throw new Error(`expected one report in ${dir}, found ${files.join(", ")}`);
+  return JSON.parse(readFileSync(join(dir, files[0]), "utf8")) as FailoverReport;
 }

@@ -32,3 +32,16 @@ export function changedKeys(
 ): string[] {
   return diffInputs(before, after).map((c) => c.key);
 }
+
+/**
+ * The changes the engine applies: `diffInputs` minus the properties listed in the new
+ * registration's `ignoreChanges` (the engine keeps their old values).
+ */
+export function appliedDiff(
+  before: { inputs: Record<string, unknown> },
+  after: { inputs: Record<string, unknown>; ignoreChanges: string[] },
+): PropertyChange[] {
+  return diffInputs(before.inputs, after.inputs).filter(
+    (c) => !after.ignoreChanges.includes(c.key),
+  );
+}

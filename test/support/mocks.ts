@@ -19,6 +19,11 @@ function hex(seed: string, length: number): string {
   return out.slice(0, length).toUpperCase();
 }
 
+/** The key id the mocked KMS gives the key with logical name `name` (a UUID, as KMS does). */
+export function mockKeyId(name: string): string {
+  return `${hex(name, 8)}-${hex(name + "k", 4)}-4${hex(name + "a", 3)}-8${hex(name + "b", 3)}-${hex(name + "c", 12)}`.toLowerCase();
+}
+
 /** Computed outputs per type token; everything else gets id and a generic ARN. */
 export function computedState(
   type: string,
@@ -34,8 +39,7 @@ export function computedState(
   if (pkg === "aws") state.arn = `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`;
   switch (type) {
     case "aws:kms/key:Key": {
-      const keyId =
-        `${hex(name, 8)}-${hex(name + "k", 4)}-4${hex(name + "a", 3)}-8${hex(name + "b", 3)}-${hex(name + "c", 12)}`.toLowerCase();
+      const keyId = mockKeyId(name);
       return {
         id: keyId,
         state: { ...state, keyId, arn: `arn:aws:kms:${region}:${MOCK_ACCOUNT}:key/${keyId}` },
@@ -177,14 +181,35 @@ export function mockCall(
 ): Record<string, unknown> {
   const region = (args.inputs.region as string | undefined) ?? defaultRegion;
   switch (args.token) {
-    case "aws:index/getAvailabilityZones:getAvailabilityZones":
+    case "aws:index/getAvailabilityZones:getAvailabilityZones": {
+      // Zone names map to zone IDs differently in every account: here `a` is az2 and `b` is
+      // az3 (EKS's unsupported use1-az3 in us-east-1), as an account might see them.
+      // https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html
+      const [area, direction, n] = region.split("-");
+      const prefix = `${area}${direction[0]}${n}`;
       return {
         names: ["a", "b", "c", "d"].map((z) => `${region}${z}`),
-        zoneIds: [1, 2, 3, 4].map((n) => `${region.replace(/-/g, "").slice(0, 4)}-az${n}`),
+        zoneIds: [2, 3, 1, 4].map((k) => `${prefix}-az${k}`),
         id: region,
       };
+    }
+    case "aws:kms/getAlias:getAlias": {
+      // KMS answers with the key the alias points to: its ARN, never the alias's. The site key's
+      // logical name is `<stem>-key` for alias `alias/<stem>` (index.ts), so the mock answers
+      // with the same key ARN the peer's mocked run registers.
+      const aliasName = String(args.inputs.name);
+      const keyId = mockKeyId(`${aliasName.replace(/^alias\//, "")}-key`);
+      return {
+        id: aliasName,
+        name: aliasName,
+        arn: `arn:aws:kms:${region}:${MOCK_ACCOUNT}:${aliasName}`,
+        targetKeyId: keyId,
+        targetKeyArn: `arn:aws:kms:${region}:${MOCK_ACCOUNT}:key/${keyId}`,
+        region,
+      };
+    }
     case "aws:secretsmanager/getSecretVersion:getSecretVersion": {
-      // The RDS-managed master secret's shape: JSON with username and password.
+      // A DbCredential's shape: JSON with username and password.
       const secretId = String(args.inputs.secretId);
       return {
         id: `${secretId}|AWSCURRENT`,

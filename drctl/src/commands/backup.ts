@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { Client } from "pg";
-import { parse, parseOneOf, parseTier, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
+import {
+  parse,
+  parseOneOf,
+  parsePositiveInt,
+  parseTier,
+  pick,
+  STORE_OPTIONS,
+  storeFrom,
+  type Ctx,
+} from "../cli";
 import { envWithDbSecret, defaultSecretsClient, type SecretsClientFactory } from "../dbSecret";
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import {
@@ -22,6 +31,14 @@ import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/bin
 import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { backupDirectory } from "../parallel/backupDirectory";
+import {
+  DEFAULT_PARALLEL_MIN_BYTES,
+  FORMATS,
+  chooseFormat,
+  parseSize,
+  type FormatChoice,
+} from "../parallel/choose";
 import { Meter, silentSink, type EventSink } from "../progress";
 import { putBytes, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
@@ -37,6 +54,12 @@ export interface BackupOptions {
   readonly sink?: EventSink;
   /** @default new Date() */
   readonly now?: Date;
+  /** pg_dump --jobs for a directory-format dump. @default 1 */
+  readonly jobs?: number;
+  /** @default "auto": directory when jobs > 1 and the database is at least parallelMinBytes */
+  readonly format?: FormatChoice;
+  /** @default DEFAULT_PARALLEL_MIN_BYTES */
+  readonly parallelMinBytes?: number;
 }
 
 /** Finds a PostgreSQL program; a missing one is an operation failure with the install hint. */
@@ -174,6 +197,18 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     await client.query("begin isolation level repeatable read, read only");
     const { rows: snap } = await client.query<{ s: string }>("select pg_export_snapshot() as s");
     const snapshot = snap[0].s;
+    const jobs = options.jobs ?? 1;
+    const { rows: dbSize } = await client.query<{ n: string }>(
+      "select pg_database_size(current_database())::text as n",
+    );
+    const plan = chooseFormat({
+      requested: options.format ?? "auto",
+      jobs,
+      compression,
+      pgDumpMajor: pgDump.major,
+      databaseBytes: Number(dbSize[0].n),
+      minBytes: options.parallelMinBytes ?? DEFAULT_PARALLEL_MIN_BYTES,
+    });
 
     sink({
       event: "start",
@@ -183,10 +218,97 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       store: store.url,
       source: source.label,
       compression,
+      format: plan.format,
+      jobs: plan.format === "directory" ? jobs : 1,
+      why: plan.reason,
     });
     const { args: zArgs, envelope } = dumpCompression(compression, pgDump);
     const args = ["-Fc", `--snapshot=${snapshot}`, ...zArgs];
     if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
+    // What the manifest records besides the dump, read in the dump's snapshot once pg_dump is done.
+    let counts: TableCount[] | undefined;
+    let roles: string[] = [];
+    let extensions: Extension[] = [];
+    const takeInventory = async (): Promise<void> => {
+      try {
+        counts = await withDependents(client, await countRows(client));
+        roles = await referencedRoles(client);
+        extensions = await usedExtensions(client);
+      } catch (err) {
+        throw explain(err, `database ${source.label}`);
+      }
+    };
+    /** Ends the snapshot, stores the globals and writes the manifest: the commit point. */
+    const commit = async (
+      dumped: Pick<Manifest, "format" | "envelope" | "dump" | "files">,
+    ): Promise<Manifest> => {
+      if (!counts) throw new Error("backup: the dump was stored without its row counts");
+      await client.query("commit");
+      const globals = await storeGlobals(store, `${prefix}${GLOBALS_FILE}`, source, env);
+      const manifest: Manifest = {
+        formatVersion: MANIFEST_FORMAT_VERSION,
+        id,
+        tier,
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        source: {
+          host: source.host,
+          port: source.port,
+          database: source.database,
+          user: source.user,
+        },
+        serverVersion,
+        serverVersionNum,
+        pgDumpVersion: pgDump.version,
+        drctlVersion: DRCTL_VERSION,
+        format: dumped.format,
+        compression,
+        envelope: dumped.envelope,
+        dump: dumped.dump,
+        ...(dumped.files ? { files: dumped.files } : {}),
+        globals,
+        roles,
+        extensions,
+        tables: counts,
+        snapshot,
+      };
+      await putBytes(
+        store,
+        `${prefix}${MANIFEST_FILE}`,
+        Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
+      );
+      return manifest;
+    };
+    if (plan.format === "directory") {
+      const dir = await backupDirectory({
+        store,
+        tier,
+        id,
+        pgDump: pgDump.path,
+        args: args.slice(1),
+        jobs,
+        dumpEnv: source.env,
+        env,
+        sink,
+        takeInventory,
+        onInterrupt: () => void client.end().catch(() => undefined),
+      });
+      const manifest = await commit({
+        format: "directory",
+        envelope: "none",
+        dump: { key: DUMP_FILE, size: dir.bytes, sha256: dir.sha256 },
+        files: dir.files,
+      });
+      sink({
+        event: "done",
+        op: "backup",
+        id,
+        bytes: dir.bytes,
+        files: dir.files.length,
+        seconds: (Date.now() - started.getTime()) / 1000,
+      });
+      return manifest;
+    }
     const dumpKey = `${prefix}${DUMP_FILE}`;
     const meter = new Meter("backup", sink);
     const tools: Tool[] = [];
@@ -230,20 +352,11 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     // The dump streams through the hash gate into the store. The gate lets the stream end, and so
     // the store commit the object, only once the programs exited 0 and the row counts, taken in
     // the dump's snapshot after pg_dump finished, succeeded.
-    let counts: TableCount[] | undefined;
-    let roles: string[] = [];
-    let extensions: Extension[] = [];
     const gate = new HashGate(
       async () => {
         await programsDone();
         if (interrupted) throw interrupted;
-        try {
-          counts = await withDependents(client, await countRows(client));
-          roles = await referencedRoles(client);
-          extensions = await usedExtensions(client);
-        } catch (err) {
-          throw explain(err, `database ${source.label}`);
-        }
+        await takeInventory();
       },
       (n) => meter.add(n),
     );
@@ -281,42 +394,12 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       disposeSignals();
     }
     if (interrupted) throw interrupted;
-    if (!counts) throw new Error("backup: the dump was stored without its row counts");
     const stored = { sha256: gate.sha256(), bytes: gate.bytes };
-    await client.query("commit");
-    const globals = await storeGlobals(store, `${prefix}${GLOBALS_FILE}`, source, env);
-
-    const manifest: Manifest = {
-      formatVersion: MANIFEST_FORMAT_VERSION,
-      id,
-      tier,
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      source: {
-        host: source.host,
-        port: source.port,
-        database: source.database,
-        user: source.user,
-      },
-      serverVersion,
-      serverVersionNum,
-      pgDumpVersion: pgDump.version,
-      drctlVersion: DRCTL_VERSION,
+    const manifest = await commit({
       format: "custom",
-      compression,
       envelope,
       dump: { key: DUMP_FILE, size: stored.bytes, sha256: stored.sha256 },
-      globals,
-      roles,
-      extensions,
-      tables: counts,
-      snapshot,
-    };
-    await putBytes(
-      store,
-      `${prefix}${MANIFEST_FILE}`,
-      Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
-    );
+    });
     sink({ event: "done", op: "backup", id, bytes: stored.bytes, seconds: meter.seconds });
     return manifest;
   } finally {
@@ -326,8 +409,10 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
 
 export const BACKUP_USAGE = `drctl backup --tier daily|weekly|monthly [--database-url URL] [--store URL]
              [--compress zstd|gzip|none] [--sse-kms-key-id ID] [--s3-endpoint URL]
-             [--db-secret-arn ARN]
+             [--db-secret-arn ARN] [--jobs N] [--format auto|custom|directory]
 Streams a pg_dump into the store and prints the new backup's id.
+--jobs N above 1 dumps in parallel (pg_dump -Fd --jobs N, one object per file) databases of at
+least DRCTL_PARALLEL_MIN_SIZE (default 1GB); --format directory does so at any size.
 With --db-secret-arn / DRCTL_DB_SECRET_ARN the user and password come from that Secrets Manager
 secret, unless --database-url carries a password or PGPASSWORD is set.`;
 
@@ -363,6 +448,8 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
       "db-secret-arn": { type: "string" },
       compress: { type: "string" },
       "sse-kms-key-id": { type: "string" },
+      jobs: { type: "string" },
+      format: { type: "string" },
     },
     false,
   );
@@ -380,9 +467,27 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
     COMPRESSIONS,
     "--compress",
   );
+  const jobs = parsePositiveInt(pick(values, "jobs", env, "DRCTL_JOBS") ?? "1", "--jobs");
+  const format = parseOneOf(
+    pick(values, "format", env, "DRCTL_FORMAT") ?? "auto",
+    FORMATS,
+    "--format",
+  );
+  const minSize = env.DRCTL_PARALLEL_MIN_SIZE;
+  const parallelMinBytes = minSize ? parseSize(minSize, "DRCTL_PARALLEL_MIN_SIZE") : undefined;
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
   const source = await resolveSource(values, env, ctx.sink);
-  const manifest = await runBackup({ store, tier, source, compression, env, sink: ctx.sink });
+  const manifest = await runBackup({
+    store,
+    tier,
+    source,
+    compression,
+    env,
+    sink: ctx.sink,
+    jobs,
+    format,
+    parallelMinBytes,
+  });
   ctx.out(manifest.id);
   return EXIT.ok;
 }

@@ -1,6 +1,15 @@
 import type { Client } from "pg";
 import { findBackup, type CompleteBackup } from "../catalog";
-import { parse, parseTier, pick, STORE_OPTIONS, storeFrom, str, type Ctx } from "../cli";
+import {
+  parse,
+  parsePositiveInt,
+  parseTier,
+  pick,
+  STORE_OPTIONS,
+  storeFrom,
+  str,
+  type Ctx,
+} from "../cli";
 import { formatAge } from "../duration";
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import { newBackupId, type Tier } from "../manifest";
@@ -99,6 +108,8 @@ export interface DrillOptions {
   readonly sink?: EventSink;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /** pg_restore --jobs for the restore step (a directory dump restores in parallel). @default 1 */
+  readonly jobs?: number;
 }
 
 /** `reports/<YYYY-MM-DD>-<drill-id>.json`, the date in UTC so keys sort by time. */
@@ -197,7 +208,14 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
           env,
           "--scratch-url",
         );
-        const r = await restoreBackup({ store, backup: backup!, target, env, sink });
+        const r = await restoreBackup({
+          store,
+          backup: backup!,
+          target,
+          env,
+          sink,
+          jobs: options.jobs,
+        });
         checks = r.checks;
         return `${r.checks.length} table(s) into ${target.label}`;
       });
@@ -378,7 +396,7 @@ export function formatReport(r: DrillReport): string[] {
 }
 
 export const DRILL_USAGE = `drctl drill --scratch-url URL [--store URL] [--tier T] [--smoke-sql SQL ...] [--report-dir DIR]
-            [--keep] [--sse-kms-key-id ID] [--no-metrics] [--json]
+            [--keep] [--jobs N] [--sse-kms-key-id ID] [--no-metrics] [--json]
 Restores the newest complete backup into a new database on the scratch server, verifies it
 (verify --deep, row counts, smoke SQL), writes <report-dir>/<date>-<drill-id>.json to the store.
 Exit 2 when the drill failed (the report says why), 1 when the report could not be written.`;
@@ -413,6 +431,7 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
       "smoke-sql": { type: "string", multiple: true },
       "report-dir": { type: "string" },
       keep: { type: "boolean" },
+      jobs: { type: "string" },
       "sse-kms-key-id": { type: "string" },
       "no-metrics": { type: "boolean" },
       json: { type: "boolean" },
@@ -450,6 +469,7 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
     smokeSql,
     reportDir,
     keep: values.keep === true,
+    jobs: parsePositiveInt(pick(values, "jobs", env, "DRCTL_JOBS") ?? "1", "--jobs"),
     env,
     sink: ctx.sink,
   });

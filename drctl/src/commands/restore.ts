@@ -20,6 +20,8 @@ import { DrctlError, EXIT, UsageError, VerificationError, explain } from "../err
 import { DUMP_FILE, backupPrefix, type TableCount } from "../manifest";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { HashGate, capture, hashFile, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { localDirectory } from "../parallel/dirFetch";
+import { openDump } from "../parallel/rangedGet";
 import { Meter, silentSink, type EventSink } from "../progress";
 import { FileStore, type Store } from "../store";
 import { connect, pgTool } from "./backup";
@@ -247,18 +249,29 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     // is read in place (hashed first, streamed once through the page cache): copying it would cost
     // a full write. Anything else is downloaded to TMPDIR, zstd-wrapped dumps unwrapped on the way
     // (pg_restore < 16 cannot read them) by a zstd that writes the file itself.
+    // A directory dump (pg_dump -Fd) is checked file by file, in place or downloaded in parallel.
     const key = `${backupPrefix(m.tier, m.id)}${DUMP_FILE}`;
     const inPlace = store instanceof FileStore && m.envelope === "none";
-    const file = inPlace ? store.localPath(key) : join(scratch, "dump");
-    if (inPlace && !(await store.head(key))) {
+    const meter = new Meter(inPlace ? "verify" : "download", sink, m.dump.size);
+    const file =
+      m.format === "directory"
+        ? await localDirectory(store, m, join(scratch, DUMP_FILE), jobs, meter)
+        : inPlace
+          ? store.localPath(key)
+          : join(scratch, "dump");
+    if (m.format === "custom" && inPlace && !(await store.head(key))) {
       throw new DrctlError(`object ${key} not found in store ${store.url}`);
     }
-    const meter = new Meter(inPlace ? "verify" : "download", sink, m.dump.size);
-    const got = inPlace
-      ? await hashFile(file, (n) => meter.add(n)).catch((err: unknown) => {
-          throw explain(err, `store ${store.url}`);
-        })
-      : await download(await store.get(key), file, m.envelope, env, (n) => meter.add(n));
+    const got =
+      m.format === "directory"
+        ? { sha256: m.dump.sha256, bytes: m.dump.size }
+        : inPlace
+          ? await hashFile(file, (n) => meter.add(n)).catch((err: unknown) => {
+              throw explain(err, `store ${store.url}`);
+            })
+          : await download(await openDump(store, key, m.dump.size), file, m.envelope, env, (n) =>
+              meter.add(n),
+            );
     if (got.sha256 !== m.dump.sha256 || got.bytes !== m.dump.size) {
       throw new VerificationError(
         `backup ${m.id} failed its checksum on download (sha256 ${got.sha256 ?? "incomplete"}, ` +

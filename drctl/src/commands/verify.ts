@@ -4,6 +4,7 @@ import { findBackup, isComplete, listBackups, type CompleteBackup } from "../cat
 import { parse, parseTier, STORE_OPTIONS, storeFrom, str, type Ctx } from "../cli";
 import { DrctlError, EXIT, UsageError } from "../errors";
 import { DUMP_FILE, backupPrefix } from "../manifest";
+import { verifyDirectory } from "../parallel/dirVerify";
 import { ChildSink, HashGate, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { Meter, silentSink, type EventSink } from "../progress";
 import type { Store } from "../store";
@@ -42,6 +43,14 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   const sink = options.sink ?? silentSink;
   const deep = options.deep ?? false;
   sink({ event: "start", op: "verify", id: m.id, deep });
+  if (m.format === "directory") {
+    const pgRestore = deep ? pgTool("pg_restore", env).path : "";
+    const r = await verifyDirectory({ store, backup, deep, pgRestore, env, sink });
+    const result = { id: m.id, tier: m.tier, deep, ...r };
+    if (r.ok) sink({ event: "done", op: "verify", id: m.id, bytes: r.size, seconds: 0 });
+    else sink({ event: "error", op: "verify", message: `${m.id}: ${r.problem ?? ""}` });
+    return result;
+  }
   const input = await store.get(`${backupPrefix(m.tier, m.id)}${DUMP_FILE}`);
   const meter = new Meter("verify", sink, m.dump.size);
   const gate = new HashGate(

@@ -1,23 +1,23 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { dbMasterSecretName } from "../../../components/naming";
 import { EXIT, UsageError } from "../errors";
-import { FAILOVER_USAGE } from "./usage";
-import { AutomationStackOps } from "./automationOps";
-import { AwsProbes } from "./awsProbes";
+import { FAILOVER_USAGE } from "../failoverUsage";
+import { errorText } from "./checks";
+import { DeadlineExceeded, parseDeadlines, withDeadline, type Deadlines } from "./deadlines";
 import { formatSeconds, parseDurationSeconds } from "./duration";
 import { FailoverMachine } from "./machine";
-import { buildPlan, describeChange, type Direction, type Plan } from "./plan";
-import { systemClock, type Clock, type DnsOps, type Probes, type StackOps } from "./ports";
+import { buildPlan, describeCall, describeChange, type Direction, type Plan } from "./plan";
+import { systemClock, type Clock, type Controls, type Probes, type StackOps } from "./ports";
 import { buildReport, formatTimeline } from "./report";
-import { Route53DnsOps } from "./route53Dns";
-import { SdkRoute53Api } from "./route53Sdk";
 import {
   archiveState,
   defaultStatePath,
   loadState,
   otherRunsInProgress,
   reportPath,
+  type CallRecord,
   type RunState,
 } from "./stateFile";
 import { findSite, peerOf, readTopology, type SiteState, type Topology } from "./topology";
@@ -31,10 +31,9 @@ export interface CommandIo {
 /** What the command runs against; tests pass fakes, failoverCommand the Automation API and AWS. */
 export interface FailoverDeps {
   readonly ops: StackOps;
-  /** Probes need names and regions, known once the stacks' config has been read. */
+  /** Probes and controls need names and regions, known once the stacks' config has been read. */
   readonly probes: (topology: Topology) => Probes;
-  /** Route 53, used only to release the old site's record when fencing was skipped. */
-  readonly dns: (topology: Topology) => DnsOps;
+  readonly controls: (topology: Topology) => Controls;
   readonly clock: Clock;
 }
 
@@ -42,10 +41,12 @@ interface Options {
   readonly direction: Direction;
   readonly to: string;
   readonly plan: boolean;
-  readonly force: boolean;
+  readonly skipFence: boolean;
+  readonly maxDataLossSeconds?: number;
   readonly maxLagSeconds?: number;
   readonly lagTimeoutSeconds: number;
   readonly checkTimeoutSeconds: number;
+  readonly deadlines: Deadlines;
   readonly workDir: string;
   readonly statePath: string;
 }
@@ -62,57 +63,75 @@ function duration(flag: string, text: string | undefined, fallback?: number): nu
 }
 
 function parseOptions(argv: readonly string[]): Options | "help" {
-  const direction = argv[0];
-  if (direction !== "failover" && direction !== "failback") {
+  const reconnect = argv[0] === "failover" && argv[1] === "reconnect";
+  const direction: string | undefined = reconnect ? "reconnect" : argv[0];
+  if (direction !== "failover" && direction !== "failback" && direction !== "reconnect") {
     throw new UsageError(
-      `unknown command ${JSON.stringify(direction)}; expected failover or failback`,
+      `unknown command ${JSON.stringify(direction)}; expected failover, failover reconnect or failback`,
     );
   }
+  const name = reconnect ? "failover reconnect" : direction;
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv.slice(1),
+      args: argv.slice(reconnect ? 2 : 1),
       strict: true,
       allowPositionals: false,
       options: {
         to: { type: "string" },
         plan: { type: "boolean", default: false },
-        force: { type: "boolean", default: false },
+        "skip-fence": { type: "boolean", default: false },
+        "max-data-loss": { type: "string" },
         "max-lag": { type: "string" },
         "lag-timeout": { type: "string" },
         "check-timeout": { type: "string" },
+        deadline: { type: "string", multiple: true, default: [] },
         "work-dir": { type: "string" },
         "state-file": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
   } catch (err) {
-    throw new UsageError(`${direction}: ${(err as Error).message}`);
+    throw new UsageError(`${name}: ${(err as Error).message}`);
   }
   if (values.help) return "help";
   if (!values.to) {
     throw new UsageError(
-      `${direction}: --to <site> is required: name the site that should become primary ` +
-        `(a key of dr-stack:sites, e.g. --to usw2)`,
+      `${name}: --to <site> is required: name the site that ${direction === "reconnect" ? "is" : "should become"} ` +
+        `primary (a key of dr-stack:sites, e.g. --to usw2)`,
     );
   }
-  if (direction === "failback" && values.force) {
-    throw new UsageError(
-      `failback: --force is not accepted: a planned switchover waits for the replica to catch up ` +
-        `instead of losing writes. If the primary is lost, use drctl failover --to <site> --force.`,
-    );
+  if (direction !== "failover") {
+    for (const flag of ["skip-fence", "max-data-loss"] as const) {
+      if (values[flag] === undefined || values[flag] === false) continue;
+      throw new UsageError(
+        `${name}: --${flag} is for drctl failover only: ${
+          direction === "failback"
+            ? "a planned switchover fences the old primary and waits for the replica, losing nothing"
+            : "reconnect promotes nothing"
+        }`,
+      );
+    }
+  }
+  let deadlines: Deadlines;
+  try {
+    deadlines = parseDeadlines(values.deadline);
+  } catch (err) {
+    throw new UsageError(errorText(err));
   }
   const workDir = resolve(values["work-dir"] ?? process.cwd());
   return {
     direction,
     to: values.to,
     plan: values.plan,
-    force: values.force,
+    skipFence: values["skip-fence"],
+    maxDataLossSeconds: duration("max-data-loss", values["max-data-loss"]),
     maxLagSeconds: duration("max-lag", values["max-lag"]),
     lagTimeoutSeconds: duration("lag-timeout", values["lag-timeout"], 3600) as number,
     checkTimeoutSeconds: duration("check-timeout", values["check-timeout"], 300) as number,
+    deadlines,
     workDir,
-    statePath: resolve(values["state-file"] ?? defaultStatePath(workDir, values.to)),
+    statePath: resolve(values["state-file"] ?? defaultStatePath(workDir, direction, values.to)),
   };
 }
 
@@ -137,6 +156,26 @@ function checkRoles(o: Options, topology: Topology): void {
         `the site that becomes primary must be reachable. Fix access (pulumi whoami, AWS credentials) and re-run.`,
     );
   }
+  if (o.direction === "reconnect") {
+    if (target.role !== "primary") {
+      throw new UsageError(
+        `reconnect follows a failover to ${o.to}, but ${o.to} is ${target.role}; run drctl failover --to ${o.to} first`,
+      );
+    }
+    if (peer.role === undefined) {
+      throw new UsageError(
+        `cannot read stack ${peer.stack} of ${peer.site} (${peer.unreadable ?? "no config"}); reconnect ` +
+          `reconciles that stack, so its state must answer. Re-run once ${peer.region} is back.`,
+      );
+    }
+    return;
+  }
+  if (target.role === "primary" && peer.role === "primary") {
+    throw new UsageError(
+      `both stacks say primary: the failover to ${peer.site} has not been reconciled yet. Run ` +
+        `drctl failover reconnect --to ${peer.site} first (it fences stack ${target.stack}), then re-run this.`,
+    );
+  }
   if (target.role === "primary") {
     throw new UsageError(
       `${o.to} is already the primary (stack ${target.stack}); to move the primary to ${peer.site}, ` +
@@ -157,89 +196,89 @@ function checkRoles(o: Options, topology: Topology): void {
   }
 }
 
-function freshState(plan: Plan, clock: Clock): RunState {
+/** A run starts when it starts reading the stacks: that time counts in the measured RTO too. */
+function freshState(plan: Plan, startedAt: number): RunState {
   return {
-    version: 1,
+    version: 2,
     direction: plan.direction,
     to: plan.to.site,
     from: plan.from.site,
-    startedAt: new Date(clock.now()).toISOString(),
-    // A conditional step is recorded only if it runs (FailoverMachine.record).
-    steps: plan.steps
-      .filter((s) => s.onlyIfSkipped === undefined)
-      .map((s) => ({ id: s.id, title: s.title, status: "pending", attempts: 0 })),
+    startedAt: new Date(startedAt).toISOString(),
+    steps: plan.steps.map((s) => ({ id: s.id, title: s.title, status: "pending", attempts: 0 })),
     warnings: [],
+    calls: [],
   };
 }
 
+/**
+ * Prints every step with the region and service of each call it would make. It reads only the
+ * target's side: the target stack's preview and the target replica's replay position; nothing in
+ * the old primary's region, nothing of its stack beyond the config already read.
+ */
 async function printPlan(
   io: CommandIo,
   deps: FailoverDeps,
+  o: Options,
   topology: Topology,
   plan: Plan,
-  maxLagSeconds: number,
   resumed: RunState | undefined,
 ): Promise<void> {
   const out = (line: string) => io.stdout.write(line + "\n");
   const { from, to } = plan;
+  const bounded = <T>(what: string, seconds: number, fn: (s: AbortSignal) => Promise<T>) =>
+    withDeadline(deps.clock, what, seconds, fn);
   out(
     `plan: ${plan.direction} to ${to.site} (stack ${to.stack}, ${to.region}) ` +
       `from ${from.site} (stack ${from.stack}, ${from.region})`,
   );
-  const probes = deps.probes(topology);
   if (plan.direction === "failover") {
-    const lag = await probes
-      .replicaLagSeconds(to.site)
-      .catch((e: Error) => `unreadable (${e.message})`);
-    out(
-      `  replica lag of ${to.site} now: ${lag === undefined ? "no datapoint" : typeof lag === "number" ? `${lag}s` : lag} (limit ${maxLagSeconds}s)`,
+    const probes = deps.probes(topology);
+    const rpo = await bounded(`${to.site}'s replica`, o.deadlines.db, (s) =>
+      probes.replicaStatus(to.site, s),
+    ).then(
+      (st) =>
+        st.lastReplayAt === null
+          ? "unknown (no transaction replayed since the replica started)"
+          : `${formatSeconds(Math.max(0, (st.now.getTime() - st.lastReplayAt.getTime()) / 1000))} ` +
+            `(last replayed commit ${st.lastReplayAt.toISOString()})`,
+      (e: unknown) => `unreadable (${errorText(e)})`,
     );
+    out(`  RPO bound now, from ${to.site}'s replica: ${rpo}`);
   }
-  for (const s of topology.sites) {
-    if (s.role === undefined) {
-      out(`  stack ${s.stack}: unreadable (${s.unreadable ?? ""})`);
-      continue;
-    }
-    try {
-      const changes = Object.entries(await deps.ops.preview(s.stack)).filter(
-        ([op, n]) => op !== "same" && n > 0,
-      );
-      const pending = changes.map(([op, n]) => `${op} ${n}`).join(", ") || "none";
-      out(
-        `  stack ${s.stack} (${s.site}, ${s.role}): pending changes the next up would also apply: ${pending}`,
-      );
-    } catch (err) {
-      out(`  stack ${s.stack} (${s.site}, ${s.role}): preview failed: ${(err as Error).message}`);
-    }
+  try {
+    const summary = await bounded(`preview of stack ${to.stack}`, o.deadlines.stack, (s) =>
+      deps.ops.preview(to.stack, s),
+    );
+    const pending =
+      Object.entries(summary)
+        .filter(([op, n]) => op !== "same" && n > 0)
+        .map(([op, n]) => `${op} ${n}`)
+        .join(", ") || "none";
+    out(
+      `  stack ${to.stack} (${to.site}, ${to.role}): pending changes the next up would also apply: ${pending}`,
+    );
+  } catch (err) {
+    out(`  stack ${to.stack} (${to.site}, ${to.role}): preview failed: ${errorText(err)}`);
   }
   plan.steps.forEach((step, i) => {
     const status = resumed?.steps.find((r) => r.id === step.id)?.status;
-    out(`  ${i + 1}. ${step.title}${status && status !== "pending" ? `  [${status}]` : ""}`);
+    const onFailure = step.onFailure === "skip" ? "  (skipped with a warning if it fails)" : "";
+    out(
+      `  ${i + 1}. ${step.title}${status && status !== "pending" ? `  [${status}]` : ""}${onFailure}`,
+    );
     for (const c of step.changes) out(`       ${describeChange(c, step.stack)}`);
-    if (step.up) out(`       pulumi up --stack ${step.stack}`);
+    for (const c of step.calls) out(`       -> ${describeCall(c)}`);
     for (const c of step.settle ?? []) out(`       ${describeChange(c, step.stack)}`);
-    if (step.kind === "fence") {
-      out(
-        plan.direction === "failover"
-          ? `       (skipped with a loud warning if ${step.site}'s region or stack does not answer)`
-          : `       (never skipped: the run stops if ${step.site} cannot be fenced)`,
-      );
-    }
-    const r = step.dnsRecord;
-    if (step.kind === "releaseDns" && r) {
-      out(
-        `       Route 53 zone ${r.zoneId}: DELETE ${r.recordName} ${r.recordType} ` +
-          `set identifier ${r.setIdentifier}, if it is PRIMARY`,
-      );
-      out(
-        `       (only if fencing ${step.site} is skipped: its record would block ${to.site}'s becoming PRIMARY)`,
-      );
-    }
   });
+  out(
+    `deadlines: ${Object.entries(o.deadlines)
+      .map(([k, v]) => `${k} ${formatSeconds(v)}`)
+      .join(", ")}`,
+  );
   out(`--plan: nothing was changed.`);
 }
 
-/** `drctl failover|failback`, against the given StackOps and probes. */
+/** `drctl failover|failback|failover reconnect`, against the given deps. */
 export async function runFailover(
   argv: readonly string[],
   io: CommandIo,
@@ -260,15 +299,12 @@ export async function runFailover(
     err(FAILOVER_USAGE);
     return EXIT.usage;
   }
+  const name = o.direction === "reconnect" ? "failover reconnect" : o.direction;
   try {
     return await execute(o, io, makeDeps(o.workDir));
   } catch (e) {
-    if (e instanceof UsageError) {
-      err(`drctl ${o.direction}: ${e.message}`);
-      return EXIT.usage;
-    }
-    err(`drctl ${o.direction}: ${(e as Error).message}`);
-    return EXIT.failed;
+    err(`drctl ${name}: ${errorText(e)}`);
+    return e instanceof UsageError ? EXIT.usage : EXIT.failed;
   }
 }
 
@@ -278,7 +314,7 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
   if (existing && (existing.direction !== o.direction || existing.to !== o.to)) {
     throw new UsageError(
       `${o.statePath} holds an unfinished ${existing.direction} to ${existing.to} started ${existing.startedAt}, ` +
-        `not a ${o.direction} to ${o.to}. Finish it with drctl ${existing.direction} --to ${existing.to}, ` +
+        `not a ${o.direction} to ${o.to}. Finish it first (re-run its command), ` +
         `or if it was abandoned, move the file aside to start over.`,
     );
   }
@@ -291,18 +327,48 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
       );
     }
   }
-  const topology = await readTopology((stack) => deps.ops.getAllConfig(stack));
+  // The old primary's stack may not answer at all (its state or secrets provider is in the failed
+  // region): each read gets the stack deadline, and an unreadable stack is tolerated (topology.ts).
+  const startedAt = deps.clock.now();
+  const reads: CallRecord[] = [];
+  const topology = await readTopology(async (stack) => {
+    const target = `Pulumi CLI/state Pulumi stack ${stack}: read config`;
+    const t = deps.clock.now();
+    const entry = { step: "read-stacks", target, deadlineSeconds: o.deadlines.stack };
+    try {
+      const config = await withDeadline(deps.clock, target, o.deadlines.stack, (s) =>
+        deps.ops.getAllConfig(stack, s),
+      );
+      reads.push({ ...entry, outcome: "ok", seconds: (deps.clock.now() - t) / 1000 });
+      return config;
+    } catch (err) {
+      reads.push({
+        ...entry,
+        outcome: err instanceof DeadlineExceeded ? "timed out" : "failed",
+        seconds: (deps.clock.now() - t) / 1000,
+        error: errorText(err),
+      });
+      throw err;
+    }
+  });
   const target = targetSite(o, topology);
   if (!existing) checkRoles(o, topology);
-  const plan = buildPlan(o.direction, topology, target);
-  const maxLagSeconds = o.maxLagSeconds ?? topology.config.alarms.replicaLagSeconds;
+  const { name, accountId, partition } = topology.config;
+  const plan = buildPlan(
+    o.direction,
+    topology,
+    target,
+    (s) => dbMasterSecretName({ name, accountId, partition }, s),
+    { skipFence: o.skipFence },
+  );
 
   if (o.plan) {
-    await printPlan(io, deps, topology, plan, maxLagSeconds, existing);
+    await printPlan(io, deps, o, topology, plan, existing);
     return EXIT.ok;
   }
 
-  const state = existing ?? freshState(plan, deps.clock);
+  const state = existing ?? freshState(plan, startedAt);
+  state.calls.push(...reads);
   if (existing) {
     const next = state.steps.find((s) => s.status !== "done" && s.status !== "skipped");
     out(
@@ -313,16 +379,23 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
       `${o.direction} to ${o.to} (stack ${plan.to.stack}) from ${plan.from.site} (stack ${plan.from.stack})`,
     );
   }
+  if (o.skipFence && !existing) {
+    state.warnings.push(
+      `--skip-fence: ${plan.from.site}'s traffic control and database were left as they are; ` +
+        `if it still takes writes, they are lost to ${plan.to.site}`,
+    );
+  }
   const machine = new FailoverMachine({
     plan,
     state,
     statePath: o.statePath,
     ops: deps.ops,
     probes: deps.probes(topology),
-    dns: deps.dns(topology),
+    controls: deps.controls(topology),
     clock: deps.clock,
-    maxLagSeconds,
-    force: o.force,
+    deadlines: o.deadlines,
+    maxDataLossSeconds: o.maxDataLossSeconds,
+    maxLagSeconds: o.maxLagSeconds ?? topology.config.alarms.replicaLagSeconds,
     backupMaxAgeSeconds: topology.config.alarms.backupMaxAgeHours * 3600,
     lagTimeoutSeconds: o.lagTimeoutSeconds,
     checkTimeoutSeconds: o.checkTimeoutSeconds,
@@ -355,10 +428,13 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
 
 /** drctl's entry for `failover` and `failback` (argv[0]): Pulumi Automation API and AWS. */
 export async function failoverCommand(argv: string[], io: CommandIo): Promise<number> {
-  return runFailover(argv, io, (workDir) => ({
-    ops: new AutomationStackOps(workDir, (text) => io.stdout.write(text)),
-    probes: (topology) => new AwsProbes(topology, io.env),
-    dns: (topology) => new Route53DnsOps(new SdkRoute53Api(topology.config.partition)),
-    clock: systemClock,
-  }));
+  const [{ AutomationStackOps }, { AwsSites }] = await Promise.all([
+    import("./automationOps"),
+    import("./awsSites"),
+  ]);
+  return runFailover(argv, io, (workDir) => {
+    const ops = new AutomationStackOps(workDir, (text) => io.stdout.write(text));
+    const sites = (topology: Topology) => new AwsSites(topology, ops, io.env);
+    return { ops, probes: sites, controls: sites, clock: systemClock };
+  });
 }

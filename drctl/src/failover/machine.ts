@@ -1,15 +1,9 @@
+import { DeadlineExceeded, withDeadline, type DeadlineName, type Deadlines } from "./deadlines";
 import { formatSeconds } from "./duration";
-import type { ConfigChange, Plan, Step } from "./plan";
-import type { Clock, DnsOps, Probes, StackOps } from "./ports";
+import { describeCall, type CallTarget, type ConfigChange, type Plan, type Step } from "./plan";
+import type { Clock, Controls, Probes, StackOps } from "./ports";
+import { errorText, ObjectiveBreached, runCheck, type StepResult } from "./checks";
 import { saveState, type RunState, type StepRecord } from "./stateFile";
-
-/** The run stopped because a guard said no (replica lag over the limit): exit 2, not a failure. */
-export class ObjectiveBreached extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ObjectiveBreached";
-  }
-}
 
 export interface MachineOptions {
   readonly plan: Plan;
@@ -17,11 +11,13 @@ export interface MachineOptions {
   readonly statePath: string;
   readonly ops: StackOps;
   readonly probes: Probes;
-  /** Route 53, for the old site's record when fencing was skipped. */
-  readonly dns: DnsOps;
+  readonly controls: Controls;
   readonly clock: Clock;
+  readonly deadlines: Deadlines;
+  /** `--max-data-loss`: refuse a failover whose RPO bound is larger (or unknown). */
+  readonly maxDataLossSeconds?: number;
+  /** Failback: the replica lag to wait for before the switchover (`--max-lag`). */
   readonly maxLagSeconds: number;
-  readonly force: boolean;
   /** Older newest-backup than this is a warning in the report (config `alarms.backupMaxAgeHours`). */
   readonly backupMaxAgeSeconds: number;
   readonly lagTimeoutSeconds: number;
@@ -34,27 +30,20 @@ export type Outcome =
   | { readonly kind: "done" }
   | { readonly kind: "failed" | "breached"; readonly step: string; readonly message: string };
 
-/** Replica lag is a one-minute CloudWatch metric: polling faster only re-reads the same datapoint. */
-export const LAG_POLL_SECONDS = 30;
-/** Route 53 health checks run every 10 s; the post-checks poll at that pace. */
-export const CHECK_POLL_SECONDS = 10;
-
-const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-/** Why a step ended without doing its work; undefined when it did it. */
-type StepResult = { readonly skipped?: string; readonly note?: string } | undefined;
+/** A bound, recorded remote call: what a step hands the checks in checks.ts. */
+export type CallFn = <T>(
+  target: CallTarget,
+  deadline: DeadlineName,
+  fn: (signal: AbortSignal) => Promise<T>,
+) => Promise<T>;
 
 export class FailoverMachine {
   constructor(private readonly o: MachineOptions) {}
 
   /** Runs every step not yet done, persisting progress after each; stops at the first failure. */
   async run(): Promise<Outcome> {
-    const { plan, state, clock } = this.o;
+    const { plan, clock } = this.o;
     for (const step of plan.steps) {
-      if (step.onlyIfSkipped !== undefined && this.find(step.onlyIfSkipped)?.status !== "skipped") {
-        this.o.log(`  = ${step.title}: not needed (${step.onlyIfSkipped} was not skipped)`);
-        continue;
-      }
       const rec = this.record(step);
       if (rec.status === "done" || rec.status === "skipped") {
         this.o.log(`  = ${step.title}: already ${rec.status} (resumed run)`);
@@ -68,17 +57,25 @@ export class FailoverMachine {
       this.o.log(`  > ${step.title}`);
       const t0 = clock.now();
       let result: StepResult;
+      let failure: unknown;
       try {
         result = await this.execute(step);
       } catch (err) {
-        this.finish(rec, t0);
-        rec.status = "failed";
-        rec.error = errorText(err);
-        this.persist();
-        const kind = err instanceof ObjectiveBreached ? "breached" : "failed";
-        return { kind, step: step.id, message: rec.error };
+        failure = err ?? new Error("step failed");
       }
       this.finish(rec, t0);
+      if (failure !== undefined) {
+        if (step.onFailure === "skip" && !(failure instanceof ObjectiveBreached)) {
+          result = { skipped: errorText(failure) };
+          this.warning(this.skipWarning(step, errorText(failure)));
+        } else {
+          rec.status = "failed";
+          rec.error = errorText(failure);
+          this.persist();
+          const kind = failure instanceof ObjectiveBreached ? "breached" : "failed";
+          return { kind, step: step.id, message: rec.error };
+        }
+      }
       rec.status = result?.skipped ? "skipped" : "done";
       rec.note = result?.skipped ?? result?.note;
       this.persist();
@@ -86,7 +83,7 @@ export class FailoverMachine {
         `    ${rec.status} in ${formatSeconds(clock.now() / 1000 - t0 / 1000)}${rec.note ? `: ${rec.note}` : ""}`,
       );
     }
-    state.finishedAt = new Date(clock.now()).toISOString();
+    this.o.state.finishedAt = new Date(clock.now()).toISOString();
     this.persist();
     return { kind: "done" };
   }
@@ -95,10 +92,7 @@ export class FailoverMachine {
     return this.o.state.steps.find((s) => s.id === id);
   }
 
-  /**
-   * The step's record, created in plan order when missing: a conditional step gets one only when it
-   * runs, and a state file written by an older drctl may lack a step added since.
-   */
+  /** The step's record, created in plan order when a state file lacks it. */
   private record(step: Step): StepRecord {
     const found = this.find(step.id);
     if (found) return found;
@@ -131,205 +125,94 @@ export class FailoverMachine {
     this.o.warn(text);
   }
 
-  private async execute(step: Step): Promise<StepResult> {
+  /** What a skipped step leaves undone, and what to run about it. */
+  private skipWarning(step: Step, why: string): string {
+    const { plan } = this.o;
+    const later = `drctl failover reconnect --to ${plan.to.site}`;
     switch (step.kind) {
-      case "preflight":
-        return this.preflight();
-      case "fence":
-        return this.fence(step);
-      case "rebuild":
-      case "reprotect":
-      case "promote":
-        await this.apply(step);
-        return undefined;
-      case "releaseDns":
-        return this.releaseDns(step);
-      case "waitLag":
-        return this.waitLag(step);
-      case "checkWrite":
-        return this.poll(step, async () => {
-          await this.o.probes.writeCheck(step.site);
-          return `${step.site} accepted a write`;
-        });
-      case "checkDns":
-        return this.poll(step, async () => {
-          const answer = await this.o.probes.dnsAnswer();
-          if (answer === step.site) return `DNS answers with ${step.site}`;
-          throw new Error(`DNS answers with ${answer ?? "neither site"}, expected ${step.site}`);
-        });
-    }
-  }
-
-  private async preflight(): Promise<StepResult> {
-    const { plan, probes, maxLagSeconds, force } = this.o;
-    const notes: string[] = [];
-    const record: RunState["preflight"] = { maxLagSeconds, forced: force };
-    this.o.state.preflight = record;
-    if (plan.direction === "failover") {
-      const to = plan.to.site;
-      const lag = await probes.replicaLagSeconds(to);
-      record.replicaLagSeconds = lag;
-      const measured = lag === undefined ? "unknown (no ReplicaLag datapoint)" : `${lag}s`;
-      if (lag === undefined || lag > maxLagSeconds) {
-        const breach = `replica lag of ${to} is ${measured}, over the limit of ${maxLagSeconds}s (--max-lag)`;
-        if (!force) {
-          throw new ObjectiveBreached(
-            `${breach}. Promoting now could lose up to that much of the writes made on ${plan.from.site}. ` +
-              `Wait for the lag to fall and re-run, or re-run with --force to accept the loss.`,
-          );
-        }
-        this.warning(`FORCED: ${breach}; writes newer than that may be lost (RPO breached)`);
-      }
-      notes.push(`replica lag ${measured} (limit ${maxLagSeconds}s${force ? ", --force" : ""})`);
-    }
-    if (probes.newestBackupAgeSeconds) {
-      const site = plan.direction === "failover" ? plan.to.site : plan.from.site;
-      const age = await probes.newestBackupAgeSeconds(site);
-      record.newestBackupAgeSeconds = age;
-      if (age === undefined) {
-        this.warning(
-          `no complete logical backup found for ${site}; restore points are RDS/AWS Backup only`,
+      case "trafficOff":
+        return `!!! TRAFFIC CONTROL OF ${step.site} NOT SWITCHED OFF: ${why}`;
+      case "sqlFence":
+        return (
+          `!!! SQL FENCE SKIPPED: ${step.site}'s database did not answer (${why}). Its traffic control is ` +
+          `off, but a client that reaches it directly can still write; when its region returns, run ${later}`
         );
-      } else {
-        notes.push(`newest backup of ${site} ${formatSeconds(age)} old`);
-        if (age > this.o.backupMaxAgeSeconds) {
-          this.warning(
-            `newest backup of ${site} is ${formatSeconds(age)} old, over ${formatSeconds(this.o.backupMaxAgeSeconds)} ` +
-              `(alarms.backupMaxAgeHours): take one with drctl backup once the new primary is up`,
-          );
-        }
-      }
+      case "drain":
+        return `${plan.to.site} was promoted without replaying ${plan.from.site}'s last write (${why}); writes after the RPO bound may be lost`;
+      case "trafficOn":
+        return (
+          `traffic control of ${step.site} could not be switched on in ${plan.from.region} (${why}); Route 53 ` +
+          `follows that alarm's insufficient-data setting until ${later} switches it on`
+        );
+      default:
+        return `${step.title} skipped: ${why}`;
     }
-    return { note: notes.join("; ") || undefined };
   }
 
-  /**
-   * A failover fences the old primary only if it can: during a regional outage its API or its Pulumi
-   * state may be gone, and waiting for it would stretch the RTO. A planned switchover (failback)
-   * never skips fencing: two writable primaries would split the data.
-   */
-  private async fence(step: Step): Promise<StepResult> {
-    const { plan, probes, ops } = this.o;
-    let unreachable: string | undefined;
-    const fenceLater =
-      `fence it as soon as it returns: pulumi config set dr-stack:role fenced --stack ${step.stack} ` +
-      `&& pulumi up --stack ${step.stack}`;
-    if (!(await probes.regionReachable(step.site))) {
-      unreachable = `the region of ${step.site} does not answer`;
-    } else {
+  /** One remote call with its deadline, recorded in the report whatever its outcome. */
+  private call(step: Step): CallFn {
+    return async (target, deadline, fn) => {
+      const { clock, deadlines, state } = this.o;
+      const seconds = deadlines[deadline];
+      const t0 = clock.now();
+      const entry = { step: step.id, target: describeCall(target), deadlineSeconds: seconds };
       try {
-        await ops.select(step.stack);
+        const out = await withDeadline(clock, describeCall(target), seconds, fn);
+        state.calls.push({ ...entry, outcome: "ok", seconds: (clock.now() - t0) / 1000 });
+        return out;
       } catch (err) {
-        unreachable = `stack ${step.stack} cannot be selected (${errorText(err)})`;
+        state.calls.push({
+          ...entry,
+          outcome: err instanceof DeadlineExceeded ? "timed out" : "failed",
+          seconds: (clock.now() - t0) / 1000,
+          error: errorText(err),
+        });
+        throw err;
       }
-    }
-    if (unreachable !== undefined) {
-      if (plan.direction === "failback") {
-        throw new Error(
-          `cannot fence ${step.site}: ${unreachable}. A planned switchover never skips fencing. ` +
-            `Restore access and re-run this command; if ${step.site} is lost, move the state file aside ` +
-            `and run drctl failover --to ${plan.to.site}.`,
-        );
-      }
-      this.warning(
-        `!!! FENCING SKIPPED: ${unreachable}. ${step.site} was NOT made read-only and may still take ` +
-          `writes if it comes back; ${fenceLater}`,
-      );
-      return { skipped: `fencing skipped: ${unreachable}` };
-    }
-    await this.apply(step, { selected: true });
-    return undefined;
-  }
-
-  /**
-   * Fencing was skipped, so the old site's PRIMARY record is still in the zone and Route 53 would
-   * refuse the target's record becoming PRIMARY. Route 53's API is global and answers while the old
-   * region does not; the record is named from shared config (DESIGN §2). "absent" counts as done,
-   * so a resumed run (or an operator who deleted it by hand) passes.
-   */
-  private async releaseDns(step: Step): Promise<StepResult> {
-    const ref = step.dnsRecord;
-    if (!ref) throw new Error(`step ${step.id} names no DNS record to release`);
-    const what = `PRIMARY record ${ref.setIdentifier} (${ref.recordName} ${ref.recordType})`;
-    let result: "deleted" | "absent";
-    try {
-      result = await this.o.dns.deleteFailoverRecord(ref);
-    } catch (err) {
-      throw new Error(
-        `could not delete ${step.site}'s ${what} in Route 53 zone ${ref.zoneId}: ${errorText(err)}. ` +
-          `The promoting -> primary update needs it gone (Route 53 allows one PRIMARY per name and type). ` +
-          `Re-run the same command to retry (it resumes here), or delete the record by hand ` +
-          `(docs/dns-failover.md) and re-run.`,
-      );
-    }
-    this.o.state.dnsRelease = result;
-    this.warning(
-      `${step.site}'s DNS ${what} is ${result === "deleted" ? "deleted" : "already gone"} in Route 53, ` +
-        `but stack ${step.stack} still records it: when ${step.site} returns, run ` +
-        `pulumi refresh --stack ${step.stack} before fencing it`,
-    );
-    return {
-      note:
-        result === "deleted"
-          ? `deleted ${what} from zone ${ref.zoneId}`
-          : `no ${what} in zone ${ref.zoneId}: nothing to delete`,
     };
   }
 
-  private async apply(
-    step: Step,
-    opts: { selected: boolean } = { selected: false },
-  ): Promise<void> {
+  private async execute(step: Step): Promise<StepResult> {
+    switch (step.kind) {
+      case "rebuild":
+      case "reprotect":
+      case "promote":
+      case "links":
+        await this.apply(step);
+        return undefined;
+      case "fenceStack": {
+        const from = this.o.plan.from;
+        if (from.role !== "primary" && from.previousRole === undefined) {
+          return {
+            note: `stack ${step.stack} says ${from.role ?? "nothing readable"}: nothing to reconcile`,
+          };
+        }
+        await this.apply(step);
+        return undefined;
+      }
+      default:
+        return runCheck(step, {
+          ...this.o,
+          call: this.call(step),
+          warning: (text) => this.warning(text),
+        });
+    }
+  }
+
+  private async apply(step: Step): Promise<void> {
     const { ops } = this.o;
-    if (!opts.selected) await ops.select(step.stack);
+    const call = this.call(step);
+    const [up] = step.calls;
+    await call({ ...up, action: "select stack" }, "stack", (s) => ops.select(step.stack, s));
     const edit = async (changes: readonly ConfigChange[]): Promise<void> => {
       for (const c of changes) {
+        // Config edits are local: Pulumi.<stack>.yaml in the work directory.
         if (c.op === "set") await ops.setConfig(step.stack, c.key, c.value ?? "", { path: c.path });
         else await ops.removeConfig(step.stack, c.key, { path: c.path });
       }
     };
     await edit(step.changes);
-    if (step.up) await ops.up(step.stack);
+    if (step.up) await call(up, "up", (s) => ops.up(step.stack, s));
     await edit(step.settle ?? []);
-  }
-
-  private async waitLag(step: Step): Promise<StepResult> {
-    const { probes, clock, lagTimeoutSeconds } = this.o;
-    const maxLagSeconds = step.lagLimitSeconds ?? this.o.maxLagSeconds;
-    const deadline = clock.now() + lagTimeoutSeconds * 1000;
-    for (;;) {
-      const lag = await probes.replicaLagSeconds(step.site);
-      if (lag !== undefined && lag <= maxLagSeconds) {
-        return { note: `replica lag ${lag}s (limit ${maxLagSeconds}s)` };
-      }
-      if (clock.now() >= deadline) {
-        const measured = lag === undefined ? "unknown (no ReplicaLag datapoint)" : `${lag}s`;
-        throw new ObjectiveBreached(
-          `replica lag of ${step.site} is still ${measured} after ${formatSeconds(lagTimeoutSeconds)}, ` +
-            `over the limit of ${maxLagSeconds}s; the replica has not caught up. ` +
-            `Re-run the same command to keep waiting (it resumes here), or raise --lag-timeout.`,
-        );
-      }
-      await clock.sleep(LAG_POLL_SECONDS * 1000);
-    }
-  }
-
-  /** Retries `check` until it passes or --check-timeout runs out: DNS moves only after health checks and TTL. */
-  private async poll(step: Step, check: () => Promise<string>): Promise<StepResult> {
-    const { clock, checkTimeoutSeconds } = this.o;
-    const deadline = clock.now() + checkTimeoutSeconds * 1000;
-    for (;;) {
-      try {
-        return { note: await check() };
-      } catch (err) {
-        if (clock.now() >= deadline) {
-          throw new Error(
-            `${step.title} did not pass within ${formatSeconds(checkTimeoutSeconds)} (--check-timeout): ` +
-              `${errorText(err)}. Fix the cause (see the runbook) and re-run the same command; it resumes here.`,
-          );
-        }
-      }
-      await clock.sleep(CHECK_POLL_SECONDS * 1000);
-    }
   }
 }

@@ -1,10 +1,9 @@
 import type { Role } from "../../../components/config";
-import { failoverSetIdentifier } from "../../../components/naming";
-import type { FailoverRecordRef } from "./ports";
+import { trafficControl } from "../../../components/naming";
 import type { SiteState, Topology } from "./topology";
 import { peerOf } from "./topology";
 
-export type Direction = "failover" | "failback";
+export type Direction = "failover" | "failback" | "reconnect";
 
 /** One config edit, as `pulumi config set|rm [--path] <key> [value] -s <stack>` would make it. */
 export interface ConfigChange {
@@ -16,14 +15,29 @@ export interface ConfigChange {
 
 export type StepKind =
   | "preflight"
-  | "fence"
+  | "trafficOff"
+  | "sqlFence"
+  | "drain"
   | "rebuild"
   | "reprotect"
-  | "promote"
-  | "releaseDns"
   | "waitLag"
+  | "promote"
+  | "trafficOn"
   | "checkWrite"
-  | "checkDns";
+  | "checkDns"
+  | "regionBack"
+  | "fenceStack"
+  | "links"
+  | "batchReplication";
+
+/** Where one remote call of a step goes: what --plan prints and the report's call log names. */
+export interface CallTarget {
+  /** An AWS region, or `global` (DNS resolution) or `pulumi` (the CLI and its state backend). */
+  readonly region: string;
+  /** The AWS service (or `Pulumi stack <name>`) the call goes to. */
+  readonly service: string;
+  readonly action: string;
+}
 
 export interface Step {
   /** Stable id, recorded in the state file: a resumed run matches steps by it. */
@@ -39,27 +53,34 @@ export interface Step {
   readonly settle?: readonly ConfigChange[];
   /** waitLag only: the lag to wait for, when not --max-lag. */
   readonly lagLimitSeconds?: number;
-  /** releaseDns only: the old site's record to delete. */
-  readonly dnsRecord?: FailoverRecordRef;
   /**
-   * Runs only if the step with this id was skipped; otherwise it is passed over and leaves no
-   * record in the state or the report (it had nothing to do).
+   * When the step cannot do its work: `fail` stops the run (re-running resumes here), `skip`
+   * records why, warns, and goes on. A failover skips what needs the failed region.
    */
-  readonly onlyIfSkipped?: string;
+  readonly onFailure: "fail" | "skip";
+  /** Every remote call the step makes, for --plan. */
+  readonly calls: readonly CallTarget[];
 }
 
 export interface Plan {
   readonly direction: Direction;
-  /** The site that becomes primary. */
+  /** The site that becomes (or, for reconnect, is) primary. */
   readonly to: SiteState;
   /** The site that stops being primary. */
   readonly from: SiteState;
   readonly steps: readonly Step[];
 }
 
+export interface PlanOptions {
+  /** `--skip-fence`: no traffic control and no SQL fence before promotion. */
+  readonly skipFence: boolean;
+}
+
 export const ROLE_KEY = "dr-stack:role";
 export const ALLOW_REBUILD_KEY = "dr-stack:database.allowRebuild";
 export const PREVIOUS_ROLE_KEY = "dr-stack:database.previousRole";
+/** Contract C1: when false the site creates none of its data links into the peer region. */
+export const PEER_LINKS_KEY = "dr-stack:peerLinks";
 
 /**
  * A role change, declared: the program checks `previousRole -> role` against the state machine
@@ -71,6 +92,13 @@ const moveTo = (role: Role, leaving: Role): ConfigChange[] => [
   { op: "set", key: PREVIOUS_ROLE_KEY, value: leaving, path: true },
 ];
 
+const peerLinks = (on: boolean): ConfigChange => ({
+  op: "set",
+  key: PEER_LINKS_KEY,
+  value: String(on),
+  path: true,
+});
+
 /**
  * The role a site has deployed: the one a failed run declared it was leaving, else its role, else
  * (config unreadable) what the plan expects there.
@@ -81,80 +109,106 @@ const deployedRole = (site: SiteState, expected: Role): Role =>
 /** After the move's `up`: the declaration is spent, and a stale one must not vouch for the next. */
 const moveDone: readonly ConfigChange[] = [{ op: "remove", key: PREVIOUS_ROLE_KEY, path: true }];
 
-/**
- * Steps a site goes through, in order (DESIGN §3). Promotion is two updates because the provider cannot
- * detach a replica and set primary-only settings in one (terraform-provider-aws #4419).
- */
-function switchover(
-  direction: Direction,
-  from: SiteState,
-  to: SiteState,
-  oldRecord: FailoverRecordRef | undefined,
-): Step[] {
-  const fence: Step = {
-    id: `fence-${from.site}`,
-    kind: "fence",
-    title: `fence ${from.site}: ${from.role ?? "unknown"} -> fenced`,
-    site: from.site,
-    stack: from.stack,
-    // The site being fenced is the primary, even when its config could not be read.
-    changes: moveTo("fenced", deployedRole(from, "primary")),
-    up: true,
-    settle: moveDone,
-  };
-  // A planned switchover loses nothing: once the old primary is read-only, wait for the replica to
-  // apply the last writes (lag 0) before detaching it. AWS recommends the same before promote-read-replica.
-  const drain: Step[] =
-    direction === "failback"
-      ? [
-          {
-            id: `drain-${to.site}`,
-            kind: "waitLag",
-            title: `wait for ${to.site} replica lag 0 (last writes applied)`,
-            site: to.site,
-            stack: to.stack,
-            changes: [],
-            up: false,
-            lagLimitSeconds: 0,
-          },
-        ]
-      : [];
-  // Route 53 keeps one PRIMARY per name and type. Fencing deletes the old site's record; when a
-  // failover skips fencing (old region unreachable) that record stays and the promoting -> primary
-  // update fails with InvalidChangeBatch. Route 53 is global and the record is named from shared
-  // config, so it is deleted directly, right before the update that needs its slot: by then the
-  // target's database is writable, and its SECONDARY (alone in the set) takes the traffic.
-  const release: Step[] =
-    oldRecord && direction === "failover"
-      ? [
-          {
-            id: `release-dns-${from.site}`,
-            kind: "releaseDns",
-            title: `release ${from.site}'s DNS record (delete PRIMARY ${oldRecord.setIdentifier})`,
-            site: from.site,
-            stack: from.stack,
-            changes: [],
-            up: false,
-            dnsRecord: oldRecord,
-            onlyIfSkipped: fence.id,
-          },
-        ]
-      : [];
+const pulumiUp = (s: SiteState): CallTarget => ({
+  region: s.region,
+  service: `Pulumi stack ${s.stack}`,
+  action: `pulumi up (resources in ${s.region} only)`,
+});
+
+const database = (s: SiteState, action: string): CallTarget => ({
+  region: s.region,
+  service: "PostgreSQL",
+  action: `${action} on ${s.site}'s database`,
+});
+
+/** Contract C3: a site's traffic control is a metric in its peer's region. */
+const traffic = (site: SiteState, peer: SiteState, on: boolean): CallTarget => ({
+  region: peer.region,
+  service: "CloudWatch",
+  action:
+    `PutMetricData ${trafficControl.namespace} ${trafficControl.metricName}=${on ? 1 : 0} ` +
+    `${trafficControl.dimensionName}=${site.site}`,
+});
+
+const stackOutputs = (s: SiteState): CallTarget => ({
+  region: "pulumi",
+  service: `Pulumi stack ${s.stack}`,
+  action: "read outputs (dbEndpoint)",
+});
+
+interface Ctx {
+  readonly direction: Direction;
+  readonly from: SiteState;
+  readonly to: SiteState;
+  readonly masterSecretName: (site: SiteState) => string;
+}
+
+function step(s: Omit<Step, "changes" | "up" | "onFailure"> & Partial<Step>): Step {
+  return { changes: [], up: false, onFailure: "fail", ...s };
+}
+
+/** Traffic control of the old primary off, then its database read-only if it answers. */
+function fence(c: Ctx): Step[] {
+  const { from, to, direction } = c;
+  // A failover goes on without the old region; a planned switchover never promotes unfenced.
+  const onFailure = direction === "failover" ? "skip" : "fail";
   return [
-    fence,
-    ...drain,
-    {
-      id: `promote-${to.site}`,
-      kind: "promote",
-      title: `promote ${to.site}: standby -> promoting (detach replica)`,
+    step({
+      id: `traffic-off-${from.site}`,
+      kind: "trafficOff",
+      title: `traffic control of ${from.site} off (in ${to.region})`,
+      site: from.site,
+      stack: from.stack,
+      calls: [traffic(from, to, false)],
+    }),
+    step({
+      id: `sql-fence-${from.site}`,
+      kind: "sqlFence",
+      title: `SQL fence of ${from.site}: default_transaction_read_only, end sessions`,
+      site: from.site,
+      stack: from.stack,
+      onFailure,
+      calls: [
+        {
+          region: to.region,
+          service: "Secrets Manager",
+          action: `GetSecretValue ${c.masterSecretName(from)} (its replica in ${to.region})`,
+        },
+        stackOutputs(from),
+        database(
+          from,
+          "ALTER DATABASE … SET default_transaction_read_only = on; pg_terminate_backend",
+        ),
+      ],
+    }),
+    step({
+      id: `drain-${to.site}`,
+      kind: "drain",
+      title: `wait for ${to.site} to replay ${from.site}'s last write`,
       site: to.site,
       stack: to.stack,
-      changes: moveTo("promoting", "standby"),
+      onFailure,
+      calls: [database(to, "SELECT pg_last_wal_replay_lsn()")],
+    }),
+  ];
+}
+
+function promote(c: Ctx): Step[] {
+  const { to } = c;
+  return [
+    step({
+      id: `promote-${to.site}`,
+      kind: "promote",
+      title: `promote ${to.site}: standby -> promoting (detach replica, peerLinks false)`,
+      site: to.site,
+      stack: to.stack,
+      // Contract C1: the promotion creates no link into the peer region, so it needs nothing there.
+      changes: [...moveTo("promoting", "standby"), peerLinks(false)],
       up: true,
       settle: moveDone,
-    },
-    ...release,
-    {
+      calls: [pulumiUp(to)],
+    }),
+    step({
       id: `primary-${to.site}`,
       kind: "promote",
       title: `promote ${to.site}: promoting -> primary`,
@@ -163,59 +217,157 @@ function switchover(
       changes: moveTo("primary", "promoting"),
       up: true,
       settle: moveDone,
-    },
-    {
+      calls: [pulumiUp(to)],
+    }),
+  ];
+}
+
+function after(c: Ctx): Step[] {
+  const { from, to, direction } = c;
+  return [
+    step({
+      id: `traffic-on-${to.site}`,
+      kind: "trafficOn",
+      title: `traffic control of ${to.site} on (in ${from.region})`,
+      site: to.site,
+      stack: to.stack,
+      // The control of the new primary lives in the old region (C3): best effort in a failover.
+      onFailure: direction === "failover" ? "skip" : "fail",
+      calls: [traffic(to, from, true)],
+    }),
+    step({
       id: `check-write-${to.site}`,
       kind: "checkWrite",
       title: `check ${to.site} takes a write`,
       site: to.site,
       stack: to.stack,
-      changes: [],
-      up: false,
-    },
-    {
+      calls: [
+        {
+          region: to.region,
+          service: "Secrets Manager",
+          action: `GetSecretValue ${c.masterSecretName(to)}`,
+        },
+        stackOutputs(to),
+        database(to, "BEGIN; CREATE TABLE …; ROLLBACK"),
+      ],
+    }),
+    step({
       id: `check-dns-${to.site}`,
       kind: "checkDns",
       title: `check DNS answers with ${to.site}`,
       site: to.site,
       stack: to.stack,
-      changes: [],
-      up: false,
-    },
+      calls: [{ region: "global", service: "DNS", action: "resolve the service's record" }],
+    }),
   ];
 }
 
 /**
- * Failover to `to`: fence the primary, promote `to`. Failback to `to` (today fenced or standby): rebuild it
- * as a replica of the current primary, wait for it to catch up, then the same switchover as a failover.
+ * Once the old region answers: the old stack's `fenced` update (the reconciliation that never
+ * blocks a promotion), then the new primary's links into that region, then a Batch Replication
+ * of what its bucket took while the links were off.
  */
-export function buildPlan(direction: Direction, topology: Topology, to: SiteState): Plan {
-  const from = peerOf(topology, to.site);
-  const oldRecord = failoverRecordOf(topology, from);
-  const preflight: Step = {
+function reconnect(c: Ctx, standalone: boolean): Step[] {
+  const { from, to } = c;
+  // A failback runs these inline, right after its own traffic-on step, with both regions up.
+  const first: Step[] = standalone
+    ? [
+        step({
+          id: `region-back-${from.site}`,
+          kind: "regionBack",
+          title: `check ${from.region} answers (${from.site}'s backup bucket)`,
+          site: from.site,
+          stack: from.stack,
+          calls: [
+            { region: from.region, service: "S3", action: `HeadBucket of ${from.site}'s bucket` },
+          ],
+        }),
+        step({
+          // A failover could only try this: the control of the new primary lives in the old region.
+          id: `traffic-on-${to.site}`,
+          kind: "trafficOn",
+          title: `traffic control of ${to.site} on (in ${from.region})`,
+          site: to.site,
+          stack: to.stack,
+          calls: [traffic(to, from, true)],
+        }),
+      ]
+    : [];
+  return [
+    ...first,
+    step({
+      id: `fence-stack-${from.site}`,
+      kind: "fenceStack",
+      title: `reconcile ${from.site}'s stack: -> fenced (if it still says primary)`,
+      site: from.site,
+      stack: from.stack,
+      changes: moveTo("fenced", deployedRole(from, "primary")),
+      up: true,
+      settle: moveDone,
+      calls: [pulumiUp(from)],
+    }),
+    step({
+      id: `links-${to.site}`,
+      kind: "links",
+      title: `reconnect ${to.site}'s links into ${from.region} (peerLinks true)`,
+      site: to.site,
+      stack: to.stack,
+      changes: [peerLinks(true)],
+      up: true,
+      calls: [
+        {
+          region: to.region,
+          service: `Pulumi stack ${to.stack}`,
+          action: `pulumi up (S3 replication, automated-backups replication, Backup copies to ${from.region})`,
+        },
+      ],
+    }),
+    step({
+      id: `batch-replication-${to.site}`,
+      kind: "batchReplication",
+      title: `S3 Batch Replication of ${to.site}'s bucket (objects written meanwhile)`,
+      site: to.site,
+      stack: to.stack,
+      calls: [{ region: to.region, service: "S3 Control", action: "CreateJob S3ReplicateObject" }],
+    }),
+  ];
+}
+
+function preflight(c: Ctx): Step {
+  const { direction, from, to } = c;
+  if (direction === "failover") {
+    return step({
+      id: "preflight",
+      kind: "preflight",
+      title: `preflight: RPO bound from ${to.site}'s replica, newest backup`,
+      site: to.site,
+      stack: to.stack,
+      calls: [
+        database(to, "SELECT now(), pg_last_xact_replay_timestamp()"),
+        { region: to.region, service: "S3", action: `ListObjectsV2 of ${to.site}'s bucket` },
+      ],
+    });
+  }
+  return step({
     id: "preflight",
     kind: "preflight",
-    title:
-      direction === "failover"
-        ? `preflight: replica lag of ${to.site}, newest backup`
-        : `preflight: newest backup of ${from.site}`,
+    title: `preflight: newest backup of ${from.site}`,
     site: to.site,
     stack: to.stack,
-    changes: [],
-    up: false,
-  };
-  if (direction === "failover")
-    return {
-      direction,
-      to,
-      from,
-      steps: [preflight, ...switchover(direction, from, to, oldRecord)],
-    };
-  const rebuild: Step[] = [
-    {
+    calls: [
+      { region: from.region, service: "S3", action: `ListObjectsV2 of ${from.site}'s bucket` },
+    ],
+  });
+}
+
+/** Failback first rebuilds `to` as a replica of the current primary and lets it catch up. */
+function rebuild(c: Ctx): Step[] {
+  const { to } = c;
+  return [
+    step({
       id: `rebuild-${to.site}`,
       kind: "rebuild",
-      title: `rebuild ${to.site} as standby of ${from.site} (replaces its database)`,
+      title: `rebuild ${to.site} as standby of ${c.from.site} (replaces its database)`,
       site: to.site,
       stack: to.stack,
       changes: [
@@ -224,8 +376,9 @@ export function buildPlan(direction: Direction, topology: Topology, to: SiteStat
       ],
       up: true,
       settle: moveDone,
-    },
-    {
+      calls: [pulumiUp(to)],
+    }),
+    step({
       // allowRebuild lifts deletion protection; an update with it removed puts protection back on
       // the new replica now rather than at the next promotion, which may be hours away.
       id: `reprotect-${to.site}`,
@@ -235,44 +388,49 @@ export function buildPlan(direction: Direction, topology: Topology, to: SiteStat
       stack: to.stack,
       changes: [{ op: "remove", key: ALLOW_REBUILD_KEY, path: true }],
       up: true,
-    },
-    {
+      calls: [pulumiUp(to)],
+    }),
+    step({
       id: `wait-lag-${to.site}`,
       kind: "waitLag",
       title: `wait for ${to.site} replica lag under the limit`,
       site: to.site,
       stack: to.stack,
-      changes: [],
-      up: false,
-    },
+      calls: [database(to, "SELECT now() - pg_last_xact_replay_timestamp()")],
+    }),
   ];
-  return {
-    direction,
-    to,
-    from,
-    steps: [preflight, ...rebuild, ...switchover(direction, from, to, oldRecord)],
-  };
 }
 
 /**
- * The site's failover record as its stack declares it (components/dnsFailover.ts), from the shared
- * `dr-stack:dns` config (DESIGN §2); undefined when the stacks publish no DNS.
+ * Failover to `to`: fence what can be fenced, promote `to` in its own region only, switch its
+ * traffic on, check. Failback to `to` (today fenced): rebuild it as a replica of the current
+ * primary, wait for it, then the same switchover with both regions up — every fence required —
+ * and the reconnect inline. Reconnect: what a failover leaves for when the old region is back.
  */
-export function failoverRecordOf(
+export function buildPlan(
+  direction: Direction,
   topology: Topology,
-  site: SiteState,
-): FailoverRecordRef | undefined {
-  const { dns, name, accountId, partition } = topology.config;
-  if (!dns) return undefined;
-  return {
-    zoneId: dns.zoneId,
-    recordName: dns.recordName,
-    recordType: dns.recordType,
-    setIdentifier: failoverSetIdentifier(
-      { name, accountId, partition },
-      { site: site.site, region: site.region },
-    ),
-  };
+  to: SiteState,
+  masterSecretName: (site: SiteState) => string,
+  opts: PlanOptions,
+): Plan {
+  const from = peerOf(topology, to.site);
+  const c: Ctx = { direction, from, to, masterSecretName };
+  const fenceSteps = opts.skipFence ? [] : fence(c);
+  let steps: Step[];
+  if (direction === "reconnect") steps = reconnect(c, true);
+  else if (direction === "failover")
+    steps = [preflight(c), ...fenceSteps, ...promote(c), ...after(c)];
+  else
+    steps = [
+      preflight(c),
+      ...rebuild(c),
+      ...fenceSteps,
+      ...promote(c),
+      ...after(c),
+      ...reconnect(c, false),
+    ];
+  return { direction, to, from, steps };
 }
 
 /** The change as the pulumi command an operator would type. */
@@ -281,4 +439,10 @@ export function describeChange(c: ConfigChange, stack: string): string {
   return c.op === "set"
     ? `pulumi config set${path} ${c.key} ${c.value ?? ""} --stack ${stack}`
     : `pulumi config rm${path} ${c.key} --stack ${stack}`;
+}
+
+/** `us-west-2 CloudWatch: PutMetricData …`, one line per call. */
+export function describeCall(t: CallTarget): string {
+  const where = t.region === "pulumi" ? "Pulumi CLI/state" : t.region;
+  return `${where} ${t.service}: ${t.action}`;
 }

@@ -1,7 +1,10 @@
 /**
  * The seams the failover state machine is built against. Production implements them with the
- * Pulumi Automation API and the AWS SDK (automationOps.ts, awsProbes.ts, route53Dns.ts); tests use
- * in-memory fakes, because neither the Pulumi CLI nor AWS is reachable from a test run.
+ * Pulumi Automation API, the AWS SDK and pg (automationOps.ts, awsSites.ts); tests use in-memory
+ * fakes (test/failover/fakes.ts), because neither the Pulumi CLI nor AWS is reachable from a test.
+ *
+ * Every method that leaves this process takes an AbortSignal: the machine gives each call a
+ * deadline (deadlines.ts) and aborts it when the deadline passes (DESIGN §2b).
  */
 
 /** Resource changes of one preview or update, keyed by operation (`create`, `update`, `same`, …). */
@@ -15,60 +18,98 @@ export interface SetConfigOptions {
 /** What the orchestrator does to a stack. Stack names are `primary` and `dr` (the Pulumi.<stack>.yaml files). */
 export interface StackOps {
   /** Selects the stack; throws when its state backend or secrets provider cannot be reached. */
-  select(stack: string): Promise<void>;
+  select(stack: string, signal: AbortSignal): Promise<void>;
   /** Every config value of the stack, keys fully qualified (`dr-stack:role`), structured values as JSON text. */
-  getAllConfig(stack: string): Promise<Record<string, string>>;
+  getAllConfig(stack: string, signal: AbortSignal): Promise<Record<string, string>>;
   setConfig(stack: string, key: string, value: string, opts: SetConfigOptions): Promise<void>;
   removeConfig(stack: string, key: string, opts: SetConfigOptions): Promise<void>;
+  /** The stack's outputs as its last update left them (index.ts: `dbEndpoint`, …). */
+  outputs(stack: string, signal: AbortSignal): Promise<Record<string, unknown>>;
   /** Read-only: what an update would change now. */
-  preview(stack: string): Promise<ChangeSummary>;
+  preview(stack: string, signal: AbortSignal): Promise<ChangeSummary>;
   /** `pulumi up`: applies the stack's current config. */
-  up(stack: string): Promise<ChangeSummary>;
-}
-
-/** Read-only checks against the running sites. */
-export interface Probes {
-  /** Newest CloudWatch `ReplicaLag` of the site's database, in seconds; undefined when there is no datapoint. */
-  replicaLagSeconds(site: string): Promise<number | undefined>;
-  /** Whether the site's region answers API calls at all. */
-  regionReachable(site: string): Promise<boolean>;
-  /** Age of the newest complete logical backup the site holds; omit the probe to skip this check. */
-  newestBackupAgeSeconds?(site: string): Promise<number | undefined>;
-  /** Resolves when the site's database accepts a write; throws saying why it did not. */
-  writeCheck(site: string): Promise<void>;
-  /** The site the service's DNS name currently answers with, or undefined when it matches neither. */
-  dnsAnswer(): Promise<string | undefined>;
+  up(stack: string, signal: AbortSignal): Promise<ChangeSummary>;
 }
 
 /**
- * One site's Route 53 failover record, named from shared config alone (zone, name and type from
- * `dr-stack:dns`, identifier from naming.failoverSetIdentifier): no state of the failed region.
+ * What a replica says about its own replay, read from the replica itself (never from its source):
+ * the server's clock and the commit time of the last transaction it replayed.
  */
-export interface FailoverRecordRef {
-  readonly zoneId: string;
-  /** As configured (`app.acme-dr.example.com`); Route 53 lists it with a trailing dot. */
-  readonly recordName: string;
-  readonly recordType: "A" | "CNAME";
-  readonly setIdentifier: string;
+export interface ReplicaStatus {
+  /** `now()` on the replica. */
+  readonly now: Date;
+  /** `pg_last_xact_replay_timestamp()`: null when it has replayed no transaction since it started. */
+  readonly lastReplayAt: Date | null;
+  /** `pg_last_wal_replay_lsn()`, e.g. `0/3000148`. */
+  readonly replayLsn: string | null;
+  /** `pg_last_wal_receive_lsn()`; equal to replayLsn when everything received is applied. */
+  readonly receiveLsn: string | null;
 }
 
-/** The one DNS change the orchestrator makes itself; everything else DNS is the stacks' own records. */
-export interface DnsOps {
+/** What the SQL fence did on the old primary. */
+export interface SqlFenceResult {
+  /** Sessions of other users ended with pg_terminate_backend. */
+  readonly terminated: number;
+  /** `pg_current_wal_lsn()` once fenced: the replica has every write when it has replayed this far. */
+  readonly lsn: string;
+}
+
+/** Read-only checks against the running sites; each goes to the region named in the plan. */
+export interface Probes {
+  /** The site's database as a replica sees itself. Throws when it is not a replica. */
+  replicaStatus(site: string, signal: AbortSignal): Promise<ReplicaStatus>;
+  /** Age of the newest complete logical backup the site holds; omit the probe to skip this check. */
+  newestBackupAgeSeconds?(site: string, signal: AbortSignal): Promise<number | undefined>;
+  /** Resolves when the site's database accepts a write (master credential, contract C2). */
+  writeCheck(site: string, signal: AbortSignal): Promise<void>;
+  /** The site the service's DNS name currently answers with, or undefined when it matches neither. */
+  dnsAnswer(signal: AbortSignal): Promise<string | undefined>;
+  /** Resolves when the site's backup bucket answers (S3 HeadBucket in the site's region). */
+  bucketAnswers(site: string, signal: AbortSignal): Promise<void>;
+}
+
+/** A Batch Replication job that copies what a bucket holds and its live replication has not. */
+export interface BatchReplicationJob {
+  readonly jobId: string;
+  readonly region: string;
+  readonly bucket: string;
+}
+
+/** Data-plane controls: everything the orchestrator changes outside `pulumi up`. */
+export interface Controls {
   /**
-   * Deletes the PRIMARY failover record with `setIdentifier` exactly as Route 53 holds it.
-   * "absent" when there is no such PRIMARY record (already deleted, or never there), so a resumed
-   * run passes; anything it cannot decide (API errors, throttling) throws.
+   * Switches `site`'s traffic control on or off (contract C3): CloudWatch PutMetricData of
+   * `DrStack/Traffic` `SiteEnabled` with `Site=<site>`, in the region of the site's **peer**.
    */
-  deleteFailoverRecord(ref: FailoverRecordRef): Promise<"deleted" | "absent">;
+  setTrafficEnabled(site: string, enabled: boolean, signal: AbortSignal): Promise<void>;
+  /**
+   * Makes the site's database refuse writes at the SQL level: `ALTER DATABASE … SET
+   * default_transaction_read_only = on`, then ends the sessions open before it. Throws when the
+   * database itself does not answer.
+   */
+  sqlFence(site: string, signal: AbortSignal): Promise<SqlFenceResult>;
+  /** Starts S3 Batch Replication on the site's bucket for objects live replication never copied. */
+  startBatchReplication(site: string, signal: AbortSignal): Promise<BatchReplicationJob>;
 }
 
 /** Time, injectable so tests can measure durations without waiting. */
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or at once (without the time passing) when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    }),
 };

@@ -3,11 +3,13 @@ import type { Outcome } from "./machine";
 import type { Plan } from "./plan";
 import type { RunState } from "./stateFile";
 
-/** The failover report: what ran, how long each step took (the measured RTO), and every warning. */
+type StepState = "done" | "skipped" | "failed" | "not reached" | "not planned";
+
+/** The failover report: what ran, how long each step took (the measured RTO), every call, every warning. */
 export interface FailoverReport {
   readonly direction: Plan["direction"];
-  readonly from: { readonly site: string; readonly stack: string };
-  readonly to: { readonly site: string; readonly stack: string };
+  readonly from: { readonly site: string; readonly stack: string; readonly region: string };
+  readonly to: { readonly site: string; readonly stack: string; readonly region: string };
   readonly outcome: "done" | "failed" | "breached";
   readonly failedStep?: string;
   readonly error?: string;
@@ -19,51 +21,75 @@ export interface FailoverReport {
     /** First step started to last step finished, including any pause between a failure and its re-run. */
     readonly wallClockSeconds?: number;
   };
-  /** Replica lag measured at preflight: the writes a failover may have lost (the RPO), when known. */
-  readonly rpoSeconds?: number;
+  /** Age of the replica's last replayed commit at preflight: the writes a failover may have lost. */
+  readonly rpoBoundSeconds?: number;
   readonly preflight?: RunState["preflight"];
-  readonly fencing: "done" | "skipped" | "not reached";
-  /**
-   * The old site's Route 53 PRIMARY record, which drctl deletes itself when fencing was skipped:
-   * "deleted", "absent" (already gone), "not needed" (fencing removed it), "not reached".
-   * Undefined when the run has no such step (failback, or no `dr-stack:dns`).
-   */
-  readonly dnsRelease?: "deleted" | "absent" | "not needed" | "not reached";
+  /** The two fences of the old primary, in the order they run. */
+  readonly fencing?: {
+    readonly traffic: StepState;
+    readonly sql: StepState;
+    readonly drain: StepState;
+  };
+  /** What is left for when the old region is back (never a prerequisite of the promotion). */
+  readonly nextSteps: readonly string[];
+  readonly batchReplicationJob?: RunState["batchJob"];
   readonly warnings: readonly string[];
   readonly steps: RunState["steps"];
+  /** Every remote call: target, outcome, seconds against its deadline. */
+  readonly calls: RunState["calls"];
+}
+
+function stepState(plan: Plan, state: RunState, id: string): StepState {
+  if (!plan.steps.some((s) => s.id === id)) return "not planned";
+  const rec = state.steps.find((s) => s.id === id);
+  return rec?.status === "done" || rec?.status === "skipped" || rec?.status === "failed"
+    ? rec.status
+    : "not reached";
 }
 
 export function buildReport(plan: Plan, state: RunState, outcome: Outcome): FailoverReport {
   const stepsSeconds = state.steps.reduce((sum, s) => sum + (s.durationSeconds ?? 0), 0);
-  const fence = state.steps.find((s) => s.id === `fence-${plan.from.site}`);
-  const fencing =
-    fence?.status === "done" || fence?.status === "skipped" ? fence.status : "not reached";
-  const release = plan.steps.find((s) => s.kind === "releaseDns");
-  const dnsRelease = !release
-    ? undefined
-    : (state.dnsRelease ?? (fencing === "done" ? "not needed" : "not reached"));
   const wallClockSeconds = state.finishedAt
     ? (Date.parse(state.finishedAt) - Date.parse(state.startedAt)) / 1000
     : undefined;
+  const { from, to } = plan;
+  const fencing =
+    plan.direction === "reconnect"
+      ? undefined
+      : {
+          traffic: stepState(plan, state, `traffic-off-${from.site}`),
+          sql: stepState(plan, state, `sql-fence-${from.site}`),
+          drain: stepState(plan, state, `drain-${to.site}`),
+        };
+  const nextSteps =
+    plan.direction === "failover" && outcome.kind === "done"
+      ? [
+          `when ${from.region} answers again: drctl failover reconnect --to ${to.site} ` +
+            `(fences stack ${from.stack}, switches ${to.site}'s traffic control on, restores the links ` +
+            `into ${from.region}, starts S3 Batch Replication); docs/runbooks/region-failover.md`,
+        ]
+      : [];
   return {
     direction: plan.direction,
-    from: { site: plan.from.site, stack: plan.from.stack },
-    to: { site: plan.to.site, stack: plan.to.stack },
+    from: { site: from.site, stack: from.stack, region: from.region },
+    to: { site: to.site, stack: to.stack, region: to.region },
     outcome: outcome.kind,
     ...(outcome.kind === "done" ? {} : { failedStep: outcome.step, error: outcome.message }),
     startedAt: state.startedAt,
     finishedAt: state.finishedAt,
     rto: { stepsSeconds, wallClockSeconds },
-    rpoSeconds: plan.direction === "failover" ? state.preflight?.replicaLagSeconds : undefined,
+    rpoBoundSeconds: state.preflight?.rpoBoundSeconds,
     preflight: state.preflight,
-    fencing,
-    ...(dnsRelease ? { dnsRelease } : {}),
+    ...(fencing ? { fencing } : {}),
+    nextSteps,
+    ...(state.batchJob ? { batchReplicationJob: state.batchJob } : {}),
     warnings: state.warnings,
     steps: state.steps,
+    calls: state.calls,
   };
 }
 
-/** One line per step: offset from the start, status, duration; then the total (the measured RTO). */
+/** One line per step: offset from the start, status, duration; then the totals and the calls that failed. */
 export function formatTimeline(report: FailoverReport): string {
   const start = Date.parse(report.startedAt);
   const width = Math.max(...report.steps.map((s) => s.title.length));
@@ -77,9 +103,23 @@ export function formatTimeline(report: FailoverReport): string {
     );
   }
   lines.push(`  total time in steps (measured RTO): ${formatSeconds(report.rto.stepsSeconds)}`);
-  if (report.rpoSeconds !== undefined) {
-    lines.push(`  replica lag at preflight (RPO bound): ${formatSeconds(report.rpoSeconds)}`);
+  if (report.rto.wallClockSeconds !== undefined) {
+    lines.push(`  wall clock, stack reads included: ${formatSeconds(report.rto.wallClockSeconds)}`);
+  }
+  if (report.direction === "failover") {
+    const p = report.preflight;
+    lines.push(
+      report.rpoBoundSeconds !== undefined
+        ? `  RPO bound: ${formatSeconds(report.rpoBoundSeconds)} (last replayed commit ${p?.lastReplayAt ?? "?"})`
+        : `  RPO bound: unknown (${p?.rpoUnknown ?? "preflight not reached"})`,
+    );
+  }
+  for (const c of report.calls.filter((x) => x.outcome !== "ok")) {
+    lines.push(
+      `  call ${c.outcome}: ${c.target} after ${formatSeconds(c.seconds)} (deadline ${formatSeconds(c.deadlineSeconds)})`,
+    );
   }
   for (const w of report.warnings) lines.push(`  WARNING: ${w}`);
+  for (const n of report.nextSteps) lines.push(`  NEXT: ${n}`);
   return lines.join("\n") + "\n";
 }

@@ -24,14 +24,29 @@ export interface StepRecord {
 }
 
 export interface PreflightRecord {
-  replicaLagSeconds?: number;
-  maxLagSeconds: number;
-  forced: boolean;
+  /** `pg_last_xact_replay_timestamp()` on the target replica: writes after it may be lost. */
+  lastReplayAt?: string;
+  /** Replica clock minus lastReplayAt: the RPO bound of this failover, in seconds. */
+  rpoBoundSeconds?: number;
+  /** Why the bound could not be read, when it could not. */
+  rpoUnknown?: string;
+  /** `--max-data-loss`, when given. */
+  maxDataLossSeconds?: number;
   newestBackupAgeSeconds?: number;
 }
 
+/** One remote call: where it went, how it ended, how long it took (every call has a deadline). */
+export interface CallRecord {
+  readonly step: string;
+  readonly target: string;
+  readonly outcome: "ok" | "failed" | "timed out";
+  readonly seconds: number;
+  readonly deadlineSeconds: number;
+  readonly error?: string;
+}
+
 export interface RunState {
-  readonly version: 1;
+  readonly version: 2;
   readonly direction: Direction;
   readonly to: string;
   readonly from: string;
@@ -39,8 +54,11 @@ export interface RunState {
   steps: StepRecord[];
   warnings: string[];
   preflight?: PreflightRecord;
-  /** What the release of the old site's DNS record found, when fencing was skipped and it ran. */
-  dnsRelease?: "deleted" | "absent";
+  /** `pg_current_wal_lsn()` of the old primary once its SQL fence held. */
+  fenceLsn?: string;
+  /** The S3 Batch Replication job a reconnect started. */
+  batchJob?: { jobId: string; region: string; bucket: string };
+  calls: CallRecord[];
   finishedAt?: string;
 }
 
@@ -53,9 +71,12 @@ export class StateFileError extends Error {
 
 export const stateDir = (workDir: string): string => join(workDir, ".drctl");
 
-/** One state file per target site: a failover and a failback to the same site share it. */
-export const defaultStatePath = (workDir: string, to: string): string =>
-  join(stateDir(workDir), `failover-${to}.json`);
+/**
+ * One state file per target site: a failover and a failback to the same site share it, so they
+ * cannot run at once; a reconnect has its own, as it runs after the failover has finished.
+ */
+export const defaultStatePath = (workDir: string, direction: Direction, to: string): string =>
+  join(stateDir(workDir), `${direction === "reconnect" ? "reconnect" : "failover"}-${to}.json`);
 
 export function loadState(path: string): RunState | undefined {
   let text: string;
@@ -74,9 +95,9 @@ export function loadState(path: string): RunState | undefined {
         `Inspect it, then move it aside to start over.`,
     );
   }
-  if (parsed.version !== 1 || !Array.isArray(parsed.steps) || !parsed.direction || !parsed.to) {
+  if (parsed.version !== 2 || !Array.isArray(parsed.steps) || !parsed.direction || !parsed.to) {
     throw new StateFileError(
-      `state file ${path} is not a drctl failover state (version 1 with direction, to and steps); ` +
+      `state file ${path} is not a drctl failover state of this version (2, with direction, to and steps); ` +
         `move it aside to start over.`,
     );
   }
@@ -114,7 +135,7 @@ export function otherRunsInProgress(dir: string, exceptPath: string): string[] {
     return [];
   }
   return names
-    .filter((n) => /^failover-.+\.json$/.test(n) && n !== basename(exceptPath))
+    .filter((n) => /^(failover|reconnect)-.+\.json$/.test(n) && n !== basename(exceptPath))
     .map((n) => join(dir, n));
 }
 

@@ -8,7 +8,7 @@ import { DrctlError, explain } from "../errors";
 import type { PutOptions, Store, StoredObject } from "./store";
 
 /** Temporary names carry this marker so a listing never mistakes them for a finished object. */
-const TEMP_MARK = ".drctl-tmp-";
+export const TEMP_MARK = ".drctl-tmp-";
 
 /** How often put flushes the file it is writing. */
 const FLUSH_INTERVAL_MS = 500;

@@ -139,6 +139,25 @@ export class S3Store implements Store {
     }
   }
 
+  /** Bytes `start` to `end` (inclusive) of an object, in memory: one part of a parallel download. */
+  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+    try {
+      const sdk = await this.load();
+      const out = await sdk.client.send(
+        new sdk.GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(key),
+          Range: `bytes=${start}-${end}`,
+        }),
+      );
+      if (!out.Body) throw new Error(`no body for ${key}`);
+      return Buffer.from(await out.Body.transformToByteArray());
+    } catch (err) {
+      if (isNotFound(err)) throw new DrctlError(`object ${key} not found in store ${this.url}`);
+      throw explain(err, `store ${this.url}`);
+    }
+  }
+
   async head(key: string): Promise<StoredObject | undefined> {
     try {
       const sdk = await this.load();

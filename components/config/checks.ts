@@ -1,0 +1,170 @@
+import { dnsConfigIssues, type DnsConfig } from "./dns";
+import { DB_BACKUP_RETENTION_FLOOR, NAMESPACE, RETENTION_FLOORS, TIERS } from "./primitives";
+import { cidrsOverlap } from "../validation";
+import type { z } from "zod";
+import type { awsBackupSchema, databaseSchema, storageSchema } from "./data";
+import type { clusterSchema, jobsSchema, siteSchema } from "./platform";
+
+/** The config after zod's per-key parsing, as the cross-key checks see it. */
+export interface ParsedKeys {
+  readonly site: string;
+  readonly sites: Record<string, z.infer<typeof siteSchema>>;
+  readonly cluster: z.infer<typeof clusterSchema>;
+  readonly database: z.infer<typeof databaseSchema>;
+  readonly awsBackup: z.infer<typeof awsBackupSchema>;
+  readonly storage: z.infer<typeof storageSchema>;
+  readonly jobs: z.infer<typeof jobsSchema>;
+  readonly dns?: DnsConfig;
+}
+
+export interface KeyIssue {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * The rules that span several keys (both sites, retention against floors and vault lock), each
+ * reported at the key to change. Pure, so tests call it directly.
+ */
+export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
+  const issues: KeyIssue[] = [];
+  const add = (path: (string | number)[], message: string) => issues.push({ path, message });
+  const names = Object.keys(c.sites);
+  if (names.length !== 2) {
+    add(["sites"], `must name exactly two sites (this one and its peer), got ${names.length}`);
+  }
+  if (!(c.site in c.sites)) {
+    add(
+      ["site"],
+      `"${c.site}" is not in sites (${names.join(", ") || "none"}); add it or fix the name`,
+    );
+  }
+  if (names.length === 2) {
+    const [a, b] = names.map((n) => c.sites[n]);
+    if (a.region === b.region) {
+      add(["sites"], `both sites are in ${a.region}; the DR site must be in another region`);
+    }
+    if (cidrsOverlap(a.vpcCidr, b.vpcCidr)) {
+      add(
+        ["sites", names[1], "vpcCidr"],
+        `${b.vpcCidr} overlaps ${names[0]}'s ${a.vpcCidr}; give each site its own range so they can be peered`,
+      );
+    }
+  }
+  for (const tier of TIERS) {
+    const floor = RETENTION_FLOORS[tier];
+    if (c.storage.retentionDays[tier] < floor) {
+      add(
+        ["storage", "retentionDays", tier],
+        `${tier} retention must be at least ${floor} days, got ${c.storage.retentionDays[tier]}`,
+      );
+    }
+    const rule = c.awsBackup[tier];
+    if (rule.deleteAfterDays < floor) {
+      add(
+        ["awsBackup", tier, "deleteAfterDays"],
+        `${tier} rule must keep recovery points at least ${floor} days, got ${rule.deleteAfterDays}`,
+      );
+    }
+    if (rule.coldStorageAfterDays !== undefined) {
+      // AWS Backup: cold storage needs >= 30 days in warm first and >= 90 days in cold.
+      // https://docs.aws.amazon.com/aws-backup/latest/devguide/plan-options-and-configuration.html
+      if (rule.coldStorageAfterDays < 30) {
+        add(
+          ["awsBackup", tier, "coldStorageAfterDays"],
+          `${tier} rule moves to cold storage after ${rule.coldStorageAfterDays} days; the minimum is 30`,
+        );
+      }
+      if (rule.deleteAfterDays < rule.coldStorageAfterDays + 90) {
+        add(
+          ["awsBackup", tier, "deleteAfterDays"],
+          `${tier} rule deletes after ${rule.deleteAfterDays} days but must keep cold copies 90 days: ` +
+            `expected at least ${rule.coldStorageAfterDays + 90}`,
+        );
+      }
+    }
+  }
+  if (c.database.backupRetentionDays < DB_BACKUP_RETENTION_FLOOR) {
+    add(
+      ["database", "backupRetentionDays"],
+      `must be at least ${DB_BACKUP_RETENTION_FLOOR}, got ${c.database.backupRetentionDays}`,
+    );
+  }
+  if (c.database.maxAllocatedStorageGb < c.database.allocatedStorageGb) {
+    add(["database", "maxAllocatedStorageGb"], `must be at least allocatedStorageGb`);
+  }
+  const { nodeMinSize, nodeDesiredSize, nodeMaxSize } = c.cluster;
+  if (!(nodeMinSize <= nodeDesiredSize && nodeDesiredSize <= nodeMaxSize)) {
+    add(
+      ["cluster"],
+      `node sizes must satisfy min <= desired <= max, got ${nodeMinSize}/${nodeDesiredSize}/${nodeMaxSize}`,
+    );
+  }
+  const lock = c.awsBackup.vaultLock;
+  if (lock && lock.minRetentionDays > lock.maxRetentionDays) {
+    add(["awsBackup", "vaultLock", "minRetentionDays"], `must not exceed maxRetentionDays`);
+  }
+  // A locked vault rejects recovery points whose retention falls outside [min, max], so every
+  // rule (and its copy into the peer's vault, locked by the same config) must fit inside.
+  // https://docs.aws.amazon.com/aws-backup/latest/devguide/vault-lock.html
+  if (lock) {
+    for (const tier of TIERS) {
+      const days = c.awsBackup[tier].deleteAfterDays;
+      if (days < lock.minRetentionDays || days > lock.maxRetentionDays) {
+        add(
+          ["awsBackup", tier, "deleteAfterDays"],
+          `${tier} rule keeps recovery points ${days} days, outside the vault lock's ` +
+            `${lock.minRetentionDays}-${lock.maxRetentionDays} days; the locked vault would reject them`,
+        );
+      }
+    }
+  }
+  for (const issue of dnsConfigIssues(c.dns, c.sites)) add(issue.path, issue.message);
+  if (c.database.manageRoles && c.database.adminCidrs.length === 0) {
+    // The instance is private (publiclyAccessible false) and its security group admits the
+    // cluster alone, so the PostgreSQL provider running beside `pulumi up` never reaches 5432.
+    add(
+      ["database", "manageRoles"],
+      `is true but nothing lets the deployer reach the database: it is private and admits only the ` +
+        `cluster. Run the deploy from a network routed into the VPC (a VPN, a peered network or a ` +
+        `runner inside the VPC) and set ${NAMESPACE}:database.adminCidrs to that network's CIDRs, ` +
+        `or set manageRoles false and create the logins as docs/first-deployment.md shows`,
+    );
+  }
+  if (c.cluster.adminPrincipalArns.length === 0) {
+    add(
+      ["cluster", "adminPrincipalArns"],
+      "must list at least the IAM role that runs `pulumi up`: EKS grants the cluster's creator " +
+        "nothing implicitly here, and the same update creates the backup jobs inside the cluster",
+    );
+  }
+  const floor = nodeDiskFloorGb(c.jobs.drillScratchStorage);
+  if (c.cluster.nodeDiskSizeGb < floor) {
+    add(
+      ["cluster", "nodeDiskSizeGb"],
+      `${c.cluster.nodeDiskSizeGb} GiB cannot hold the drill: it keeps a downloaded dump and a scratch ` +
+        `PGDATA of up to ${c.jobs.drillScratchStorage} each beside ${NODE_SYSTEM_GB} GiB of system, ` +
+        `images and logs; set at least ${floor}`,
+    );
+  }
+  return issues;
+}
+
+/** What a node's disk holds besides the drill: the AMI, container images, logs. */
+export const NODE_SYSTEM_GB = 20;
+
+/** GiB of a Kubernetes quantity such as 8Gi, 512Mi or 1Ti (rounded up). */
+export function quantityGiB(q: string): number {
+  const m = /^(\d+)(Mi|Gi|Ti)$/.exec(q);
+  if (!m) return Number.NaN;
+  const factor = { Mi: 1 / 1024, Gi: 1, Ti: 1024 }[m[2] as "Mi" | "Gi" | "Ti"];
+  return Math.ceil(Number(m[1]) * factor);
+}
+
+/**
+ * Smallest node disk the drill fits on: its dump download and its scratch PGDATA, each bounded
+ * by jobs.drillScratchStorage (the containers' ephemeral-storage limits), plus the system.
+ */
+export function nodeDiskFloorGb(drillScratchStorage: string): number {
+  return NODE_SYSTEM_GB + 2 * quantityGiB(drillScratchStorage);
+}

@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { isIanaTimeZone } from "../validation";
+import { siteDns } from "./dns";
+import { cidr, cron, region } from "./primitives";
+
+/** The keys of the compute and network side: `sites`, `network`, `cluster`, `jobs`, `alarms`. */
+
+export const siteSchema = z.strictObject({
+  region,
+  vpcCidr: cidr,
+  /** Availability zones the site's VPC spans. */
+  azCount: z.number().int().min(2).max(3).default(3),
+  dns: siteDns.optional(),
+});
+
+export const networkSchema = z
+  .strictObject({
+    /** `perAz` survives the loss of one AZ; `single` costs one NAT gateway instead of three. */
+    natGateways: z.enum(["perAz", "single"]).default("perAz"),
+    flowLogRetentionDays: z.number().int().min(1).default(90),
+  })
+  .prefault({});
+
+export const clusterSchema = z
+  .strictObject({
+    version: z
+      .string()
+      .regex(/^1\.\d{2}$/, { error: "must be an EKS version such as 1.33" })
+      .default("1.33"),
+    /** CIDRs allowed to reach the public API endpoint; empty means a private endpoint only. */
+    publicAccessCidrs: z.array(cidr).default([]),
+    nodeInstanceTypes: z.array(z.string()).min(1).default(["m6i.large"]),
+    nodeMinSize: z.number().int().min(1).default(2),
+    nodeDesiredSize: z.number().int().min(1).default(2),
+    nodeMaxSize: z.number().int().min(1).default(4),
+    /**
+     * Root volume of each node, GiB. The drill keeps a downloaded dump and a scratch PGDATA on
+     * the node's disk beside the images and logs, so the floor follows jobs.drillScratchStorage
+     * (checked in checks.ts).
+     */
+    nodeDiskSizeGb: z.number().int().min(20).max(16384).default(80),
+    /**
+     * IAM roles or users granted cluster admin through access entries; the one that runs
+     * `pulumi up` must be among them (components/cluster.ts explains why).
+     */
+    adminPrincipalArns: z
+      .array(
+        z.string().regex(/^arn:[a-z-]+:iam::\d{12}:(role|user)\/.+$/, {
+          error:
+            "must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/platform-admin (not an STS session ARN)",
+        }),
+      )
+      .default([]),
+  })
+  .prefault({});
+
+export const jobsSchema = z
+  .strictObject({
+    /** drctl image; pin a digest (repo@sha256:…) so a tag move cannot change what runs. */
+    image: z.string().min(1).default("ghcr.io/dr-stack/drctl:0.1.0"),
+    /** IANA zone the CronJob schedules are read in (CronJob `timeZone`, Kubernetes 1.27+). */
+    timeZone: z
+      .string()
+      .refine(isIanaTimeZone, {
+        error: "must be an IANA time zone such as Etc/UTC or Europe/Berlin",
+      })
+      .default("Etc/UTC"),
+    schedules: z
+      .strictObject({
+        daily: cron.default("0 2 * * *"),
+        weekly: cron.default("0 3 * * 0"),
+        monthly: cron.default("0 4 1 * *"),
+        verify: cron.default("30 5 * * *"),
+        drill: cron.default("0 6 2 * *"),
+        /** `drctl status` publishes the age metrics the backup-age and drill-age alarms read. */
+        status: cron.default("15 * * * *"),
+      })
+      .prefault({}),
+    /** Size limit of the drill's scratch PGDATA (emptyDir on the node's disk): the restored database must fit. */
+    drillScratchStorage: z
+      .string()
+      .regex(/^[1-9]\d*(Mi|Gi|Ti)$/, { error: "must be a Kubernetes quantity such as 8Gi" })
+      .default("8Gi"),
+    /** SQL the drill runs against the restored copy; each must return at least one row. */
+    smokeSql: z.array(z.string()).default([]),
+  })
+  .prefault({});
+
+export const alarmsSchema = z
+  .strictObject({
+    email: z.email().optional(),
+    backupMaxAgeHours: z.number().positive().default(26),
+    drillMaxAgeDays: z.number().int().positive().default(35),
+    replicaLagSeconds: z.number().positive().default(60),
+  })
+  .prefault({});

@@ -1,0 +1,273 @@
+import { randomUUID } from "node:crypto";
+import { promises as dns } from "node:dns";
+import { existsSync, readFileSync } from "node:fs";
+import { isIPv4 } from "node:net";
+import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { HeadBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CreateJobCommand, S3ControlClient } from "@aws-sdk/client-s3-control";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { Client, type ClientConfig } from "pg";
+import {
+  backupBucketArn,
+  backupBucketName,
+  dbMasterSecretName,
+  trafficControl,
+  type NamingInput,
+  type SiteRef,
+} from "../../../components/naming";
+import { fetchDbSecret } from "../dbSecret";
+import type {
+  BatchReplicationJob,
+  Controls,
+  Probes,
+  ReplicaStatus,
+  SqlFenceResult,
+  StackOps,
+} from "./ports";
+import { fenceDatabase, readReplicaStatus, writeCheck, type SqlClient } from "./sql";
+import type { Topology } from "./topology";
+
+/** Environment variable holding a connection URL that overrides the lookup for `site`. */
+export const dbUrlVar = (site: string): string => `DRCTL_DB_URL_${site.toUpperCase()}`;
+/** The S3 Batch Operations role a reconnect's Batch Replication job runs as. */
+export const BATCH_ROLE_VAR = "DRCTL_BATCH_REPLICATION_ROLE_ARN";
+/** Where the drctl image keeps the RDS CA bundle (contract C5); PGSSLROOTCERT overrides it. */
+const RDS_CA_PATH = "/etc/drctl/rds-ca.pem";
+
+/**
+ * Probes and controls over AWS and PostgreSQL. Every name comes from shared config and naming
+ * (DESIGN §2a); every client is built for one region and tries once (the machine's deadline, not
+ * the SDK's retries, bounds the call), and the call's signal is passed to it.
+ */
+export class AwsSites implements Probes, Controls {
+  private readonly naming: NamingInput;
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly ops: StackOps,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    const c = topology.config;
+    this.naming = { name: c.name, accountId: c.accountId, partition: c.partition };
+  }
+
+  private ref(site: string): SiteRef & { stack: string; peer: SiteRef } {
+    const s = this.topology.sites.find((x) => x.site === site);
+    const peer = this.topology.sites.find((x) => x.site !== site);
+    if (!s || !peer) {
+      throw new Error(
+        `unknown site ${site}; the stacks define ${this.topology.sites.map((x) => x.site).join(", ")}`,
+      );
+    }
+    return {
+      site,
+      region: s.region,
+      stack: s.stack,
+      peer: { site: peer.site, region: peer.region },
+    };
+  }
+
+  /**
+   * A session on `site`'s database with the master credential of `owner` (contract C2), read in
+   * `secretRegion`. A replica holds its source's roles, so it is read with its source's credential;
+   * an old primary's credential is read from its secret's replica in the surviving region.
+   */
+  private async session<T>(
+    site: string,
+    owner: string,
+    secretRegion: string,
+    signal: AbortSignal,
+    fn: (c: SqlClient) => Promise<T>,
+  ): Promise<T> {
+    const url = this.env[dbUrlVar(site)];
+    let config: ClientConfig;
+    if (url) {
+      config = { connectionString: url };
+    } else {
+      const secretName = dbMasterSecretName(this.naming, this.ref(owner));
+      const secret = await fetchDbSecret(
+        secretName,
+        { AWS_REGION: secretRegion },
+        (region) => new SecretsManagerClient({ region, maxAttempts: 1 }),
+      );
+      const outputs = await this.ops.outputs(this.ref(site).stack, signal);
+      const host = secret.host ?? (outputs.dbEndpoint as string | undefined);
+      if (!host) {
+        throw new Error(
+          `no endpoint for ${site}'s database: secret ${secretName} has no "host" and stack ` +
+            `${this.ref(site).stack} has no dbEndpoint output; set ${dbUrlVar(site)}`,
+        );
+      }
+      config = {
+        host,
+        port: secret.port ?? Number(outputs.dbPort ?? 5432),
+        user: secret.username,
+        password: secret.password,
+        database: this.topology.config.database.dbName,
+        ssl: this.tls(host),
+      };
+    }
+    const client = new Client({ ...config, connectionTimeoutMillis: 10_000 });
+    // pg has no AbortSignal: ending the client closes the socket, which fails the pending query.
+    const abort = () => void client.end().catch(() => undefined);
+    signal.addEventListener("abort", abort, { once: true });
+    try {
+      await client.connect();
+      return await fn(client);
+    } finally {
+      signal.removeEventListener("abort", abort);
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** verify-full against the RDS CA bundle (contract C5), never an unverified connection. */
+  private tls(host: string): ClientConfig["ssl"] {
+    const path = this.env.PGSSLROOTCERT || (existsSync(RDS_CA_PATH) ? RDS_CA_PATH : undefined);
+    if (!path) {
+      throw new Error(
+        `PGSSLROOTCERT is not set: drctl verifies the database's certificate against the RDS CA bundle. ` +
+          `Download https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem and export PGSSLROOTCERT=<file>`,
+      );
+    }
+    return { ca: readFileSync(path, "utf8"), servername: host, rejectUnauthorized: true };
+  }
+
+  replicaStatus(site: string, signal: AbortSignal): Promise<ReplicaStatus> {
+    const r = this.ref(site);
+    return this.session(site, r.peer.site, r.region, signal, readReplicaStatus);
+  }
+
+  writeCheck(site: string, signal: AbortSignal): Promise<void> {
+    return this.session(site, site, this.ref(site).region, signal, writeCheck);
+  }
+
+  sqlFence(site: string, signal: AbortSignal): Promise<SqlFenceResult> {
+    const r = this.ref(site);
+    const dbName = this.topology.config.database.dbName;
+    return this.session(site, site, r.peer.region, signal, (c) => fenceDatabase(c, dbName));
+  }
+
+  async setTrafficEnabled(site: string, enabled: boolean, signal: AbortSignal): Promise<void> {
+    const region = this.ref(site).peer.region;
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
+    await new CloudWatchClient({ region, maxAttempts: 1 }).send(
+      new PutMetricDataCommand({
+        Namespace: trafficControl.namespace,
+        MetricData: [
+          {
+            MetricName: trafficControl.metricName,
+            Dimensions: [{ Name: trafficControl.dimensionName, Value: site }],
+            Value: enabled ? 1 : 0,
+            Unit: "None",
+            Timestamp: new Date(),
+          },
+        ],
+      }),
+      { abortSignal: signal },
+    );
+  }
+
+  async newestBackupAgeSeconds(site: string, signal: AbortSignal): Promise<number | undefined> {
+    const r = this.ref(site);
+    const s3 = new S3Client({ region: r.region, maxAttempts: 1 });
+    const bucket = backupBucketName(this.naming, r);
+    let newest: number | undefined;
+    for (const prefix of ["daily/", "weekly/", "monthly/"]) {
+      let token: string | undefined;
+      do {
+        const page = await s3.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+          { abortSignal: signal },
+        );
+        for (const o of page.Contents ?? []) {
+          // The manifest is written last and is the commit point of a backup (DESIGN §5).
+          if (o.Key?.endsWith("/manifest.json") && o.LastModified) {
+            newest = Math.max(newest ?? 0, o.LastModified.getTime());
+          }
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    }
+    return newest === undefined ? undefined : (Date.now() - newest) / 1000;
+  }
+
+  async bucketAnswers(site: string, signal: AbortSignal): Promise<void> {
+    const r = this.ref(site);
+    await new S3Client({ region: r.region, maxAttempts: 1 }).send(
+      new HeadBucketCommand({ Bucket: backupBucketName(this.naming, r) }),
+      { abortSignal: signal },
+    );
+  }
+
+  /**
+   * S3 Batch Replication of the objects the site's bucket took while its replication was off:
+   * a job whose manifest S3 generates from the bucket's replication config, for objects whose
+   * replication status is NONE or FAILED
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html,
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html). Needs the live
+   * replication config back first (the links step), and a Batch Operations role.
+   */
+  async startBatchReplication(site: string, signal: AbortSignal): Promise<BatchReplicationJob> {
+    const r = this.ref(site);
+    const outputs = await this.ops.outputs(r.stack, signal);
+    const roleArn =
+      this.env[BATCH_ROLE_VAR] || (outputs.batchReplicationRoleArn as string | undefined);
+    if (!roleArn) {
+      throw new Error(
+        `no role for the S3 Batch Replication job: stack ${r.stack} has no batchReplicationRoleArn output ` +
+          `and ${BATCH_ROLE_VAR} is not set. Create a Batch Operations role (docs/runbooks/region-failover.md), ` +
+          `export ${BATCH_ROLE_VAR}=<its ARN> and re-run; the run resumes here`,
+      );
+    }
+    const bucketArn = backupBucketArn(this.naming, r);
+    const out = await new S3ControlClient({ region: r.region, maxAttempts: 1 }).send(
+      new CreateJobCommand({
+        AccountId: this.naming.accountId,
+        ConfirmationRequired: false,
+        Operation: { S3ReplicateObject: {} },
+        ManifestGenerator: {
+          S3JobManifestGenerator: {
+            SourceBucket: bucketArn,
+            EnableManifestOutput: false,
+            Filter: { EligibleForReplication: true, ObjectReplicationStatuses: ["NONE", "FAILED"] },
+          },
+        },
+        Report: {
+          Enabled: true,
+          Bucket: bucketArn,
+          Prefix: "reports/batch-replication",
+          Format: "Report_CSV_20180820",
+          ReportScope: "FailedTasksOnly",
+        },
+        Priority: 10,
+        RoleArn: roleArn,
+        ClientRequestToken: randomUUID(),
+        Description: `drctl failover reconnect: ${r.site} objects written while peerLinks was false`,
+      }),
+      { abortSignal: signal },
+    );
+    if (!out.JobId) throw new Error(`S3 Control CreateJob in ${r.region} returned no JobId`);
+    return { jobId: out.JobId, region: r.region, bucket: backupBucketName(this.naming, r) };
+  }
+
+  /** Resolves the record and matches the answer against each site's targets. DNS answers are a data plane. */
+  async dnsAnswer(): Promise<string | undefined> {
+    const record = this.topology.config.dns?.recordName;
+    if (!record) {
+      throw new Error(
+        `dr-stack:dns.recordName is not set; the DNS check needs the service's record name`,
+      );
+    }
+    const answer = new Set(await dns.resolve4(record));
+    for (const [site, cfg] of Object.entries(this.topology.config.sites)) {
+      const targets = cfg.dns?.loadBalancer
+        ? [cfg.dns.loadBalancer.dnsName]
+        : (cfg.dns?.records ?? (cfg.dns?.healthCheckFqdn ? [cfg.dns.healthCheckFqdn] : []));
+      for (const target of targets) {
+        const addresses = isIPv4(target) ? [target] : await dns.resolve4(target).catch(() => []);
+        if (addresses.some((a) => answer.has(a))) return site;
+      }
+    }
+    return undefined;
+  }
+}
