@@ -361,7 +361,12 @@ const restoreTesting = new RestoreTesting(`${stem}-restore-test`, {
   accountId: config.accountId,
   namePrefix: stem,
   vaultArn: naming.backupVaultArn(names, self),
-  protectedResourceArns: [naming.dbInstanceArn(names, self), naming.dbInstanceArn(names, peer)],
+  // Every RDS recovery point in this site's vault (the plans include only that vault), whichever
+  // site's database made it: the wildcard names nothing in the peer region, so the first
+  // deployment's step 1 does not reference a database that does not exist yet. "a wildcard:
+  // ProtectedResourceArns: ["*"]", AWS Backup API, RestoreTestingSelectionForCreate:
+  // https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreTestingSelectionForCreate.html
+  protectedResourceArns: ["*"],
   vpcId: network.vpcId,
   subnetIds: network.privateSubnetIds,
   clientSecurityGroupId: cluster.clusterSecurityGroupId,

@@ -103,6 +103,8 @@ export function restoreTestingArgsProblems(args: RestoreTestingArgs): string[] {
     );
   }
   for (const arn of args.protectedResourceArns) {
+    // "or by a wildcard: ProtectedResourceArns: ["*"], but not both" (RestoreTestingSelectionForCreate).
+    if (arn === "*" && args.protectedResourceArns.length === 1) continue;
     if (!/^arn:[^:]+:rds:[a-z0-9-]+:\d{12}:db:[a-z][a-z0-9-]*$/.test(arn)) {
       problems.push(`[protectedResourceArns] "${arn}" is not an RDS DB instance ARN`);
     }

@@ -77,7 +77,7 @@ describe("restore testing plans: monthly, over this site's vault, in every role"
         name: "rds_instances",
         restoreTestingPlanName: plan,
         protectedResourceType: "RDS",
-        protectedResourceArns: [USE1_DB, USW2_DB],
+        protectedResourceArns: ["*"],
         iamRoleArn: `arn:aws:iam::111122223333:role/${role.id}`,
         validationWindowHours: 8,
         restoreMetadataOverrides: {
