@@ -89,10 +89,12 @@ describe("pg_dump -Fd --jobs 2, file by file", () => {
     // Every file once, and all of them stored before the caller's checks ran.
     expect(result.files.map((f) => f.name).sort()).toEqual(readdirSync(dir).sort());
     expect(countedAfter.sort()).toEqual(readdirSync(dir).sort());
-    // toc.dat and the small table's data were closed, and stored, before pg_dump finished.
+    // The small table's data was closed, and stored, while the other worker still dumped the big
+    // one. toc.dat is not asserted here: pg_dump's directory format writes it when it closes the
+    // archive (pg_backup_directory.c, _CloseArchive), so whether a poll sees it before pg_dump
+    // exits is a race, which failed this test on a quiet machine.
     const early = rec.log.filter((l) => l.dumpRunning).map((l) => l.name);
-    expect(early).toContain("toc.dat");
-    expect(early.length).toBeGreaterThanOrEqual(2);
+    expect(early.length).toBeGreaterThanOrEqual(1);
     expect(rec.log.filter((l) => !l.dumpRunning).length).toBeGreaterThanOrEqual(1);
   });
 
