@@ -94,8 +94,9 @@ describe("pg_dump -Fd --jobs 2, file by file", () => {
     // archive (pg_backup_directory.c, _CloseArchive), so whether a poll sees it before pg_dump
     // exits is a race, which failed this test on a quiet machine.
     const early = rec.log.filter((l) => l.dumpRunning).map((l) => l.name);
+    // Nor is a file stored only after pg_dump exited: when the last poll sees every file closed
+    // before the exit is reported, none is left for that path (what failed CI at 16:48).
     expect(early.length).toBeGreaterThanOrEqual(1);
-    expect(rec.log.filter((l) => !l.dumpRunning).length).toBeGreaterThanOrEqual(1);
   });
 
   it("abort stops pg_dump and discards, and nothing is committed", async () => {
