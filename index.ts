@@ -2,25 +2,25 @@
  * dr-stack: one site of the two-region warm-standby DR stack. Both stacks (Pulumi.primary.yaml,
  * Pulumi.dr.yaml) run this program; the config says which site this is and its role.
  */
-import { AwsBackup } from "./components/awsBackup";
-import { BackupAlarms, ROUTE53_METRICS_REGION } from "./components/backupAlarms";
-import { BackupJobs } from "./components/backupJobs";
-import { BackupStorage } from "./components/backupStorage";
-import { Cluster } from "./components/cluster";
+import { AwsBackup } from "./components/backups/awsBackup";
+import { BackupAlarms, ROUTE53_METRICS_REGION } from "./components/backups/alarms";
+import { BackupJobs } from "./components/backups/jobs";
+import { BackupStorage } from "./components/backups/storage";
+import { Cluster } from "./components/platform/cluster";
 import { loadConfig } from "./components/config";
 import * as aws from "@pulumi/aws";
-import { Database } from "./components/database";
-import { DbCredential } from "./components/dbCredential";
-import { DbRoles } from "./components/dbRoles";
-import { assertRoleTransition } from "./components/dbTransition";
-import { DnsFailover } from "./components/dnsFailover";
+import { Database } from "./components/database/instance";
+import { DbCredential } from "./components/database/credential";
+import { DbRoles } from "./components/database/roles";
+import { assertRoleTransition } from "./components/database/transition";
+import { DnsFailover } from "./components/dns/failover";
 import * as naming from "./components/naming";
-import { Network } from "./components/network";
-import { replicatesToPeer } from "./components/replication";
-import { RestoreTestAlarms } from "./components/restoreTestAlarms";
-import { RestoreTestCheck } from "./components/restoreTestCheck";
-import { RestoreTesting } from "./components/restoreTesting";
-import { SiteKey } from "./components/siteKey";
+import { Network } from "./components/platform/network";
+import { replicatesToPeer } from "./components/backups/replication";
+import { RestoreTestAlarms } from "./components/restoreTesting/alarms";
+import { RestoreTestCheck } from "./components/restoreTesting/check";
+import { RestoreTesting } from "./components/restoreTesting/plan";
+import { SiteKey } from "./components/platform/siteKey";
 
 const config = loadConfig();
 const { self, peer, role } = config;

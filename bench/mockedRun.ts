@@ -19,7 +19,9 @@ const ROOT = join(__dirname, "..");
 function transpileProgram(outDir: string): string {
   const sources = [
     "index.ts",
-    ...readdirSync(join(ROOT, "components")).map((f) => `components/${f}`),
+    ...readdirSync(join(ROOT, "components"), { recursive: true, encoding: "utf8" }).map(
+      (f) => `components/${f}`,
+    ),
   ];
   for (const rel of sources.filter((f) => f.endsWith(".ts"))) {
     const { outputText } = ts.transpileModule(readFileSync(join(ROOT, rel), "utf8"), {

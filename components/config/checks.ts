@@ -1,7 +1,7 @@
 import { dnsConfigIssues, type DnsConfig } from "./dns";
 import { DB_BACKUP_RETENTION_FLOOR, NAMESPACE, RETENTION_FLOORS, TIERS } from "./primitives";
 import { cidrsOverlap } from "../validation";
-import { scratchImageProblem } from "../backupJobs";
+import { scratchImageProblem } from "../backups/jobs";
 import type { z } from "zod";
 import type { awsBackupSchema, databaseSchema, storageSchema } from "./data";
 import type { clusterSchema, jobsSchema, siteSchema } from "./platform";

@@ -20,7 +20,7 @@ export const databaseSchema = z
     allowRebuild: z.boolean().default(false),
     /**
      * The role deployed by the last successful update, set together with `role` when moving between
-     * roles so the move can be checked (components/dbTransition.ts). Unset means "no move".
+     * roles so the move can be checked (components/database/transition.ts). Unset means "no move".
      */
     previousRole: z.enum(ROLES).optional(),
     replicateBackupsToPeer: removedKey(PEER_LINKS),
@@ -119,7 +119,7 @@ export const storageSchema = z
   })
   .prefault({});
 
-/** AWS Backup restore testing (components/restoreTesting.ts, docs/restore-testing.md). */
+/** AWS Backup restore testing (components/restoreTesting/plan.ts, docs/restore-testing.md). */
 const restoreTestSchema = (schedule: string, windowDays: number) =>
   z
     .strictObject({

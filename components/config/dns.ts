@@ -9,12 +9,12 @@ import {
   HEALTH_METRIC_DEFAULTS,
   normalizeDnsName,
   primarySiteError,
-} from "../dnsConfig";
+} from "../dns/rules";
 import { NAMESPACE } from "./primitives";
 
-/** The failover DNS keys: `dr-stack:dns` and each site's `dns` (rules in components/dnsConfig.ts). */
+/** The failover DNS keys: `dr-stack:dns` and each site's `dns` (rules in components/dns/rules.ts). */
 
-/** CloudWatch metric behind a private site's health check; defaults in dnsConfig.ts. */
+/** CloudWatch metric behind a private site's health check; defaults in ../dns/rules.ts. */
 const healthMetricSchema = z.strictObject({
   namespace: z.string().min(1).default(HEALTH_METRIC_DEFAULTS.namespace),
   metricName: z.string().min(1).default(HEALTH_METRIC_DEFAULTS.metricName),

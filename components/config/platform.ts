@@ -41,7 +41,7 @@ export const clusterSchema = z
     nodeDiskSizeGb: z.number().int().min(20).max(16384).default(80),
     /**
      * IAM roles or users granted cluster admin through access entries; the one that runs
-     * `pulumi up` must be among them (components/cluster.ts explains why).
+     * `pulumi up` must be among them (components/platform/cluster.ts explains why).
      */
     adminPrincipalArns: z
       .array(

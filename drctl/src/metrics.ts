@@ -14,7 +14,7 @@ import { readText } from "./store";
 export const DEFAULT_METRICS_NAMESPACE = "DrStack/Backups";
 
 /**
- * Metric names and units: the contract with the alarms in components/backupAlarms.ts (documented in
+ * Metric names and units: the contract with the alarms in components/backups/alarms.ts (documented in
  * docs/backup-jobs.md). CloudWatch matches an alarm on name AND the exact set of dimensions, so
  * renaming one or adding a dimension silently starves its alarm.
  */

@@ -10,7 +10,7 @@ import type { DrillReport } from "../../drctl/src/commands/drill";
 import type { Manifest } from "../../drctl/src/manifest";
 import { DEFAULT_METRICS_NAMESPACE, METRICS } from "../../drctl/src/metrics";
 import { metricsNamespace } from "../../components/naming";
-import { DRCTL_METRICS } from "../../components/backupAlarms";
+import { DRCTL_METRICS } from "../../components/backups/alarms";
 import { drctl, plainErrors } from "../support/cli";
 import { createDatabase, sql, startCluster } from "../support/postgres";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { parse } from "yaml";
 import type { Role } from "../../components/config";
-import { roleTransitionProblems } from "../../components/dbTransition";
+import { roleTransitionProblems } from "../../components/database/transition";
 import { runFailover, type FailoverDeps } from "../../drctl/src/failover/command";
 import type { FailoverReport } from "../../drctl/src/failover/report";
 import type {
@@ -193,7 +193,7 @@ export class FakeStackOps implements StackOps {
   }
 
   /**
-   * `pulumi up`, with the program's own check of the declared move (components/dbTransition.ts):
+   * `pulumi up`, with the program's own check of the declared move (components/database/transition.ts):
    * every role change must be declared with the role actually deployed, and be one the state
    * machine allows, or the update fails before anything changes, as the program makes it fail.
    */

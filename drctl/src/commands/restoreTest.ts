@@ -8,7 +8,7 @@ import type { RestoreJob, RestoreTestAws } from "./restoreTestAws";
 
 /**
  * `drctl restore-test`: the validation step of the stack's AWS Backup restore testing plans
- * (components/restoreTesting.ts, docs/restore-testing.md). Run hourly by a CronJob in the site's
+ * (components/restoreTesting/plan.ts, docs/restore-testing.md). Run hourly by a CronJob in the site's
  * own cluster, it lists the restore jobs each plan created, and for every completed one nobody
  * has validated yet: connects to the restored instance, runs the smoke SQL, records a report under
  * `reports/restore-tests/` in the site's bucket and publishes the result to AWS Backup with
@@ -22,7 +22,7 @@ export const DEFAULT_RESTORE_TEST_DIR = "reports/restore-tests";
 /** Validation windows are at most 168 h; a day more covers the restore itself. */
 export const DEFAULT_LOOKBACK_HOURS = 192;
 
-/** Metric names: the contract with the alarms in components/restoreTestAlarms.ts. */
+/** Metric names: the contract with the alarms in components/restoreTesting/alarms.ts. */
 export const RESTORE_TEST_METRICS = {
   /** 1 for a passing test, 0 for a failing one, once per restore job. */
   success: { name: "RestoreTestSuccess", unit: "Count" },

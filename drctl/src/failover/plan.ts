@@ -84,7 +84,7 @@ export const PEER_LINKS_KEY = "dr-stack:peerLinks";
 
 /**
  * A role change, declared: the program checks `previousRole -> role` against the state machine
- * before it registers anything (components/dbTransition.ts), so a step that would make an invalid
+ * before it registers anything (components/database/transition.ts), so a step that would make an invalid
  * move fails its `up` with the reason instead of half-applying it.
  */
 const moveTo = (role: Role, leaving: Role): ConfigChange[] => [

@@ -1,0 +1,439 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Role, Tier } from "../config";
+import { backupPodSpec, SCRATCH_CONTAINER, SCRATCH_URL, type ScratchVolume } from "./pod";
+import type { BackupJobPurpose } from "../naming";
+import { cronError, isIanaTimeZone, parseCidr } from "../validation";
+
+export interface BackupSchedules {
+  readonly daily: string;
+  readonly weekly: string;
+  readonly monthly: string;
+  readonly verify: string;
+  readonly drill: string;
+  /** `drctl status`, which publishes the age metrics the alarms read. */
+  readonly status: string;
+}
+
+export interface BackupCronJobsArgs {
+  /** Kubernetes provider of this site's cluster (`Cluster.provider`). */
+  readonly provider: k8s.Provider;
+  /** This site's role: decides which CronJobs are suspended. */
+  readonly role: Role;
+  /** This site's region, for the AWS SDK in drctl. */
+  readonly region: string;
+  readonly namespace: string;
+  /** One ServiceAccount per job purpose, each bound to its own IRSA role (DESIGN §8). */
+  readonly identities: Readonly<
+    Record<
+      BackupJobPurpose,
+      { readonly serviceAccount: string; readonly roleArn: pulumi.Input<string> }
+    >
+  >;
+  /** drctl image; pin a digest (`repo@sha256:…`). */
+  readonly image: string;
+  /** Scratch PostgreSQL image of the database's major version, pinned by digest. */
+  readonly scratchImage: string;
+  /**
+   * Object Lock retention drctl sets on every object a tier's backup writes (contract C4).
+   * @default undefined (the bucket has no Object Lock; no retention is set)
+   */
+  readonly objectLock?: {
+    readonly mode: "GOVERNANCE" | "COMPLIANCE";
+    readonly days: Readonly<Record<Tier, number>>;
+  };
+  readonly schedules: BackupSchedules;
+  /** IANA zone the schedules are read in. @default "Etc/UTC" */
+  readonly timeZone?: string;
+  /** `s3://<bucket>/`: this site's backup bucket (on the standby, the replicated copies). */
+  readonly store: string;
+  /** Site key ARN: the bucket policy requires SSE-KMS with it. */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly metricsNamespace: string;
+  /** The site's VPC CIDR: the only place the database port may be reached. */
+  readonly vpcCidr: string;
+  /** Database host the backups dump from. Without it backups get no PGHOST. @default undefined */
+  readonly databaseHost?: pulumi.Input<string>;
+  /** Secret with the `backup` role's credentials, read by drctl at runtime. @default undefined */
+  readonly databaseSecretArn?: pulumi.Input<string>;
+  /** @default 5432 */
+  readonly databasePort?: number;
+  /** @default "app" */
+  readonly databaseName?: string;
+
+  /** SQL the drill runs on the restored copy. @default [] */
+  readonly smokeSql?: string[];
+  /** Size of each of the drill's scratch volumes (PGDATA, and the downloaded dump). @default "8Gi" */
+  readonly drillScratchStorage?: string;
+}
+
+/**
+ * Contract C5: libpq verifies the server's certificate against the RDS CA bundle the drctl image
+ * ships, and that the host name matches it. `require` encrypts but accepts any certificate.
+ * https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-SSLMODE-STATEMENTS
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html
+ */
+export const DATABASE_TLS = { sslMode: "verify-full", rootCert: "/etc/drctl/rds-ca.pem" } as const;
+
+/** Name of the storage class the drill's scratch volumes are provisioned from. */
+export const SCRATCH_STORAGE_CLASS = "drctl-scratch";
+
+/** Which identity each kind of job runs as (DESIGN §8). */
+export const JOB_PURPOSE: Readonly<Record<JobKind, BackupJobPurpose>> = {
+  backup: "writer",
+  verify: "reader",
+  status: "reader",
+  drill: "drill",
+};
+
+/** Which CronJobs run in a role (DESIGN §3): everything else is `suspend: true`. */
+export function jobActivity(role: Role): { backups: boolean; drill: boolean } {
+  return {
+    // Only the primary has a writable source; a standby's replica would dump the same data
+    // twice into two buckets that replication already keeps in step.
+    backups: role === "primary",
+    // The drill restores from the site's own bucket, so it proves each region's copy restores.
+    // A fenced site may be the half of a split brain: it runs nothing.
+    drill: role !== "fenced",
+  };
+}
+
+/** Validates the args; messages name the argument. */
+export function validateBackupCronJobsArgs(
+  args: Pick<BackupCronJobsArgs, "schedules" | "timeZone" | "vpcCidr" | "store">,
+): void {
+  for (const [key, schedule] of Object.entries(args.schedules) as Array<[string, string]>) {
+    const err = cronError(schedule);
+    if (err) throw new Error(`[schedules.${key}] malformed cron "${schedule}": ${err}`);
+  }
+  const timeZone = args.timeZone ?? "Etc/UTC";
+  if (!isIanaTimeZone(timeZone)) {
+    throw new Error(`[timeZone] "${timeZone}" is not an IANA time zone such as Etc/UTC`);
+  }
+  if (!parseCidr(args.vpcCidr)) {
+    throw new Error(`[vpcCidr] "${args.vpcCidr}" is not an IPv4 CIDR such as 10.10.0.0/16`);
+  }
+  if (!args.store.startsWith("s3://") || !args.store.endsWith("/")) {
+    throw new Error(`[store] must look like s3://<bucket>/, got "${args.store}"`);
+  }
+}
+
+/** Timing and history per kind of job; each number says what it bounds. */
+export const JOB_TIMING = {
+  // Dumps stream, so the limit is the database size over S3 throughput: 6 h is ~1 TB at 50 MB/s.
+  backup: { activeDeadlineSeconds: 6 * 3600, backoffLimit: 2, startingDeadlineSeconds: 3600 },
+  verify: { activeDeadlineSeconds: 4 * 3600, backoffLimit: 1, startingDeadlineSeconds: 3600 },
+  // No retry: a failed drill writes a failing report, and that report is the finding.
+  drill: { activeDeadlineSeconds: 8 * 3600, backoffLimit: 0, startingDeadlineSeconds: 3600 },
+  // Hourly and cheap (lists S3); a missed run is covered by the next one.
+  status: { activeDeadlineSeconds: 600, backoffLimit: 0, startingDeadlineSeconds: 1800 },
+} as const;
+type JobKind = keyof typeof JOB_TIMING;
+
+/** A week of finished Jobs (and their pods' logs) to look at after a failure. */
+export const TTL_SECONDS_AFTER_FINISHED = 7 * 86400;
+
+const DRCTL_RESOURCES = {
+  requests: { cpu: "250m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+  // Memory stays flat whatever the database size (DESIGN §5): 1 GiB is headroom, not a need.
+  limits: { cpu: "1", memory: "1Gi", "ephemeral-storage": "2Gi" },
+};
+// PGDATA and the dump live on their own volumes; what is left on the node's disk is the
+// scratch server's /tmp and socket directory (272 MiB of emptyDir) and its logs.
+const SCRATCH_RESOURCES = {
+  requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "512Mi" },
+  limits: { cpu: "2", memory: "2Gi", "ephemeral-storage": "1Gi" },
+};
+
+interface JobPlan {
+  readonly key: string;
+  readonly kind: JobKind;
+  readonly schedule: string;
+  readonly args: string[];
+  readonly active: boolean;
+  readonly tier?: Tier;
+}
+
+/** The six CronJobs of a site: name, schedule, drctl arguments, and whether they run. */
+export function jobPlans(role: Role, schedules: BackupSchedules): JobPlan[] {
+  const active = jobActivity(role);
+  const tiers: Tier[] = ["daily", "weekly", "monthly"];
+  return [
+    ...tiers.map((tier) => ({
+      key: `backup-${tier}`,
+      kind: "backup" as const,
+      schedule: schedules[tier],
+      args: ["backup", "--tier", tier],
+      active: active.backups,
+      tier,
+    })),
+    {
+      key: "verify-daily",
+      kind: "verify",
+      schedule: schedules.verify,
+      args: ["verify", "--latest", "--deep"],
+      active: active.backups,
+    },
+    {
+      key: "restore-drill",
+      kind: "drill",
+      schedule: schedules.drill,
+      args: ["drill"],
+      active: active.drill,
+    },
+    {
+      key: "backup-status",
+      kind: "status",
+      schedule: schedules.status,
+      args: ["status", "--json"],
+      active: active.drill,
+    },
+  ];
+}
+
+/** RFC 1918, CGNAT (EKS custom networking) and link-local (IMDS: pods must use IRSA, not the node role). */
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+const LINK_LOCAL = "169.254.0.0/16";
+
+/**
+ * Destinations for HTTPS: everything but private and link-local ranges. S3 (and STS, Secrets
+ * Manager, CloudWatch) have no fixed CIDR, and NetworkPolicy cannot name the S3 managed prefix
+ * list, so "public addresses on 443" is the narrowest rule that stays correct when AWS adds
+ * ranges. Excluding the private ranges keeps the jobs off every in-VPC service (the API server's
+ * ENIs, other pods, the database on any port but 5432).
+ */
+export function httpsExcept(vpcCidr: string): string[] {
+  const vpc = parseCidr(vpcCidr);
+  const covered = PRIVATE_RANGES.some((r) => {
+    const range = parseCidr(r);
+    return vpc && range && range.first <= vpc.first && vpc.last <= range.last;
+  });
+  return [...PRIVATE_RANGES, ...(covered ? [] : [vpcCidr]), LINK_LOCAL];
+}
+
+/**
+ * The backup, verify, status and restore-drill CronJobs of one site, their namespace, one
+ * ServiceAccount per job purpose (each bound to its IRSA role), the drill's scratch storage class
+ * and an egress-only NetworkPolicy.
+ */
+export class BackupCronJobs extends pulumi.ComponentResource {
+  public readonly namespace: pulumi.Output<string>;
+  public readonly cronJobNames: pulumi.Output<string[]>;
+
+  constructor(name: string, args: BackupCronJobsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("drstack:backup:BackupCronJobs", name, {}, opts);
+    validateBackupCronJobsArgs(args);
+    const timeZone = args.timeZone ?? "Etc/UTC";
+    const databasePort = args.databasePort ?? 5432;
+    const databaseName = args.databaseName ?? "app";
+    const smokeSql = args.smokeSql ?? [];
+    const drillScratchStorage = args.drillScratchStorage ?? "8Gi";
+    const child = { provider: args.provider, parent: this };
+    const labels = { "app.kubernetes.io/name": "drctl", "app.kubernetes.io/part-of": "dr-stack" };
+
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-ns`,
+      {
+        metadata: {
+          name: args.namespace,
+          labels: {
+            ...labels,
+            // The API server rejects any pod here that is not locked down as below.
+            // https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+          },
+        },
+      },
+      child,
+    );
+    const inNamespace = { provider: args.provider, parent: this, dependsOn: [namespace] };
+
+    const serviceAccounts = Object.fromEntries(
+      (Object.keys(args.identities) as BackupJobPurpose[]).map((purpose) => {
+        const identity = args.identities[purpose];
+        const sa = new k8s.core.v1.ServiceAccount(
+          `${name}-sa-${purpose}`,
+          {
+            metadata: {
+              name: identity.serviceAccount,
+              namespace: args.namespace,
+              labels,
+              annotations: {
+                "eks.amazonaws.com/role-arn": identity.roleArn,
+                // Regional STS: the DR region's jobs must not depend on the global endpoint.
+                "eks.amazonaws.com/sts-regional-endpoints": "true",
+              },
+            },
+            // Off for pods that do not ask; the CronJob pods opt in for the IRSA token.
+            automountServiceAccountToken: false,
+          },
+          inNamespace,
+        );
+        return [purpose, sa];
+      }),
+    ) as Record<BackupJobPurpose, k8s.core.v1.ServiceAccount>;
+
+    // The drill's scratch volumes: EBS gp3 through the EBS CSI driver, encrypted with the site
+    // key, created with each drill pod and deleted with it. WaitForFirstConsumer puts the volume
+    // in the zone the pod is scheduled to (an EBS volume attaches only within its zone).
+    // https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/parameters.md
+    // https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode
+    const storageClass = new k8s.storage.v1.StorageClass(
+      `${name}-scratch`,
+      {
+        metadata: { name: SCRATCH_STORAGE_CLASS, labels },
+        provisioner: "ebs.csi.aws.com",
+        parameters: { type: "gp3", encrypted: "true", kmsKeyId: args.kmsKeyArn },
+        reclaimPolicy: "Delete",
+        volumeBindingMode: "WaitForFirstConsumer",
+        allowVolumeExpansion: false,
+      },
+      child,
+    );
+    const drillVolume: ScratchVolume = {
+      kind: "ephemeral",
+      size: drillScratchStorage,
+      storageClassName: SCRATCH_STORAGE_CLASS,
+    };
+
+    const commonEnv = [
+      { name: "AWS_REGION", value: args.region },
+      { name: "DRCTL_STORE", value: args.store },
+      { name: "DRCTL_SSE_KMS_KEY_ID", value: args.kmsKeyArn },
+      { name: "DRCTL_METRICS_NAMESPACE", value: args.metricsNamespace },
+    ];
+    const databaseEnv = [
+      ...(args.databaseHost !== undefined ? [{ name: "PGHOST", value: args.databaseHost }] : []),
+      { name: "PGPORT", value: String(databasePort) },
+      { name: "PGDATABASE", value: databaseName },
+      { name: "PGSSLMODE", value: DATABASE_TLS.sslMode },
+      { name: "PGSSLROOTCERT", value: DATABASE_TLS.rootCert },
+      ...(args.databaseSecretArn !== undefined
+        ? [{ name: "DRCTL_DB_SECRET_ARN", value: args.databaseSecretArn }]
+        : []),
+    ];
+
+    const cronJobs = jobPlans(args.role, args.schedules).map((plan) => {
+      const timing = JOB_TIMING[plan.kind];
+      const env = [...commonEnv];
+      if (plan.kind === "backup") {
+        const tier = plan.tier as Tier;
+        env.push({ name: "DRCTL_TIER", value: tier }, ...databaseEnv);
+        if (args.objectLock) {
+          env.push(
+            { name: "DRCTL_OBJECT_LOCK_MODE", value: args.objectLock.mode },
+            { name: "DRCTL_OBJECT_LOCK_DAYS", value: String(args.objectLock.days[tier]) },
+          );
+        }
+      }
+      if (plan.kind === "drill") {
+        env.push(
+          { name: "DRCTL_SCRATCH_URL", value: SCRATCH_URL },
+          { name: "DRCTL_SMOKE_SQL", value: JSON.stringify(smokeSql) },
+        );
+      }
+      const jobLabels = { ...labels, "app.kubernetes.io/component": plan.kind };
+      const purpose = JOB_PURPOSE[plan.kind];
+      return new k8s.batch.v1.CronJob(
+        `${name}-${plan.key}`,
+        {
+          metadata: { name: plan.key, namespace: args.namespace, labels: jobLabels },
+          spec: {
+            schedule: plan.schedule,
+            timeZone,
+            suspend: !plan.active,
+            // Two dumps of one tier at once would double the load for nothing.
+            concurrencyPolicy: "Forbid",
+            // A run missed by more than this is skipped (the age alarms catch it) rather
+            // than started late into the next window.
+            startingDeadlineSeconds: timing.startingDeadlineSeconds,
+            successfulJobsHistoryLimit: plan.kind === "status" ? 1 : 3,
+            failedJobsHistoryLimit: 3,
+            jobTemplate: {
+              metadata: { labels: jobLabels },
+              spec: {
+                backoffLimit: timing.backoffLimit,
+                activeDeadlineSeconds: timing.activeDeadlineSeconds,
+                ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+                template: {
+                  metadata: {
+                    labels: jobLabels,
+                    // The scratch server needs no AWS credentials.
+                    annotations:
+                      plan.kind === "drill"
+                        ? { "eks.amazonaws.com/skip-containers": SCRATCH_CONTAINER }
+                        : undefined,
+                  },
+                  spec: backupPodSpec({
+                    serviceAccount: args.identities[purpose].serviceAccount,
+                    // The drill downloads the dump to TMPDIR before pg_restore --jobs reads it.
+                    tmp:
+                      plan.kind === "drill" ? drillVolume : { kind: "emptyDir", sizeLimit: "2Gi" },
+                    volumeLabels: jobLabels,
+                    drctl: { image: args.image, args: plan.args, env, resources: DRCTL_RESOURCES },
+                    scratch:
+                      plan.kind === "drill"
+                        ? {
+                            image: args.scratchImage,
+                            data: drillVolume,
+                            resources: SCRATCH_RESOURCES,
+                          }
+                        : undefined,
+                  }),
+                },
+              },
+            },
+          },
+        },
+        {
+          provider: args.provider,
+          parent: this,
+          dependsOn: [serviceAccounts[purpose], ...(plan.kind === "drill" ? [storageClass] : [])],
+        },
+      );
+    });
+
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-egress`,
+      {
+        metadata: { name: "drctl-egress-only", namespace: args.namespace, labels },
+        spec: {
+          podSelector: {},
+          // Ingress listed with no rules: nothing may connect to the jobs.
+          policyTypes: ["Ingress", "Egress"],
+          ingress: [],
+          egress: [
+            {
+              to: [
+                {
+                  namespaceSelector: {
+                    matchLabels: { "kubernetes.io/metadata.name": "kube-system" },
+                  },
+                  podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                },
+              ],
+              ports: [
+                { protocol: "UDP", port: 53 },
+                { protocol: "TCP", port: 53 },
+              ],
+            },
+            {
+              to: [{ ipBlock: { cidr: args.vpcCidr } }],
+              ports: [{ protocol: "TCP", port: databasePort }],
+            },
+            {
+              to: [{ ipBlock: { cidr: "0.0.0.0/0", except: httpsExcept(args.vpcCidr) } }],
+              ports: [{ protocol: "TCP", port: 443 }],
+            },
+          ],
+        },
+      },
+      inNamespace,
+    );
+
+    this.namespace = namespace.metadata.name;
+    this.cronJobNames = pulumi.all(cronJobs.map((c) => c.metadata.name));
+    this.registerOutputs({ namespace: this.namespace, cronJobNames: this.cronJobNames });
+  }
+}

@@ -1,0 +1,448 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { DB_BACKUP_RETENTION_FLOOR, type Role } from "../config";
+import { DbParameters } from "./parameters";
+import { roleTransitionProblems } from "./transition";
+
+export interface DatabaseArgs {
+  readonly region: string;
+  /** This site's role; decides what the instance is (DESIGN §3, docs/failover.md). */
+  readonly role: Role;
+  /** RDS identifier, from naming.dbInstanceIdentifier: the same in every role, so no move renames it. */
+  readonly identifier: string;
+  /** From naming.dbFinalSnapshotIdentifier: where the data goes when the program deletes the instance. */
+  readonly finalSnapshotIdentifier: string;
+  /** The peer's region: where the primary replicates its automated backups. */
+  readonly peerRegion: string;
+  /** The peer's instance ARN (naming.dbInstanceArn): the standby's source. No StackReference. */
+  readonly peerInstanceArn: string;
+  /**
+   * The peer's site key, as the **key ARN** AWS reads back (`arn:…:kms:<peer>:<acct>:key/<id>`),
+   * for the backups replicated there. Not the alias ARN: `kmsKeyId` of the replication is
+   * ForceNew and AWS stores the key ARN, so an alias would plan a replacement on every later `up`
+   * (terraform-aws-modules/terraform-aws-rds#454). Needed only while `peerLinks` is on.
+   */
+  readonly peerKmsKeyArn?: pulumi.Input<string>;
+  /** The site key: storage, Performance Insights and the master secret are encrypted with it. */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly vpcId: pulumi.Input<string>;
+  /** Private subnets the instance may live in (its subnet group). */
+  readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** The security group admitted on 5432: the cluster's nodes. */
+  readonly clientSecurityGroupId: pulumi.Input<string>;
+  /**
+   * Networks the deployer runs from when it manages logins (database.manageRoles), admitted on
+   * 5432 besides the cluster. @default []
+   */
+  readonly adminCidrs?: string[];
+  /**
+   * The master password, from this site's own master secret (DbCredential, contract C2). Used
+   * when this update creates a standalone instance; a promoted replica already has it (its
+   * catalog is the peer's, whose password the secret copied). Required in every role but standby.
+   */
+  readonly masterPassword?: pulumi.Input<string>;
+  /** Identifiers of in-region read replicas of a primary (naming.dbReadReplicaIdentifier). @default [] */
+  readonly readReplicaIdentifiers?: string[];
+  /**
+   * Contract C1 (`dr-stack:peerLinks`): on a primary, replicate automated backups into the peer
+   * region. That resource lives in the peer region and needs the peer's key, so the first
+   * deployment's first step and a failover (the old primary's region down) turn it off.
+   * @default true
+   */
+  readonly peerLinks?: boolean;
+  /** The role being left, when this update moves between roles. @default role */
+  readonly previousRole?: Role;
+  /** Lift `protect` and deletion protection so a failback can replace the instance. @default false */
+  readonly allowRebuild?: boolean;
+  /** PostgreSQL major (or major.minor) version. @default "16" */
+  readonly engineVersion?: string;
+  /** @default "db.r6g.large" */
+  readonly instanceClass?: string;
+  /** @default 100 */
+  readonly allocatedStorageGb?: number;
+  /** Storage autoscaling ceiling. @default 500 */
+  readonly maxAllocatedStorageGb?: number;
+  /** Days of point-in-time recovery on a primary, at least 7. @default 14 */
+  readonly backupRetentionDays?: number;
+  /** Database created with a new primary. @default "app" */
+  readonly dbName?: string;
+  /** Master user of a new primary; its password lives only in Secrets Manager. @default "dradmin" */
+  readonly masterUsername?: string;
+  /** AWS partition, for managed policy ARNs. @default "aws" */
+  readonly partition?: string;
+  /** Tags for every child. Never put the role in a tag: every failover would then update everything. @default {} */
+  readonly tags?: Record<string, string>;
+}
+
+/** Problems with the args, each naming the argument; empty when valid. */
+export function databaseArgsProblems(args: DatabaseArgs): string[] {
+  const problems = roleTransitionProblems(args);
+  const retention = args.backupRetentionDays ?? 14;
+  // RDS allows 0-35 days; 0 would switch point-in-time recovery off on the primary.
+  // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html
+  if (retention < DB_BACKUP_RETENTION_FLOOR || retention > 35) {
+    problems.push(
+      `[backupRetentionDays] must be between ${DB_BACKUP_RETENTION_FLOOR} and 35, got ${retention}`,
+    );
+  }
+  const allocated = args.allocatedStorageGb ?? 100;
+  const max = args.maxAllocatedStorageGb ?? 500;
+  if (max < allocated) {
+    problems.push(
+      `[maxAllocatedStorageGb] must be at least allocatedStorageGb (${allocated}), got ${max}`,
+    );
+  }
+  if (args.role !== "standby" && args.masterPassword === undefined) {
+    problems.push(
+      `[masterPassword] is required for a ${args.role} instance: it is the credential of a writable database`,
+    );
+  }
+  if (
+    typeof args.peerKmsKeyArn === "string" &&
+    !/^arn:[^:]+:kms:[^:]+:\d{12}:key\//.test(args.peerKmsKeyArn)
+  ) {
+    problems.push(
+      `[peerKmsKeyArn] must be a KMS key ARN (…:key/<id>), as AWS reads it back; got "${args.peerKmsKeyArn}"`,
+    );
+  }
+  if (!/^arn:[^:]+:rds:[^:]+:\d{12}:db:/.test(args.peerInstanceArn)) {
+    problems.push(`[peerInstanceArn] must be an RDS instance ARN, got "${args.peerInstanceArn}"`);
+  }
+  return problems;
+}
+
+/** What a role changes on the instance; everything else is identical in every role. */
+export interface RoleSettings {
+  readonly replicateSourceDb?: string;
+  readonly multiAz: boolean;
+  readonly backupRetentionPeriod: number;
+  readonly skipFinalSnapshot: boolean;
+  readonly finalSnapshotIdentifier?: string;
+  readonly username?: string;
+  readonly dbName?: string;
+  readonly password?: pulumi.Input<string>;
+}
+
+/**
+ * The role-dependent instance inputs, as one pure function so the diff of each move is exactly
+ * what docs/failover.md lists (test/database/transitions.test.ts holds it to that).
+ */
+export function roleSettings(
+  role: Role,
+  o: {
+    peerInstanceArn: string;
+    backupRetentionDays: number;
+    finalSnapshotIdentifier: string;
+    dbName: string;
+    masterUsername: string;
+    masterPassword?: pulumi.Input<string>;
+  },
+): RoleSettings {
+  // A standalone instance (promoting, primary, fenced) keeps a final snapshot on delete. A replica
+  // cannot: RDS refuses FinalDBSnapshotIdentifier for a read replica, and its data is the peer's.
+  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html
+  // The provider keeps these two in state only (no ModifyDBInstance call), so to AWS phase 1
+  // still changes nothing but the replication.
+  const standalone = {
+    skipFinalSnapshot: false,
+    finalSnapshotIdentifier: o.finalSnapshotIdentifier,
+  };
+  switch (role) {
+    case "standby":
+      // Single-AZ and no automated backups: the replica's job is to be promotable; backups run on
+      // the primary and are replicated here (InstanceAutomatedBackupsReplication, AWS Backup copies).
+      return {
+        replicateSourceDb: o.peerInstanceArn,
+        multiAz: false,
+        backupRetentionPeriod: 0,
+        skipFinalSnapshot: true,
+      };
+    case "promoting":
+      // Phase 1: the standby minus its source, with its backup retention already. The provider
+      // passes backup_retention_period (and backup_window) to PromoteReadReplica itself
+      // (terraform-provider-aws internal/service/rds/instance.go, resourceInstanceUpdate:
+      // `PromoteReadReplicaInput{BackupRetentionPeriod: d.Get("backup_retention_period")}`), so
+      // the writable database never runs without automated backups, and no later change from 0
+      // costs the outage the RDS user guide warns of
+      // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html#USER_WorkingWithAutomatedBackups.Enabling).
+      // Multi-AZ waits for phase 2 (terraform-provider-aws #4419).
+      return {
+        multiAz: false,
+        backupRetentionPeriod: o.backupRetentionDays,
+        ...standalone,
+        password: o.masterPassword,
+      };
+    case "primary":
+    case "fenced":
+      // A fenced site keeps the primary's settings (its PITR window still covers the writes it
+      // took); only its parameter group changes.
+      return {
+        multiAz: true,
+        backupRetentionPeriod: o.backupRetentionDays,
+        ...standalone,
+        // Create-only (a promoted replica already has them, inherited from its source).
+        username: o.masterUsername,
+        dbName: o.dbName,
+        // From this site's own master secret (DbCredential); never RDS-managed, which would make
+        // every replica of this instance impossible (docs: rds-secrets-manager limitations).
+        password: o.masterPassword,
+      };
+  }
+}
+
+/**
+ * One site's PostgreSQL: an RDS instance whose shape follows the site's role (primary, standby
+ * replica of the peer, promoting, fenced), its parameter group, subnet group, security group and
+ * monitoring role; on a primary also the replication of its automated backups into the peer region
+ * and optional in-region read replicas.
+ */
+export class Database extends pulumi.ComponentResource {
+  public readonly address: pulumi.Output<string>;
+  public readonly port: pulumi.Output<number>;
+  public readonly instanceArn: pulumi.Output<string>;
+  public readonly identifier: pulumi.Output<string>;
+  public readonly securityGroupId: pulumi.Output<string>;
+
+  constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("drstack:database:Database", name, {}, opts);
+    const problems = databaseArgsProblems(args);
+    if (problems.length) throw new Error(`invalid Database args:\n  ${problems.join("\n  ")}`);
+
+    const role = args.role;
+    const allowRebuild = args.allowRebuild ?? false;
+    const engineVersion = args.engineVersion ?? "16";
+    const instanceClass = args.instanceClass ?? "db.r6g.large";
+    const allocatedStorage = args.allocatedStorageGb ?? 100;
+    const maxAllocatedStorage = args.maxAllocatedStorageGb ?? 500;
+    const backupRetentionDays = args.backupRetentionDays ?? 14;
+    const dbName = args.dbName ?? "app";
+    const masterUsername = args.masterUsername ?? "dradmin";
+    const partition = args.partition ?? "aws";
+    const peerLinks = args.peerLinks ?? true;
+    const readReplicaIdentifiers = role === "primary" ? (args.readReplicaIdentifiers ?? []) : [];
+    const tags = args.tags ?? {};
+    const region = args.region;
+    const child = { parent: this };
+
+    const params = new DbParameters(
+      `${name}-params`,
+      { region, engineVersion, readOnly: role === "fenced", tags },
+      child,
+    );
+
+    const subnets = new aws.rds.SubnetGroup(
+      name,
+      {
+        region,
+        subnetIds: args.subnetIds,
+        description: "dr-stack PostgreSQL: private subnets",
+        tags,
+      },
+      child,
+    );
+
+    // No inline rules and no egress: RDS replication and backups travel on AWS's own network, and
+    // the provider removes the default allow-all egress rule of a group it creates.
+    const sg = new aws.ec2.SecurityGroup(
+      name,
+      {
+        region,
+        vpcId: args.vpcId,
+        description: "dr-stack PostgreSQL: 5432 from the cluster nodes only",
+        tags: { ...tags, Name: name },
+      },
+      child,
+    );
+    new aws.vpc.SecurityGroupIngressRule(
+      `${name}-from-nodes`,
+      {
+        region,
+        securityGroupId: sg.id,
+        referencedSecurityGroupId: args.clientSecurityGroupId,
+        ipProtocol: "tcp",
+        fromPort: 5432,
+        toPort: 5432,
+        description: "PostgreSQL from the EKS nodes",
+        tags,
+      },
+      child,
+    );
+
+    for (const [i, cidrIpv4] of (args.adminCidrs ?? []).entries()) {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-from-admin-${i}`,
+        {
+          region,
+          securityGroupId: sg.id,
+          cidrIpv4,
+          ipProtocol: "tcp",
+          fromPort: 5432,
+          toPort: 5432,
+          description: "PostgreSQL from the deployer's network (database.adminCidrs, manageRoles)",
+          tags,
+        },
+        child,
+      );
+    }
+
+    // Enhanced monitoring publishes OS metrics through this role.
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html
+    const monitoringRole = new aws.iam.Role(
+      `${name}-monitoring`,
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { Service: "monitoring.rds.amazonaws.com" },
+              Action: "sts:AssumeRole",
+            },
+          ],
+        }),
+        tags,
+      },
+      child,
+    );
+    const monitoringPolicy = new aws.iam.RolePolicyAttachment(
+      `${name}-monitoring`,
+      {
+        role: monitoringRole.name,
+        policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole`,
+      },
+      child,
+    );
+
+    const settings = roleSettings(role, {
+      peerInstanceArn: args.peerInstanceArn,
+      backupRetentionDays,
+      finalSnapshotIdentifier: args.finalSnapshotIdentifier,
+      dbName,
+      masterUsername,
+      masterPassword: args.masterPassword,
+    });
+
+    const shared = {
+      region,
+      instanceClass,
+      storageType: "gp3",
+      storageEncrypted: true,
+      kmsKeyId: args.kmsKeyArn,
+      maxAllocatedStorage,
+      parameterGroupName: params.name,
+      vpcSecurityGroupIds: [sg.id],
+      publiclyAccessible: false,
+      iamDatabaseAuthenticationEnabled: true,
+      performanceInsightsEnabled: true,
+      performanceInsightsKmsKeyId: args.kmsKeyArn,
+      // 7 days is the free tier. https://aws.amazon.com/rds/performance-insights/pricing/
+      performanceInsightsRetentionPeriod: 7,
+      monitoringInterval: 60,
+      monitoringRoleArn: monitoringRole.arn,
+      enabledCloudwatchLogsExports: ["postgresql", "upgrade"],
+      copyTagsToSnapshot: true,
+      autoMinorVersionUpgrade: true,
+      // A role change is an incident action: it must not wait for the maintenance window.
+      applyImmediately: true,
+      tags,
+    };
+
+    const instance = new aws.rds.Instance(
+      name,
+      {
+        ...shared,
+        identifier: args.identifier,
+        engine: "postgres",
+        engineVersion,
+        allocatedStorage,
+        port: 5432,
+        dbSubnetGroupName: subnets.name,
+        // Windows in UTC, clear of the AWS Backup rules (02:00-04:00 starts): RDS delays a backup
+        // job that overlaps its own window.
+        // https://docs.aws.amazon.com/aws-backup/latest/devguide/creating-a-backup-plan.html
+        backupWindow: "23:00-23:30",
+        maintenanceWindow: "tue:05:00-tue:05:30",
+        // Keep automated backups (PITR) after the instance is deleted, for their retention period.
+        deleteAutomatedBackups: false,
+        // Off on a fenced instance: failback replaces it, and RDS refuses to delete an instance
+        // with deletion protection, which an update must lift first; the replacement has no
+        // such step. `protect` still guards it, the final snapshot and the retained automated
+        // backups keep its data after a rebuild.
+        deletionProtection: !allowRebuild && role !== "fenced",
+        ...settings,
+      },
+      {
+        parent: this,
+        dependsOn: [monitoringPolicy],
+        // The data. Only `allowRebuild` lifts it, and only for the failback that needs it.
+        protect: !allowRebuild,
+        // The identifier is fixed (the peer computes this ARN), so the old instance must be gone
+        // before its replacement can take the name.
+        deleteBeforeReplace: true,
+        // A standalone instance cannot be re-attached as a replica: the provider would try an
+        // update and fail ("cannot elect new source database"). Make that move a replacement,
+        // which `protect` then refuses unless a rebuild is allowed.
+        replaceOnChanges: role === "standby" ? ["replicateSourceDb"] : [],
+        // Create-only inputs that a promoted replica inherited: never let them plan a replacement.
+        // The password is sent when the instance is created standalone and never on a role move:
+        // a replica's password is its source's (the catalog is replicated), which the master
+        // secret already holds, and a ModifyDBInstance with a password on the replica about to be
+        // promoted is not a step the promotion needs. Rotation is deliberate (docs).
+        ignoreChanges: [
+          ...(settings.username === undefined ? [] : ["username", "dbName"]),
+          ...(settings.password === undefined ? [] : ["password"]),
+        ],
+      },
+    );
+
+    if (role === "primary" && peerLinks) {
+      if (args.peerKmsKeyArn === undefined) {
+        throw new Error(
+          `[peerKmsKeyArn] is required on a primary with peerLinks: the replicated backups are encrypted with the peer's key`,
+        );
+      }
+      // PITR that survives the loss of the region: automated backups and transaction logs copied
+      // into the peer region, encrypted with the peer's key.
+      // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html
+      new aws.rds.InstanceAutomatedBackupsReplication(
+        `${name}-backups-to-${args.peerRegion}`,
+        {
+          region: args.peerRegion,
+          sourceDbInstanceArn: instance.arn,
+          kmsKeyId: args.peerKmsKeyArn,
+          retentionPeriod: backupRetentionDays,
+        },
+        child,
+      );
+    }
+
+    readReplicaIdentifiers.forEach((identifier, i) => {
+      new aws.rds.Instance(
+        `${name}-replica-${i}`,
+        {
+          ...shared,
+          identifier,
+          replicateSourceDb: instance.identifier,
+          // Replicas hold no data of their own: scaling readReplicas down must be able to delete
+          // them, and RDS takes no final snapshot of a replica.
+          deletionProtection: false,
+          skipFinalSnapshot: true,
+        },
+        child,
+      );
+    });
+
+    this.address = instance.address;
+    this.port = instance.port;
+    this.instanceArn = instance.arn;
+    this.identifier = instance.identifier;
+    this.securityGroupId = sg.id;
+    this.registerOutputs({
+      address: this.address,
+      port: this.port,
+      instanceArn: this.instanceArn,
+      identifier: this.identifier,
+      securityGroupId: this.securityGroupId,
+    });
+  }
+}

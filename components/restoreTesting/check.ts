@@ -1,0 +1,302 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { irsaTrustPolicy, serviceAccountSubject } from "../backups/identity";
+import { jobActivity, TTL_SECONDS_AFTER_FINISHED } from "../backups/cronJobs";
+import { backupPodSpec } from "../backups/pod";
+import type { Role } from "../config";
+import { cronError, isIanaTimeZone } from "../validation";
+
+/** Where drctl restore-test keeps its reports in the site's bucket (drctl's default). */
+export const RESTORE_TEST_REPORT_PREFIX = "reports/restore-tests";
+
+/** The CA bundle the drctl image ships (contract C5). */
+export const RDS_CA_BUNDLE = "/etc/drctl/rds-ca.pem";
+
+export interface RestoreTestCheckArgs {
+  readonly region: string;
+  readonly role: Role;
+  readonly accountId: string;
+  /** Kubernetes provider of this site's cluster. */
+  readonly provider: k8s.Provider;
+  readonly oidcProviderArn: pulumi.Input<string>;
+  /** The cluster's OIDC issuer without `https://`. */
+  readonly oidcIssuer: pulumi.Input<string>;
+  /** The backup jobs' namespace (BackupJobs.namespace: its egress-only NetworkPolicy applies). */
+  readonly namespace: pulumi.Input<string>;
+  /** Namespace name as a plain string, for the IAM trust policy's `sub`. */
+  readonly namespaceName: string;
+  /** drctl image (pin a digest). */
+  readonly image: string;
+  /** RestoreTesting.planArns. */
+  readonly planArns: pulumi.Input<string[]>;
+  /**
+   * Source DB instance ARN → Secrets Manager secret *name* of the login to validate with, in this
+   * region (a primary's login secrets are replicated to the peer region).
+   */
+  readonly logins: Readonly<Record<string, string>>;
+  /** This site's backup bucket: the reports go under RESTORE_TEST_REPORT_PREFIX. */
+  readonly bucketName: string;
+  readonly bucketArn: string;
+  /** Site key: the bucket's SSE-KMS key and the login secrets' key in this region. */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly metricsNamespace: string;
+  /** Database the check connects to on the restored copy. */
+  readonly databaseName: string;
+  /** @default [] */
+  readonly smokeSql?: string[];
+  /** Kubernetes cron, hourly: the restored copy lives `validationWindowHours`. @default "40 * * * *" */
+  readonly schedule?: string;
+  /** @default "Etc/UTC" */
+  readonly timeZone?: string;
+  /** @default "drctl-restore-test" */
+  readonly serviceAccount?: string;
+  /** @default "aws" */
+  readonly partition?: string;
+  /** @default {} */
+  readonly tags?: Record<string, string>;
+}
+
+/** Validates the args; messages name the argument. */
+export function restoreTestCheckArgsProblems(args: RestoreTestCheckArgs): string[] {
+  const problems: string[] = [];
+  const schedule = args.schedule ?? "40 * * * *";
+  const err = cronError(schedule);
+  if (err) problems.push(`[schedule] malformed cron "${schedule}": ${err}`);
+  const tz = args.timeZone ?? "Etc/UTC";
+  if (!isIanaTimeZone(tz)) problems.push(`[timeZone] "${tz}" is not an IANA time zone`);
+  if (Object.keys(args.logins).length === 0) {
+    problems.push(`[logins] must name the login secret of at least one source database`);
+  }
+  return problems;
+}
+
+export interface RestoreTestPolicyInput {
+  readonly region: string;
+  readonly accountId: string;
+  readonly partition: string;
+  readonly bucketArn: string;
+  readonly kmsKeyArn: string;
+  readonly metricsNamespace: string;
+  readonly loginSecretNames: string[];
+}
+
+/**
+ * What `drctl restore-test` may do, and nothing else, all in the site's own region: read the
+ * plans' restore jobs and publish their validation, describe restored instances (AWS Backup names
+ * them awsbackup-restore-test-…), read the login secrets, write and read its reports, publish
+ * metrics into one namespace. No RDS or S3 delete: AWS Backup deletes the restored copy.
+ */
+export function restoreTestPolicyDocument(p: RestoreTestPolicyInput): string {
+  const reports = `${p.bucketArn}/${RESTORE_TEST_REPORT_PREFIX}/*`;
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "ReadRestoreJobsAndPublishValidation",
+        Effect: "Allow",
+        // We found no resource type for these actions in the Service Authorization Reference's
+        // AWS Backup table (ListRestoreJobs is a list call); they are scoped by the plan ARN
+        // drctl passes, not by IAM.
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html
+        Action: ["backup:ListRestoreJobs", "backup:PutRestoreValidationResult"],
+        Resource: "*",
+      },
+      {
+        Sid: "DescribeRestoredInstances",
+        Effect: "Allow",
+        Action: ["rds:DescribeDBInstances"],
+        Resource: [`arn:${p.partition}:rds:${p.region}:${p.accountId}:db:awsbackup-restore-test-*`],
+      },
+      {
+        Sid: "ReadLoginSecrets",
+        Effect: "Allow",
+        Action: ["secretsmanager:GetSecretValue"],
+        // Secrets Manager appends six random characters to a secret's ARN.
+        // https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html
+        Resource: p.loginSecretNames.map(
+          (n) => `arn:${p.partition}:secretsmanager:${p.region}:${p.accountId}:secret:${n}-??????`,
+        ),
+      },
+      {
+        Sid: "WriteAndReadReports",
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:GetObject"],
+        Resource: [reports],
+      },
+      {
+        Sid: "ListReports",
+        Effect: "Allow",
+        Action: ["s3:ListBucket"],
+        Resource: [p.bucketArn],
+        Condition: { StringLike: { "s3:prefix": [`${RESTORE_TEST_REPORT_PREFIX}/*`] } },
+      },
+      {
+        Sid: "UseSiteKeyThroughS3AndSecretsManager",
+        Effect: "Allow",
+        Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+        Resource: [p.kmsKeyArn],
+        Condition: {
+          StringEquals: {
+            "kms:ViaService": [
+              `s3.${p.region}.amazonaws.com`,
+              `secretsmanager.${p.region}.amazonaws.com`,
+            ],
+          },
+        },
+      },
+      {
+        Sid: "PublishRestoreTestMetrics",
+        Effect: "Allow",
+        Action: ["cloudwatch:PutMetricData"],
+        // PutMetricData has no resource-level permissions; the namespace condition is the scope.
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
+        Resource: "*",
+        Condition: { StringEquals: { "cloudwatch:namespace": p.metricsNamespace } },
+      },
+    ],
+  });
+}
+
+/**
+ * The validation step of the restore tests: an IRSA role, a ServiceAccount and an hourly CronJob
+ * running `drctl restore-test` in the site's own cluster, where the restored copy is reachable
+ * (its security group admits the nodes). All of it exists in every role (DESIGN §2b); only a
+ * fenced site suspends the CronJob, as it does the drill.
+ */
+export class RestoreTestCheck extends pulumi.ComponentResource {
+  public readonly roleArn: pulumi.Output<string>;
+  public readonly cronJobName: pulumi.Output<string>;
+
+  constructor(name: string, args: RestoreTestCheckArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("drstack:backup:RestoreTestCheck", name, {}, opts);
+    const problems = restoreTestCheckArgsProblems(args);
+    if (problems.length) {
+      throw new Error(`invalid RestoreTestCheck args:\n  ${problems.join("\n  ")}`);
+    }
+    const schedule = args.schedule ?? "40 * * * *";
+    const timeZone = args.timeZone ?? "Etc/UTC";
+    const serviceAccountName = args.serviceAccount ?? "drctl-restore-test";
+    const partition = args.partition ?? "aws";
+    const smokeSql = args.smokeSql ?? [];
+    const tags = args.tags ?? {};
+    const labels = {
+      "app.kubernetes.io/name": "drctl",
+      "app.kubernetes.io/part-of": "dr-stack",
+      "app.kubernetes.io/component": "restore-test",
+    };
+
+    const subject = serviceAccountSubject(args.namespaceName, serviceAccountName);
+    const role = new aws.iam.Role(
+      `${name}-irsa`,
+      {
+        description: `drctl restore-test in ${args.namespaceName}/${serviceAccountName}`,
+        assumeRolePolicy: pulumi
+          .all([args.oidcProviderArn, args.oidcIssuer])
+          .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, subject)),
+        tags,
+      },
+      { parent: this },
+    );
+    new aws.iam.RolePolicy(
+      `${name}-irsa`,
+      {
+        role: role.name,
+        policy: pulumi.output(args.kmsKeyArn).apply((kmsKeyArn) =>
+          restoreTestPolicyDocument({
+            region: args.region,
+            accountId: args.accountId,
+            partition,
+            bucketArn: args.bucketArn,
+            kmsKeyArn,
+            metricsNamespace: args.metricsNamespace,
+            loginSecretNames: [...new Set(Object.values(args.logins))],
+          }),
+        ),
+      },
+      { parent: this },
+    );
+
+    const k8sChild = { provider: args.provider, parent: this };
+    const serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      {
+        metadata: {
+          name: serviceAccountName,
+          namespace: args.namespace,
+          labels,
+          annotations: {
+            "eks.amazonaws.com/role-arn": role.arn,
+            // Regional STS: the DR region's check must not depend on the global endpoint.
+            "eks.amazonaws.com/sts-regional-endpoints": "true",
+          },
+        },
+        automountServiceAccountToken: false,
+      },
+      k8sChild,
+    );
+
+    const env = [
+      { name: "AWS_REGION", value: args.region },
+      { name: "DRCTL_STORE", value: `s3://${args.bucketName}/` },
+      { name: "DRCTL_SSE_KMS_KEY_ID", value: args.kmsKeyArn },
+      { name: "DRCTL_METRICS_NAMESPACE", value: args.metricsNamespace },
+      {
+        name: "DRCTL_RESTORE_TEST_PLAN_ARNS",
+        value: pulumi.output(args.planArns).apply((arns) => JSON.stringify(arns)),
+      },
+      { name: "DRCTL_RESTORE_TEST_SECRETS", value: JSON.stringify(args.logins) },
+      { name: "DRCTL_SMOKE_SQL", value: JSON.stringify(smokeSql) },
+      { name: "PGDATABASE", value: args.databaseName },
+      // Contract C5: verify the restored server's certificate against the RDS CA bundle.
+      { name: "PGSSLMODE", value: "verify-full" },
+      { name: "PGSSLROOTCERT", value: RDS_CA_BUNDLE },
+    ];
+    const cronJob = new k8s.batch.v1.CronJob(
+      `${name}-cron`,
+      {
+        metadata: { name: "restore-test", namespace: args.namespace, labels },
+        spec: {
+          schedule,
+          timeZone,
+          suspend: !jobActivity(args.role).drill,
+          concurrencyPolicy: "Forbid",
+          startingDeadlineSeconds: 1800,
+          successfulJobsHistoryLimit: 1,
+          failedJobsHistoryLimit: 3,
+          jobTemplate: {
+            metadata: { labels },
+            spec: {
+              // No retry: the next hourly run is the retry, and a failed test is a report.
+              backoffLimit: 0,
+              // Connect, a few queries, a few API calls: half an hour is a hung job.
+              activeDeadlineSeconds: 1800,
+              ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+              template: {
+                metadata: { labels },
+                spec: backupPodSpec({
+                  serviceAccount: serviceAccountName,
+                  tmp: { kind: "emptyDir", sizeLimit: "64Mi" },
+                  drctl: {
+                    image: args.image,
+                    args: ["restore-test"],
+                    env,
+                    resources: {
+                      requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "64Mi" },
+                      limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "128Mi" },
+                    },
+                  },
+                }),
+              },
+            },
+          },
+        },
+      },
+      { provider: args.provider, parent: this, dependsOn: [serviceAccount] },
+    );
+
+    this.roleArn = role.arn;
+    this.cronJobName = cronJob.metadata.name;
+    this.registerOutputs({ roleArn: this.roleArn, cronJobName: this.cronJobName });
+  }
+}

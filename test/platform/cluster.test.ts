@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import { clusterArgsProblems } from "../../components/platform/cluster";
+import { runStack } from "../harness";
+
+describe("EKS cluster", () => {
+  it("encrypts secrets with the rotating site key and logs the control plane", async () => {
+    const run = await runStack("primary");
+    const key = run.one("aws:kms/key:Key");
+    expect(key.inputs.enableKeyRotation).toBe(true);
+    expect(key.inputs.deletionWindowInDays).toBe(30);
+    expect(key.retainOnDelete).toBe(true);
+    expect(run.one("aws:kms/alias:Alias").inputs.name).toBe("alias/acme-dr-use1");
+
+    const cluster = run.one("aws:eks/cluster:Cluster");
+    expect(cluster.inputs.name).toBe("acme-dr-use1");
+    expect(cluster.inputs.version).toBe("1.33");
+    expect(cluster.inputs.encryptionConfig).toEqual({
+      provider: { keyArn: `arn:aws:kms:us-east-1:111122223333:key/${key.id}` },
+      resources: ["secrets"],
+    });
+    expect(cluster.inputs.enabledClusterLogTypes).toEqual(["api", "audit", "authenticator"]);
+    // No implicit entry for the creator: listing the deployer in adminPrincipalArns would
+    // otherwise fail with "access entry resource is already in use" (pulumi-eks #2373).
+    expect(cluster.inputs.accessConfig).toEqual({
+      authenticationMode: "API",
+      bootstrapClusterCreatorAdminPermissions: false,
+    });
+    expect(cluster.inputs.deletionProtection).toBe(true);
+    expect(cluster.inputs.vpcConfig).toMatchObject({
+      endpointPrivateAccess: true,
+      endpointPublicAccess: true,
+      publicAccessCidrs: ["203.0.113.0/24"],
+    });
+    const logs = run.one("aws:cloudwatch/logGroup:LogGroup", "acme-dr-use1-eks-control-plane");
+    expect(logs.inputs.name).toBe("/aws/eks/acme-dr-use1/cluster");
+  });
+
+  it("keeps the endpoint private when no public CIDR is allowed", async () => {
+    const run = await runStack("dr", { cluster: { publicAccessCidrs: [] } });
+    const vpc = run.one("aws:eks/cluster:Cluster").inputs.vpcConfig;
+    expect(vpc.endpointPublicAccess).toBe(false);
+    expect(vpc.publicAccessCidrs).toBeUndefined();
+  });
+
+  it("wires the cluster's OIDC issuer into the IAM OIDC provider", async () => {
+    const run = await runStack("dr");
+    const oidc = run.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider");
+    expect(oidc.inputs.url).toMatch(
+      /^https:\/\/oidc\.eks\.us-west-2\.amazonaws\.com\/id\/[0-9A-F]{32}$/,
+    );
+    expect(oidc.inputs.clientIdLists).toEqual(["sts.amazonaws.com"]);
+    expect(run.outputs.oidcProviderArn).toBe(
+      `arn:aws:iam::111122223333:oidc-provider/${oidc.inputs.url.replace("https://", "")}`,
+    );
+  });
+
+  it("runs nodes in private subnets, core add-ons, and admin access entries", async () => {
+    const run = await runStack("primary");
+    const nodes = run.one("aws:eks/nodeGroup:NodeGroup");
+    const privateIds = run
+      .ofType("aws:ec2/subnet:Subnet")
+      .filter((s) => s.name.includes("private"))
+      .map((s) => s.id);
+    expect(nodes.inputs.subnetIds).toEqual(privateIds);
+    expect(nodes.inputs.scalingConfig).toEqual({ minSize: 2, desiredSize: 2, maxSize: 4 });
+    // Sized for the drill (cluster.nodeDiskSizeGb), not EKS's 20 GiB default.
+    expect(nodes.inputs.diskSize).toBe(80);
+    expect(
+      run
+        .ofType("aws:eks/addon:Addon")
+        .map((a) => a.inputs.addonName)
+        .sort(),
+    ).toEqual(["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+    const coredns = run.named("acme-dr-use1-eks-coredns");
+    expect(coredns.dependsOn).toContain(nodes.urn);
+    expect(run.one("aws:eks/accessEntry:AccessEntry").inputs.principalArn).toBe(
+      "arn:aws:iam::111122223333:role/platform-admin",
+    );
+    expect(
+      run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs.policyArn,
+    ).toBe("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy");
+  });
+
+  it("exports the kubeconfig as a secret that execs aws eks get-token", async () => {
+    const run = await runStack("primary");
+    const kubeconfig = JSON.parse(run.outputs.kubeconfig);
+    expect(kubeconfig.clusters[0].cluster.server).toMatch(
+      /^https:\/\/[0-9A-F]{32}\.gr7\.us-east-1\.eks\.amazonaws\.com$/,
+    );
+    expect(kubeconfig.users[0].user.exec.args).toEqual([
+      "eks",
+      "get-token",
+      "--cluster-name",
+      "acme-dr-use1",
+      "--region",
+      "us-east-1",
+    ]);
+    const provider = run.one("pulumi:providers:kubernetes");
+    expect(provider.inputs.kubeconfig).toBe(run.outputs.kubeconfig);
+  });
+
+  it("registers every resource once and gives every regional resource the site's region", async () => {
+    const run = await runStack("dr");
+    const urns = run.resources.map((r) => r.urn);
+    expect(new Set(urns).size).toBe(urns.length);
+    const regional = run.resources.filter(
+      (r) =>
+        r.type.startsWith("aws:") &&
+        !r.type.startsWith("aws:iam/") &&
+        !r.type.startsWith("aws:route53/"),
+    );
+    const wrong = regional.filter(
+      (r) => r.inputs.region !== "us-west-2" && r.type !== "pulumi:providers:aws",
+    );
+    // The two role-independent alarms a site owns outside its region (docs/dns-failover.md): its
+    // traffic control in the peer's region (contract C3) and the alarm on its Route 53 endpoint
+    // check in us-east-1, the only region Route 53 publishes to. No transition touches them
+    // (failoverPath.test.ts).
+    expect(wrong.map((r) => `${r.type} ${r.name} ${r.inputs.region}`)).toEqual([
+      "aws:cloudwatch/metricAlarm:MetricAlarm acme-dr-usw2-dns-traffic-alarm us-east-1",
+      "aws:cloudwatch/metricAlarm:MetricAlarm acme-dr-usw2-alarms-endpoint-health us-east-1",
+    ]);
+  });
+});
+
+describe("cluster admins (issue 13.5)", () => {
+  it("requires the deployer among the admins, as IAM role or user ARNs listed once", async () => {
+    await expect(runStack("primary", { cluster: { adminPrincipalArns: [] } })).rejects.toThrow(
+      "dr-stack:cluster.adminPrincipalArns: must list at least the IAM role that runs `pulumi up`",
+    );
+    await expect(
+      runStack("primary", {
+        cluster: {
+          adminPrincipalArns: ["arn:aws:sts::111122223333:assumed-role/deployer/session"],
+        },
+      }),
+    ).rejects.toThrow(
+      "dr-stack:cluster.adminPrincipalArns.0: must be an IAM role or user ARN such as " +
+        "arn:aws:iam::111122223333:role/platform-admin (not an STS session ARN)",
+    );
+    expect(
+      clusterArgsProblems({
+        region: "us-east-1",
+        clusterName: "c",
+        version: "1.33",
+        privateSubnetIds: [],
+        kmsKeyArn: "k",
+        adminPrincipalArns: [
+          "arn:aws:iam::111122223333:role/a",
+          "arn:aws:iam::111122223333:role/a",
+        ],
+      }),
+    ).toEqual(['[adminPrincipalArns] "arn:aws:iam::111122223333:role/a" is listed twice']);
+  });
+
+  it("gives every admin, the deployer included, one explicit entry and the cluster admin policy", async () => {
+    const deployer = "arn:aws:iam::111122223333:role/deployer";
+    const run = await runStack("primary", {
+      cluster: { adminPrincipalArns: [deployer, "arn:aws:iam::111122223333:role/platform-admin"] },
+    });
+    expect(run.ofType("aws:eks/accessEntry:AccessEntry").map((e) => e.inputs.principalArn)).toEqual(
+      [deployer, "arn:aws:iam::111122223333:role/platform-admin"],
+    );
+  });
+});
