@@ -34,6 +34,7 @@ import { argvPasswordWarning, resolveTarget, type DbTarget } from "../postgres/t
 import { warn } from "../metrics";
 import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { backupDirectory } from "../parallel/backupDirectory";
+import { countInSnapshot } from "../parallel/counts";
 import {
   DEFAULT_PARALLEL_MIN_BYTES,
   FORMATS,
@@ -97,14 +98,24 @@ const TABLES_SQL = `
     and n.nspname !~ '^pg_(toast|temp_)'
   order by 1, 2`;
 
+/** Count on this many connections, importing the caller's exported snapshot (parallel/counts.ts). */
+interface Parallel {
+  readonly jobs: number;
+  readonly snapshot: string;
+  readonly connect: () => Promise<Client>;
+}
+
 /**
  * Row counts of every ordinary table and leaf partition (relkind r), in the caller's transaction.
  * Names are quoted by the server (format %I), never assembled here.
  */
-export async function countRows(client: Client): Promise<TableCount[]> {
+export async function countRows(client: Client, parallel?: Parallel): Promise<TableCount[]> {
   const { rows } = await client.query<{ schema: string; name: string; qualified: string }>(
     TABLES_SQL,
   );
+  if (parallel && parallel.jobs > 1) {
+    return countInSnapshot(client, rows, parallel.snapshot, parallel.jobs, parallel.connect);
+  }
   const out: TableCount[] = [];
   for (const t of rows) {
     const { rows: c } = await client.query<{ n: string }>(
@@ -235,7 +246,12 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     let extensions: Extension[] = [];
     const takeInventory = async (): Promise<void> => {
       try {
-        counts = await withDependents(client, await countRows(client));
+        // A parallel dump gets parallel counts, on as many connections as pg_dump had workers.
+        const parallel =
+          plan.format === "directory"
+            ? { jobs, snapshot, connect: () => connect(source, "database") }
+            : undefined;
+        counts = await withDependents(client, await countRows(client, parallel));
         roles = await referencedRoles(client);
         extensions = await usedExtensions(client);
       } catch (err) {
