@@ -133,16 +133,29 @@ export async function countRows(client: Client, parallel?: Parallel): Promise<Ta
  * (https://www.postgresql.org/docs/current/app-pg-dumpall.html, --no-role-passwords). Stored
  * beside the dump with its SHA-256 in the manifest.
  */
+/**
+ * `pg_dumpall --globals-only`, started with the dump and stored at the commit: roles and
+ * tablespaces are cluster-wide, outside any database snapshot, so taking them alongside the dump
+ * instead of after it changes nothing but the ~0.1 s it added to every backup.
+ */
+function captureGlobals(source: DbTarget, env: NodeJS.ProcessEnv): Promise<Buffer> {
+  const sql = (async () => {
+    // Looked up here, not before: a missing pg_dumpall fails the commit, not the dump's start.
+    const pgDumpall = pgTool("pg_dumpall", env);
+    const args = ["--globals-only", "--no-role-passwords"];
+    if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
+    return Buffer.from(await capture("pg_dumpall", pgDumpall.path, args, { env: source.env }));
+  })();
+  // Awaited at the commit; a backup that fails before then must not crash on its rejection.
+  sql.catch(() => undefined);
+  return sql;
+}
+
 async function storeGlobals(
   store: Store,
   key: string,
-  source: DbTarget,
-  env: NodeJS.ProcessEnv,
+  sql: Buffer,
 ): Promise<{ key: typeof GLOBALS_FILE; size: number; sha256: string }> {
-  const pgDumpall = pgTool("pg_dumpall", env);
-  const args = ["--globals-only", "--no-role-passwords"];
-  if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
-  const sql = Buffer.from(await capture("pg_dumpall", pgDumpall.path, args, { env: source.env }));
   await putBytes(store, key, sql);
   return {
     key: GLOBALS_FILE,
@@ -237,6 +250,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       jobs: plan.format === "directory" ? jobs : 1,
       why: plan.reason,
     });
+    const globalsSql = captureGlobals(source, env);
     const { args: zArgs, envelope } = dumpCompression(compression, pgDump);
     const args = ["-Fc", `--snapshot=${snapshot}`, ...zArgs];
     if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
@@ -264,7 +278,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     ): Promise<Manifest> => {
       if (!counts) throw new Error("backup: the dump was stored without its row counts");
       await client.query("commit");
-      const globals = await storeGlobals(store, `${prefix}${GLOBALS_FILE}`, source, env);
+      const globals = await storeGlobals(store, `${prefix}${GLOBALS_FILE}`, await globalsSql);
       const manifest: Manifest = {
         formatVersion: MANIFEST_FORMAT_VERSION,
         id,

@@ -5,9 +5,10 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrctlError, VerificationError } from "../errors";
 import { DUMP_FILE, backupPrefix, type Manifest } from "../manifest";
-import { HashGate, hashFile } from "../postgres/tools";
+import { HashGate } from "../postgres/tools";
 import type { Meter } from "../progress";
 import { FileStore, type Store } from "../store";
+import { hashFileOffThread } from "./hashPool";
 import { fileKey, listingDigest, type DumpFileEntry } from "./layout";
 import { mapLimit } from "./pool";
 
@@ -72,7 +73,7 @@ async function readOne(
 ): Promise<DumpFileEntry> {
   const key = fileKey(m.tier, m.id, f.name);
   if (store instanceof FileStore && !options.into) {
-    const h = await hashFile(store.localPath(key), (n) => options.meter.add(n));
+    const h = await hashFileOffThread(store.localPath(key), (n) => options.meter.add(n));
     return { name: f.name, size: h.bytes, sha256: h.sha256 };
   }
   const gate = new HashGate(
