@@ -171,7 +171,18 @@ async function storeGlobals(
  * streaming through this process for its hash, -T2 took 5.84 s where --single-thread took 6.37 s
  * (500 MB database, 2 cores, median of 4 runs).
  */
-const ZSTD_ARGS = ["-1", "-T2", "-q", "-c"];
+const ZSTD_ARGS = ["-1", "-T2", "-vv", "-c"];
+
+/**
+ * The bytes zstd read, from its `-vv` summary line `(781234567 B => 382345678 B, …)`: the size of
+ * the unwrapped archive a restore writes to its download volume, counted without routing the
+ * dump through this process. zstd prints exact byte counts from verbosity 2 up (zstd 1.5's
+ * fileio.c, DISPLAYLEVEL 2 summary); undefined if a zstd prints otherwise.
+ */
+export function zstdInputBytes(stderr: string): number | undefined {
+  const m = /\((\d+) B => \d+ B,/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
 
 /** Arguments that make pg_dump compress (or not) as asked. */
 function dumpCompression(
@@ -229,12 +240,15 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const { rows: dbSize } = await client.query<{ n: string }>(
       "select pg_database_size(current_database())::text as n",
     );
+    // In the dump's transaction: the size of what the dump's snapshot holds (the manifest's
+    // restoreNeeds), which `--format auto` also decides by.
+    const databaseBytes = Number(dbSize[0].n);
     const plan = chooseFormat({
       requested: options.format ?? "auto",
       jobs,
       compression,
       pgDumpMajor: pgDump.major,
-      databaseBytes: Number(dbSize[0].n),
+      databaseBytes,
       minBytes: options.parallelMinBytes ?? DEFAULT_PARALLEL_MIN_BYTES,
     });
 
@@ -274,7 +288,9 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     };
     /** Ends the snapshot, stores the globals and writes the manifest: the commit point. */
     const commit = async (
-      dumped: Pick<Manifest, "format" | "envelope" | "dump" | "files">,
+      dumped: Pick<Manifest, "format" | "envelope" | "dump" | "files"> & {
+        archiveBytes: number | undefined;
+      },
     ): Promise<Manifest> => {
       if (!counts) throw new Error("backup: the dump was stored without its row counts");
       await client.query("commit");
@@ -305,6 +321,10 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
         extensions,
         tables: counts,
         snapshot,
+        restoreNeeds: {
+          databaseBytes,
+          ...(dumped.archiveBytes === undefined ? {} : { archiveBytes: dumped.archiveBytes }),
+        },
       };
       await putBytes(
         store,
@@ -332,6 +352,8 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
         envelope: "none",
         dump: { key: DUMP_FILE, size: dir.bytes, sha256: dir.sha256 },
         files: dir.files,
+        // pg_restore reads a directory dump's files as stored, compressed or not.
+        archiveBytes: dir.bytes,
       });
       sink({
         event: "done",
@@ -429,10 +451,12 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     }
     if (interrupted) throw interrupted;
     const stored = { sha256: gate.sha256(), bytes: gate.bytes };
+    const zstdTool = envelope === "zstd" ? tools[1] : undefined;
     const manifest = await commit({
       format: "custom",
       envelope,
       dump: { key: DUMP_FILE, size: stored.bytes, sha256: stored.sha256 },
+      archiveBytes: zstdTool ? zstdInputBytes(zstdTool.stderr()) : stored.bytes,
     });
     sink({ event: "done", op: "backup", id, bytes: stored.bytes, seconds: meter.seconds });
     return manifest;

@@ -13,9 +13,10 @@ import {
 import { formatAge } from "../duration";
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import { newBackupId, type Tier } from "../manifest";
-import { metricsTarget, publishMetrics, type Datum } from "../metrics";
+import { metricsTarget, publishMetrics, warn, type Datum } from "../metrics";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { silentSink, type EventSink } from "../progress";
+import { parseScratchBytes, scratchFit } from "../restore/scratchFit";
 import { putBytes, readText, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 import { connect, warnArgvPassword } from "./backup";
@@ -110,6 +111,13 @@ export interface DrillOptions {
   readonly now?: () => Date;
   /** pg_restore --jobs for the restore step (a directory dump restores in parallel). @default 1 */
   readonly jobs?: number;
+  /**
+   * Bytes of each of the drill's scratch volumes (DRCTL_SCRATCH_BYTES): a backup whose manifest
+   * says it needs more is refused before anything is downloaded. @default unchecked
+   */
+  readonly scratchBytes?: number;
+  /** Told what the drill could not check (an old manifest). @default ignored */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** `reports/<YYYY-MM-DD>-<drill-id>.json`, the date in UTC so keys sort by time. */
@@ -183,7 +191,11 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   try {
     await step("find-backup", async () => {
       backup = await findBackup(store, "latest", { tier: options.tier });
-      return `${backup.tier}/${backup.id}`;
+      if (options.scratchBytes === undefined) return `${backup.tier}/${backup.id}`;
+      const fit = scratchFit(backup.manifest, options.scratchBytes);
+      if (fit.refusal) throw new StepFailed(fit.refusal);
+      if (fit.warning) options.onWarning?.(fit.warning);
+      return `${backup.tier}/${backup.id}${fit.warning ? " (restore sizes not recorded)" : ""}`;
     });
     if (go()) {
       await step("verify", async () => {
@@ -472,6 +484,8 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
     reportDir,
     keep: values.keep === true,
     jobs: parsePositiveInt(pick(values, "jobs", env, "DRCTL_JOBS") ?? "1", "--jobs"),
+    scratchBytes: parseScratchBytes(env.DRCTL_SCRATCH_BYTES),
+    onWarning: (m) => warn(ctx.io.stderr, "drill", m),
     env,
     sink: ctx.sink,
   });
