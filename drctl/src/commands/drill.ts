@@ -17,6 +17,7 @@ import { metricsTarget, publishMetrics, warn, type Datum } from "../metrics";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { silentSink, type EventSink } from "../progress";
 import { parseScratchBytes, scratchFit } from "../restore/scratchFit";
+import { runSmokeSql, smokeFailure, smokePassed, type SmokeResult } from "../restore/smokeSql";
 import { putBytes, readText, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 import { connect, warnArgvPassword } from "./backup";
@@ -47,12 +48,7 @@ export interface DrillStep {
   readonly reason?: string;
 }
 
-export interface SmokeResult {
-  readonly sql: string;
-  readonly rows?: number;
-  readonly passed: boolean;
-  readonly reason?: string;
-}
+export type { SmokeResult } from "../restore/smokeSql";
 
 export interface DrillReport {
   readonly formatVersion: typeof REPORT_FORMAT_VERSION;
@@ -261,33 +257,13 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
         );
         const client = await connect(target, "scratch database");
         try {
-          for (const sql of queries) {
-            try {
-              const result: unknown = await client.query(sql);
-              // Several statements in one string give one result each; the last one counts.
-              const last = (Array.isArray(result) ? result.at(-1) : result) as
-                { rows?: unknown[] } | undefined;
-              const n = last?.rows?.length ?? 0;
-              smoke.push(
-                n >= 1
-                  ? { sql, rows: n, passed: true }
-                  : { sql, rows: n, passed: false, reason: "returned no rows" },
-              );
-            } catch (err) {
-              smoke.push({ sql, passed: false, reason: message(err) });
-            }
-          }
+          smoke.push(...(await runSmokeSql(client, queries, message)));
         } finally {
           await client.end().catch(() => undefined);
         }
-        const bad = smoke.filter((s) => !s.passed);
-        if (bad.length > 0) {
-          throw new StepFailed(
-            `${bad.length} of ${smoke.length} smoke quer${smoke.length === 1 ? "y" : "ies"} failed: ` +
-              bad.map((s) => `"${s.sql}" ${s.reason ?? ""}`).join("; "),
-          );
-        }
-        return `${smoke.length} quer${smoke.length === 1 ? "y" : "ies"} returned rows`;
+        const failed = smokeFailure(smoke);
+        if (failed) throw new StepFailed(failed);
+        return smokePassed(smoke);
       });
     }
   } finally {
