@@ -92,6 +92,13 @@ async function readOne(
  * before the caller lets pg_restore near the target: a file store's dump directory as it is, or,
  * from any other store, the files downloaded in parallel into `scratch`. Throws VerificationError
  * naming the first file that is missing or differs.
+ *
+ * Time of check, time of use: in a file store pg_restore reads the files it was just shown to
+ * match, not a private copy, so whoever can write the store's directory between the two could
+ * slip other bytes in. Accepted: the files are owner-only (0600, sinks.ts), whoever can rewrite
+ * them can rewrite the manifest too, and a copy would cost a full write of the dump before every
+ * restore (as long as the dump itself on this disk). A downloaded dump has the same window in a
+ * private mkdtemp directory (0700) under TMPDIR.
  */
 export async function localDirectory(
   store: Store,
