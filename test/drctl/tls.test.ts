@@ -171,6 +171,15 @@ describe("against a PostgreSQL server with TLS on loopback", () => {
     ).toBe(true);
   });
 
+  it("pg left to itself (ssl: true, what it makes of PGSSLMODE=verify-full) trusts only Node's roots", async () => {
+    // connection-parameters.js readSSLConfigFromEnvironment: verify-full → true, no `ca`. Against
+    // RDS, whose CAs are not public roots, drctl's queries could never connect that way.
+    const client = new Client({ connectionString: url("localhost"), ssl: true });
+    client.on("error", () => undefined);
+    await expect(client.connect()).rejects.toThrow("unable to verify the first certificate");
+    await client.end().catch(() => undefined);
+  });
+
   it("verify-full to 127.0.0.1, a name the certificate does not hold: refused", async () => {
     await expect(sslInUse(url("127.0.0.1"), verifyFull())).rejects.toThrow(
       "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list",
