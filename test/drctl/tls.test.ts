@@ -8,7 +8,13 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findPgBinary } from "../../drctl/src/postgres/binaries";
 import { resolveTarget } from "../../drctl/src/postgres/target";
-import { IMAGE_RDS_CA_PATH, libpqTls, nodePgSsl, sslFor } from "../../drctl/src/postgres/tls";
+import {
+  IMAGE_RDS_CA_PATH,
+  libpqTls,
+  nodePgSsl,
+  rdsVerifyFull,
+  sslFor,
+} from "../../drctl/src/postgres/tls";
 import { drctl, plainErrors } from "../support/cli";
 import { sql } from "../support/postgres";
 import { startTlsCluster, type TlsCluster } from "../support/tlsCluster";
@@ -118,6 +124,23 @@ describe("libpq's sslmode, mapped onto node-postgres", () => {
     // A directory is there but not readable as a file: libpq fails in every mode.
     expect(() => sslFor({ PGSSLMODE: "require", PGSSLROOTCERT: work })).toThrow(
       `PGSSLROOTCERT names ${work}, which cannot be read (EISDIR)`,
+    );
+  });
+});
+
+describe("drctl failover's sessions with the master credential", () => {
+  it("are verify-full whatever PGSSLMODE says, against PGSSLROOTCERT", () => {
+    expect(nodePgSsl(rdsVerifyFull({ PGSSLMODE: "disable", PGSSLROOTCERT: tls.ca.cert }))).toEqual({
+      ca: readFileSync(tls.ca.cert, "utf8"),
+      rejectUnauthorized: true,
+    });
+  });
+
+  it("default to the image's bundle, and say so when it is not there", () => {
+    expect(() => nodePgSsl(rdsVerifyFull({}))).toThrow(
+      "sslmode verify-full (always, for drctl failover's master-credential sessions) needs the CA " +
+        "certificate that signed the server's, but drctl's default RDS CA bundle (set " +
+        `PGSSLROOTCERT) names ${IMAGE_RDS_CA_PATH}, which does not exist; for RDS download`,
     );
   });
 });

@@ -123,7 +123,7 @@ export function libpqTls(env: NodeJS.ProcessEnv, url?: URL, flag = "the connecti
 export function rdsVerifyFull(env: NodeJS.ProcessEnv): LibpqTls {
   const named = env.PGSSLROOTCERT;
   return {
-    mode: { value: "verify-full", from: "drctl failover (always verify-full)" },
+    mode: { value: "verify-full", from: "always, for drctl failover's master-credential sessions" },
     rootCert: named
       ? { value: named, from: "PGSSLROOTCERT" }
       : { value: IMAGE_RDS_CA_PATH, from: "drctl's default RDS CA bundle (set PGSSLROOTCERT)" },
@@ -140,10 +140,10 @@ function noRootCert(tls: LibpqTls, why: string): UsageError {
 }
 
 /**
- * Reads the root certificate file, or undefined when libpq would take it as absent: libpq
+ * Reads the root certificate file, or says why libpq would take it as absent: libpq
  * stat()s the file and, when that fails, verifies nothing under `require` and refuses under
  * verify-*; a file that exists but cannot be read fails in every mode ("could not read root
- * certificate file"; src/interfaces/libpq/fe-secure-openssl.c, initialize_SSL).
+ * certificate file"; postgres/postgres src/interfaces/libpq/fe-secure-openssl.c, initialize_SSL).
  */
 function readRootCert(tls: LibpqTls): { ca: string } | { absent: string } {
   const path = tls.rootCert.value;
