@@ -128,6 +128,8 @@ describe("precedence: what pg and pg_dump get", () => {
       user: "backup",
       database: "app",
       password: PASSWORD,
+      // PGSSLMODE=require and no root certificate: TLS, no verification (libpq's rule).
+      ssl: { rejectUnauthorized: false },
       connectionTimeoutMillis: 10_000,
     });
     expect(target.dbnameArg).toBeUndefined();
@@ -153,6 +155,7 @@ describe("precedence: what pg and pg_dump get", () => {
       user: "backup",
       database: "secretdb",
       password: PASSWORD,
+      ssl: false,
       connectionTimeoutMillis: 10_000,
     });
     expect(target.env).toEqual({
@@ -177,6 +180,7 @@ describe("precedence: what pg and pg_dump get", () => {
       user: "ops",
       database: "app",
       password: "explicit",
+      ssl: { rejectUnauthorized: false },
       connectionTimeoutMillis: 10_000,
     });
     expect(target.env).toEqual({ ...env, PGCONNECT_TIMEOUT: "10" });
@@ -193,6 +197,7 @@ describe("precedence: what pg and pg_dump get", () => {
     expect(target.client).toEqual({
       connectionString: url,
       password: "explicit",
+      ssl: { rejectUnauthorized: false },
       connectionTimeoutMillis: 10_000,
     });
     expect(target.env.PGPASSWORD).toBe("explicit");
@@ -207,6 +212,7 @@ describe("precedence: what pg and pg_dump get", () => {
     expect(target.client).toEqual({
       connectionString: url,
       password: PASSWORD,
+      ssl: false,
       connectionTimeoutMillis: 10_000,
     });
     expect(target.dbnameArg).toBe(url);

@@ -17,7 +17,7 @@ import {
 } from "@aws-sdk/client-rds";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
-import { dbIdentifierOf, sslFromEnv } from "../../drctl/src/commands/restoreTest";
+import { dbIdentifierOf } from "../../drctl/src/commands/restoreTest";
 import { regionOfPlanArn } from "../../drctl/src/commands/restoreTestAws";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
 import { drctl, plainErrors } from "../support/cli";
@@ -359,24 +359,5 @@ describe("drctl restore-test refuses what it cannot do safely", () => {
     expect(regionOfPlanArn("arn:aws:backup:us-west-2:111122223333:backup-plan:x")).toBeUndefined();
     expect(dbIdentifierOf(RESTORED)).toBe(RESTORED_ID);
     expect(dbIdentifierOf("arn:aws:rds:us-west-2:111122223333:cluster:c1")).toBeUndefined();
-  });
-
-  it("maps libpq's sslmode onto node-postgres, verifying the server with the RDS CA bundle", () => {
-    const dir = mkdtempSync(join(tmpdir(), "drctl-ca-"));
-    const ca = join(dir, "rds-ca.pem");
-    writeFileSync(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-    try {
-      expect(sslFromEnv({ PGSSLMODE: "verify-full", PGSSLROOTCERT: ca })).toEqual({
-        ca: readFileSync(ca, "utf8"),
-        rejectUnauthorized: true,
-      });
-      expect(sslFromEnv({ PGSSLMODE: "disable" })).toBe(false);
-      expect(sslFromEnv({ PGSSLMODE: "require" })).toEqual({ rejectUnauthorized: false });
-      expect(() => sslFromEnv({ PGSSLMODE: "verify_full" })).toThrow(
-        'PGSSLMODE "verify_full" is not a libpq sslmode; use disable, require, verify-ca or verify-full',
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

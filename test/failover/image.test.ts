@@ -1,10 +1,15 @@
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { builtinModules } from "node:module";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import ts from "typescript";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_TLS } from "../../components/backups/cronJobs";
+import { RDS_CA_BUNDLE } from "../../components/restoreTesting/check";
+import { IMAGE_RDS_CA_PATH } from "../../drctl/src/postgres/tls";
 
 /**
  * The backup agent image carries no Pulumi SDK and no failover orchestrator (DESIGN §3, issue 15):
@@ -106,6 +111,92 @@ describe("the backup agent image's build", () => {
       "COPY package-lock.json ./",
       "COPY --from=build /src/drctl/dist ./drctl/dist",
       "COPY drctl/bin ./drctl/bin",
+      `COPY --from=rds-ca /ca/rds-ca.pem ${IMAGE_RDS_CA_PATH}`,
     ]);
+  });
+});
+
+/**
+ * The image ships the RDS CA bundle where the CronJobs' PGSSLROOTCERT points (contract C5), and
+ * no build can ship one whose SHA-256 nobody stated: the rds-ca stage's own shell step is run
+ * here against a stand-in bundle. The real bundle's checksum is not sourced in this repository
+ * (truststore.pki.rds.amazonaws.com is unreachable from CI); drctl/README.md says how to pin it.
+ */
+describe("the image's RDS CA bundle", () => {
+  const dockerfile = readFileSync(join(ROOT, "drctl", "Dockerfile"), "utf8");
+  const stageStart = dockerfile.indexOf("FROM ${BASE} AS rds-ca\n");
+  const stage = dockerfile.slice(stageStart, dockerfile.indexOf("\nFROM ", stageStart + 1));
+  /** The stage's RUN instruction as the shell gets it (backslash-newline is a continuation). */
+  const script = /^RUN ((?:.*\\\n)*.*)$/m.exec(stage)?.[1] ?? "";
+  const bundle =
+    "-----BEGIN CERTIFICATE-----\nstand-in for global-bundle.pem\n-----END CERTIFICATE-----\n";
+  const sha = createHash("sha256").update(bundle).digest("hex");
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "drctl-rds-ca-"));
+    chmodSync(dir, 0o755); // as COPY makes /etc/drctl: traversable by the non-root user
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const build = (sha256: string | undefined) => {
+    writeFileSync(join(dir, "rds-ca.pem"), bundle, { mode: 0o600 }); // ADD of a URL: 0600
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      RDS_CA_BUNDLE_URL: "https://mirror.example/b.pem",
+    };
+    if (sha256 !== undefined) env.RDS_CA_BUNDLE_SHA256 = sha256;
+    return spawnSync("sh", ["-c", script], { cwd: dir, env, encoding: "utf8" });
+  };
+
+  it("lands at exactly the path the CronJobs' PGSSLROOTCERT names", () => {
+    expect(IMAGE_RDS_CA_PATH).toBe(DATABASE_TLS.rootCert);
+    expect(RDS_CA_BUNDLE).toBe(DATABASE_TLS.rootCert);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+    expect(runtime).toContain(`\nCOPY --from=rds-ca /ca/rds-ca.pem ${DATABASE_TLS.rootCert}\n`);
+    expect(stage).toContain("\nWORKDIR /ca\nADD ${RDS_CA_BUNDLE_URL} rds-ca.pem\n");
+    // No default: a default would be a checksum this repository cannot source.
+    expect(stage).toMatch(/^ARG RDS_CA_BUNDLE_SHA256$/m);
+  });
+
+  it("fails the build without a checksum, or with a malformed one", () => {
+    for (const given of [undefined, "", sha.toUpperCase(), sha.slice(1)]) {
+      const r = build(given);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        `RDS_CA_BUNDLE_SHA256 must be the bundle's SHA-256 (64 lowercase hex digits), got '${given ?? ""}'; ` +
+          "see drctl/README.md, Connection security",
+      );
+    }
+  });
+
+  it("fails the build when the bundle is not the one pinned", () => {
+    const wrong = "0".repeat(64);
+    const r = build(wrong);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `the RDS CA bundle from https://mirror.example/b.pem has SHA-256 ${sha}, not ` +
+        `RDS_CA_BUNDLE_SHA256=${wrong}; if AWS published a new bundle, check it and re-pin ` +
+        "(drctl/README.md, Connection security)",
+    );
+  });
+
+  it("with the right checksum, leaves a bundle the image's non-root user can read", () => {
+    const r = build(sha);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const file = join(dir, "rds-ca.pem");
+    expect(statSync(file).mode & 0o777).toBe(0o444);
+    const user = /^USER (\d+):(\d+)$/m.exec(dockerfile);
+    expect(user?.slice(1)).toEqual(["10001", "10001"]);
+    // The file is root's in the image (COPY without --chown): the user reads it as "other".
+    if (process.getuid?.() === 0) {
+      const read = spawnSync("cat", [file], {
+        uid: Number(user?.[1]),
+        gid: Number(user?.[2]),
+        encoding: "utf8",
+      });
+      expect(read.stdout).toBe(bundle);
+    }
   });
 });

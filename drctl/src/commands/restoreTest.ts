@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
-import { Client, type ClientConfig } from "pg";
+import { Client } from "pg";
 import { fetchDbSecret, type SecretsClientFactory, defaultSecretsClient } from "../dbSecret";
-import { UsageError, explain } from "../errors";
+import { explain } from "../errors";
+import { sslFor } from "../postgres/tls";
 import type { EventSink } from "../progress";
 import {
   runSmokeSql,
@@ -81,29 +81,6 @@ export interface RestoreTestRun {
   readonly lastSuccess?: { key: string; validatedAt: Date };
 }
 
-/** libpq's sslmode for node-postgres, with PGSSLROOTCERT as the CA bundle (C5: verify-full). */
-export function sslFromEnv(env: NodeJS.ProcessEnv): ClientConfig["ssl"] {
-  const mode = env.PGSSLMODE ?? "prefer";
-  const ca = env.PGSSLROOTCERT ? readFileSync(env.PGSSLROOTCERT, "utf8") : undefined;
-  switch (mode) {
-    case "disable":
-      return false;
-    case "allow":
-    case "prefer":
-    case "require":
-      // node-postgres cannot fall back to plain text: "prefer" is taken as "require".
-      return { rejectUnauthorized: false };
-    case "verify-ca":
-      return { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
-    case "verify-full":
-      return { ca, rejectUnauthorized: true };
-    default:
-      throw new UsageError(
-        `PGSSLMODE "${mode}" is not a libpq sslmode; use disable, require, verify-ca or verify-full`,
-      );
-  }
-}
-
 /** `awsbackup-restore-test-…` out of `arn:aws:rds:<region>:<account>:db:<identifier>`. */
 export function dbIdentifierOf(arn: string | undefined): string | undefined {
   const m = /^arn:[^:]+:rds:[a-z0-9-]+:\d{12}:db:([a-z][a-z0-9-]*)$/.exec(arn ?? "");
@@ -164,7 +141,7 @@ async function validate(
     database: o.database,
     user: secret.username,
     password: secret.password,
-    ssl: sslFromEnv(o.env),
+    ssl: sslFor(o.env),
     connectionTimeoutMillis: 15_000,
     // A smoke query that hangs must not outlive the validation window.
     statement_timeout: 120_000,

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { promises as dns } from "node:dns";
-import { existsSync, readFileSync } from "node:fs";
 import { isIPv4 } from "node:net";
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { HeadBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -16,6 +15,7 @@ import {
   type SiteRef,
 } from "../../../components/naming";
 import { fetchDbSecret } from "../dbSecret";
+import { nodePgSsl, rdsVerifyFull, sslFor, withoutSslParams } from "../postgres/tls";
 import type {
   BatchReplicationJob,
   Controls,
@@ -31,8 +31,6 @@ import type { Topology } from "./topology";
 export const dbUrlVar = (site: string): string => `DRCTL_DB_URL_${site.toUpperCase()}`;
 /** The S3 Batch Operations role a reconnect's Batch Replication job runs as. */
 export const BATCH_ROLE_VAR = "DRCTL_BATCH_REPLICATION_ROLE_ARN";
-/** Where the drctl image keeps the RDS CA bundle (contract C5); PGSSLROOTCERT overrides it. */
-const RDS_CA_PATH = "/etc/drctl/rds-ca.pem";
 
 /**
  * Probes and controls over AWS and PostgreSQL. Every name comes from shared config and naming
@@ -82,7 +80,11 @@ export class AwsSites implements Probes, Controls {
     const url = this.env[dbUrlVar(site)];
     let config: ClientConfig;
     if (url) {
-      config = { connectionString: url };
+      // An operator's override: libpq's rules, as psql would connect with the same URL.
+      config = {
+        connectionString: withoutSslParams(url),
+        ssl: sslFor(this.env, new URL(url), dbUrlVar(site)),
+      };
     } else {
       const secretName = dbMasterSecretName(this.naming, this.ref(owner));
       const secret = await fetchDbSecret(
@@ -104,7 +106,8 @@ export class AwsSites implements Probes, Controls {
         user: secret.username,
         password: secret.password,
         database: this.topology.config.database.dbName,
-        ssl: this.tls(host),
+        // The master credential: always verify-full against the RDS CA bundle (contract C5).
+        ssl: nodePgSsl(rdsVerifyFull(this.env)),
       };
     }
     const client = new Client({ ...config, connectionTimeoutMillis: 10_000 });
@@ -118,18 +121,6 @@ export class AwsSites implements Probes, Controls {
       signal.removeEventListener("abort", abort);
       await client.end().catch(() => undefined);
     }
-  }
-
-  /** verify-full against the RDS CA bundle (contract C5), never an unverified connection. */
-  private tls(host: string): ClientConfig["ssl"] {
-    const path = this.env.PGSSLROOTCERT || (existsSync(RDS_CA_PATH) ? RDS_CA_PATH : undefined);
-    if (!path) {
-      throw new Error(
-        `PGSSLROOTCERT is not set: drctl verifies the database's certificate against the RDS CA bundle. ` +
-          `Download https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem and export PGSSLROOTCERT=<file>`,
-      );
-    }
-    return { ca: readFileSync(path, "utf8"), servername: host, rejectUnauthorized: true };
   }
 
   replicaStatus(site: string, signal: AbortSignal): Promise<ReplicaStatus> {

@@ -1,10 +1,12 @@
 import { userInfo } from "node:os";
 import type { ClientConfig } from "pg";
 import { UsageError } from "../errors";
+import { sslFor, withoutSslParams } from "./tls";
 
 /**
  * A database to dump from or restore into: from a URL (`--database-url`, `DATABASE_URL`,
- * `--target-url`) or, without one, from libpq's PG* variables — the same rules pg_dump follows.
+ * `--target-url`) or, without one, from libpq's PG* variables — the same rules pg_dump follows,
+ * TLS included (./tls.ts: sslmode/sslrootcert in the URL, else PGSSLMODE/PGSSLROOTCERT).
  */
 export interface DbTarget {
   /** For pg: the URL with the password, or discrete fields from PG*. */
@@ -62,6 +64,7 @@ export function resolveTarget(
         user,
         database,
         password: env.PGPASSWORD,
+        ssl: sslFor(env),
         connectionTimeoutMillis: timeout * 1000,
       },
       env: { ...env, PGCONNECT_TIMEOUT: String(timeout) },
@@ -113,10 +116,12 @@ export function resolveTarget(
   childEnv.PGCONNECT_TIMEOUT = String(timeout);
   return {
     // In-process only: pg reads the password from the URL (userinfo or ?password=) itself, and
-    // an explicit `password` would be overridden by what it parses from the string.
+    // an explicit `password` would be overridden by what it parses from the string. The TLS
+    // parameters are ours to interpret (pg's parser would replace `ssl`); pg_dump keeps them.
     client: {
-      connectionString: url,
+      connectionString: withoutSslParams(url),
       password,
+      ssl: sslFor(env, parsed, flag),
       connectionTimeoutMillis: timeout * 1000,
     },
     hasUrlPassword: urlPassword !== undefined || queryPassword !== null,
