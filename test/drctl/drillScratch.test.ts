@@ -185,6 +185,24 @@ describe("drctl drill with DRCTL_SCRATCH_BYTES", () => {
     ]);
   });
 
+  it("warns, and checks the database alone, when the archive's size is not recorded", async () => {
+    const b = await backup(["--compress", "none"]);
+    const path = join(b.dir, "daily", b.id, "manifest.json");
+    const m = JSON.parse(readFileSync(path, "utf8")) as { restoreNeeds: { archiveBytes?: number } };
+    delete m.restoreNeeds.archiveBytes;
+    writeFileSync(path, JSON.stringify(m));
+    const r = await drill(b.store, String(databaseBytes));
+    expect(r.code).toBe(0);
+    const warnings = r.stderr
+      .split("\n")
+      .filter((l) => l.includes('"event":"warning"'))
+      .map((l) => (JSON.parse(l) as { message: string }).message);
+    expect(warnings).toEqual([
+      `backup ${b.id}'s manifest does not record its archive's size; only its database ` +
+        `(${(databaseBytes / 2 ** 30).toFixed(2)} GiB) was checked against DRCTL_SCRATCH_BYTES=${databaseBytes}`,
+    ]);
+  });
+
   it("refuses a DRCTL_SCRATCH_BYTES that is not a byte count", async () => {
     const b = await backup(["--compress", "none"]);
     const r = await drill(b.store, "8Gi");
