@@ -9,33 +9,21 @@
  * Throughputs are the uncompressed dump size divided by wall time, so ratios compare like with like.
  */
 import { execFileSync } from "node:child_process";
-import { createReadStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Upload } from "@aws-sdk/lib-storage";
 import { findPgBinary } from "../drctl/src/postgres/binaries";
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE } from "../drctl/src/store/s3";
-import { LocalCluster } from "../drctl/src/postgres/localCluster";
-import { S3Server } from "../test/support/s3server";
 import { sql } from "../test/support/postgres";
-import { MB, buildDataset, buildDrctl, root, timed, type Timed } from "./support";
-
-const out = join(root, "bench", "out");
-
-/** Seconds s3rver takes to ingest `file` through the same multipart settings drctl uses. */
-async function s3Ingest(s3: S3Server, file: string): Promise<number> {
-  const client = s3.client();
-  const started = process.hrtime.bigint();
-  await new Upload({
-    client,
-    partSize: DEFAULT_PART_SIZE,
-    queueSize: DEFAULT_QUEUE_SIZE,
-    params: { Bucket: "bench", Key: "ingest/dump", Body: createReadStream(file) },
-  }).done();
-  client.destroy();
-  return Number(process.hrtime.bigint() - started) / 1e9;
-}
+import {
+  MB,
+  buildDataset,
+  restoreTimed as restoreTimedIn,
+  s3Ingest,
+  startRig,
+  timed,
+  type Timed,
+} from "./support";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -43,30 +31,8 @@ async function main(): Promise<void> {
   });
   const sizeMb = Number(values["size-mb"]);
   const smallMb = Math.max(10, Math.round(sizeMb / 5));
-  mkdirSync(out, { recursive: true });
-  const scratch = mkdtempSync(join(out, "run-"));
-
-  // drctl runs compiled, as in the container image, so ts-node's start-up is not measured.
-  const drctlMain = buildDrctl(join(scratch, "dist"));
-
-  const cluster = await LocalCluster.init({
-    settings: {
-      fsync: "off",
-      synchronous_commit: "off",
-      full_page_writes: "off",
-      max_wal_size: "4GB",
-    },
-  });
-  await cluster.start();
-  const s3 = await S3Server.start();
-  await s3.createBucket("bench");
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_REGION: "us-east-1",
-    DRCTL_S3_ENDPOINT: s3.endpoint,
-  };
+  const rig = await startRig("run-");
+  const { scratch, drctlMain, cluster, s3, env } = rig;
   const pgDump = findPgBinary("pg_dump");
   const pgRestore = findPgBinary("pg_restore");
   try {
@@ -126,7 +92,7 @@ async function main(): Promise<void> {
       `ceiling: pg_dump -Fc -Z0 | zstd -1 -T2 > /dev/null: ${zstdOnly.seconds.toFixed(2)} s, ` +
         `${(rate(zstdOnly.seconds) / baseRate).toFixed(2)}× baseline`,
     );
-    const ingest = await s3Ingest(s3, bareFile);
+    const ingest = await s3Ingest(s3, [{ key: "ingest/dump", path: bareFile }], 1);
     say(
       `ceiling: s3rver ingest of the dump file (${DEFAULT_PART_SIZE / 2 ** 20} MiB parts, ` +
         `${DEFAULT_QUEUE_SIZE} in flight): ${ingest.toFixed(2)} s, ` +
@@ -175,18 +141,8 @@ async function main(): Promise<void> {
       }
     }
 
-    // Each restore starts the same way: an empty database, no dirty buffers from the one before
-    // (a checkpoint), and it is dropped afterwards. Without that the later runs paid for the
-    // earlier ones' write-back and looked slower than they are.
-    const restoreTimed = async (run: (url: string) => Promise<Timed>): Promise<Timed> => {
-      await sql(cluster, "postgres", "create database restore_target");
-      await sql(cluster, "postgres", "checkpoint");
-      try {
-        return await run(cluster.url("restore_target"));
-      } finally {
-        await sql(cluster, "postgres", "drop database restore_target");
-      }
-    };
+    const restoreTimed = (run: (url: string) => Promise<Timed>): Promise<Timed> =>
+      restoreTimedIn(cluster, run);
     const pgRestoreJ2 = (file: string) => (url: string) =>
       timed(pgRestore.path, ["-j2", "--no-owner", "--exit-on-error", "-d", url, file]);
     const bare = await restoreTimed(pgRestoreJ2(bareFile));
@@ -217,9 +173,7 @@ async function main(): Promise<void> {
         `${(big.peakRssKiB / 1024).toFixed(0)} MiB at ${sizeMb} MB; s3 none at ${sizeMb} MB: ${(bigS3.peakRssKiB / 1024).toFixed(0)} MiB`,
     );
   } finally {
-    await s3.stop();
-    await cluster.destroy();
-    rmSync(scratch, { recursive: true, force: true });
+    await rig.stop();
   }
 }
 

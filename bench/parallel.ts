@@ -12,24 +12,20 @@
  * ceiling directory's bytes) over wall time, so every row compares like with like.
  */
 import { execFileSync } from "node:child_process";
-import { createReadStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Upload } from "@aws-sdk/lib-storage";
 import { findPgBinary } from "../drctl/src/postgres/binaries";
-import { LocalCluster } from "../drctl/src/postgres/localCluster";
-import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE } from "../drctl/src/store/s3";
-import { mapLimit } from "../drctl/src/parallel/pool";
 import { sql } from "../test/support/postgres";
-import { S3Server } from "../test/support/s3server";
 import {
   MB,
   buildDataset,
-  buildDrctl,
   bytesUnder,
   loadAverage,
-  root,
+  restoreTimed,
+  s3Ingest,
+  startRig,
   timed,
   type Timed,
 } from "./support";
@@ -45,22 +41,8 @@ async function main(): Promise<void> {
   });
   const sizes = values.sizes.split(",").map(Number);
   const crossover = values.crossover.split(",").filter(Boolean).map(Number);
-  const out = join(root, "bench", "out");
-  mkdirSync(out, { recursive: true });
-  const scratch = mkdtempSync(join(out, "parallel-"));
-  const drctlMain = buildDrctl(join(scratch, "dist"));
-  const cluster = await LocalCluster.init({
-    settings: {
-      fsync: "off",
-      synchronous_commit: "off",
-      full_page_writes: "off",
-      max_wal_size: "4GB",
-    },
-  });
-  await cluster.start();
-  const s3 = await S3Server.start();
-  await s3.createBucket("bench");
-  const env: NodeJS.ProcessEnv = { ...process.env, ...s3.env() };
+  const rig = await startRig("parallel-");
+  const { scratch, drctlMain, cluster, s3, env } = rig;
   const pgDump = findPgBinary("pg_dump").path;
   const pgRestore = findPgBinary("pg_restore").path;
   const fileStore = pathToFileURL(join(scratch, "store")).href;
@@ -83,22 +65,12 @@ async function main(): Promise<void> {
       cluster.url(db),
       ...(parallel ? ["--jobs", String(JOBS), "--format", "directory"] : ["--format", "custom"]),
     ]);
-  // Each restore starts alike: an empty database, no dirty buffers left by the one before.
-  const restoreTimed = async (run: (url: string) => Promise<Timed>): Promise<Timed> => {
-    await sql(cluster, "postgres", "create database restore_target");
-    await sql(cluster, "postgres", "checkpoint");
-    try {
-      return await run(cluster.url("restore_target"));
-    } finally {
-      await sql(cluster, "postgres", "drop database restore_target");
-    }
-  };
   const restore = (store: string, id: string): Promise<Timed> =>
-    restoreTimed((url) =>
+    restoreTimed(cluster, (url) =>
       drctl(["restore", id, "--jobs", String(JOBS), "--store", store, "--target-url", url]),
     );
   const bareRestore = (dir: string): Promise<Timed> =>
-    restoreTimed((url) =>
+    restoreTimed(cluster, (url) =>
       timed(pgRestore, [`-j${JOBS}`, "--no-owner", "--exit-on-error", "-d", url, dir]),
     );
   const mib = (t: Timed): string => `${(t.peakRssKiB / 1024).toFixed(0)} MiB`;
@@ -142,7 +114,14 @@ async function main(): Promise<void> {
           `(target ≥ 1.5×), ${(ceiling.seconds / par.seconds).toFixed(2)}× the -Fd -j${JOBS} ceiling ` +
           `(target ≥ 0.9×), peak RSS ${mib(par)}`,
       );
-      const ingest = await s3Ingest(s3, ceilingDir, `ingest-${sizeMb}`);
+      const ingest = await s3Ingest(
+        s3,
+        readdirSync(ceilingDir).map((name) => ({
+          key: `ingest-${sizeMb}/${name}`,
+          path: join(ceilingDir, name),
+        })),
+        4,
+      );
       const parS3 = await backup(db, s3Store, true);
       say(
         `drctl backup --jobs ${JOBS} (directory, none, s3rver): ${parS3.seconds.toFixed(2)} s, ` +
@@ -188,31 +167,9 @@ async function main(): Promise<void> {
     }
     say(`\nload average at end: ${loadAverage()}`);
   } finally {
-    await s3.stop();
-    await cluster.destroy();
-    rmSync(scratch, { recursive: true, force: true });
+    await rig.stop();
     execFileSync("sync");
   }
-}
-
-/** Seconds s3rver takes to ingest a directory's files, four at a time, as drctl uploads them. */
-async function s3Ingest(s3: S3Server, dir: string, prefix: string): Promise<number> {
-  const client = s3.client();
-  const started = process.hrtime.bigint();
-  await mapLimit(readdirSync(dir), 4, (name) =>
-    new Upload({
-      client,
-      partSize: DEFAULT_PART_SIZE,
-      queueSize: DEFAULT_QUEUE_SIZE,
-      params: {
-        Bucket: "bench",
-        Key: `${prefix}/${name}`,
-        Body: createReadStream(join(dir, name)),
-      },
-    }).done(),
-  );
-  client.destroy();
-  return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
 main().catch((err: unknown) => {

@@ -106,6 +106,19 @@ export const Manifest = z
      * and `dump.sha256` the SHA-256 of their `sha256sum` listing. Absent for a custom dump.
      */
     files: z.array(DumpFile).optional(),
+    /**
+     * What a restore of this backup needs on disk, which `drctl drill` checks against
+     * DRCTL_SCRATCH_BYTES before downloading anything. `databaseBytes`: `pg_database_size` of the
+     * source in the dump's transaction (the restored PGDATA, before WAL). `archiveBytes`: the
+     * archive as pg_restore reads it from the download volume — the stored bytes, or for the zstd
+     * envelope the unwrapped archive that zstd counted. Absent from manifests older than drctl 0.9.
+     */
+    restoreNeeds: z
+      .object({
+        databaseBytes: z.number().int().nonnegative(),
+        archiveBytes: z.number().int().nonnegative().optional(),
+      })
+      .optional(),
     /** Row counts of every ordinary and leaf-partition table, taken in the dump's own snapshot. */
     tables: z.array(TableCount),
     snapshot: z.string(),

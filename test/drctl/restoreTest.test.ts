@@ -215,7 +215,7 @@ describe("drctl restore-test validates what the restore testing plan restored", 
       expect.objectContaining({
         ValidationStatus: "FAILED",
         ValidationStatusMessage:
-          'drctl restore-test: 1 of 1 smoke queries failed: "select 1 from orders where total > 1000" returned no rows',
+          'drctl restore-test: 1 of 1 smoke query failed: "select 1 from orders where total > 1000" returned no rows',
       }),
     ]);
     expect(metrics()[0].MetricData).toEqual([

@@ -13,9 +13,11 @@ import {
 import { formatAge } from "../duration";
 import { DrctlError, EXIT, UsageError, explain } from "../errors";
 import { newBackupId, type Tier } from "../manifest";
-import { metricsTarget, publishMetrics, type Datum } from "../metrics";
+import { metricsTarget, publishMetrics, warn, type Datum } from "../metrics";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { silentSink, type EventSink } from "../progress";
+import { parseScratchBytes, scratchFit } from "../restore/scratchFit";
+import { runSmokeSql, smokeFailure, smokePassed, type SmokeResult } from "../restore/smokeSql";
 import { putBytes, readText, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 import { connect, warnArgvPassword } from "./backup";
@@ -46,12 +48,7 @@ export interface DrillStep {
   readonly reason?: string;
 }
 
-export interface SmokeResult {
-  readonly sql: string;
-  readonly rows?: number;
-  readonly passed: boolean;
-  readonly reason?: string;
-}
+export type { SmokeResult } from "../restore/smokeSql";
 
 export interface DrillReport {
   readonly formatVersion: typeof REPORT_FORMAT_VERSION;
@@ -110,6 +107,13 @@ export interface DrillOptions {
   readonly now?: () => Date;
   /** pg_restore --jobs for the restore step (a directory dump restores in parallel). @default 1 */
   readonly jobs?: number;
+  /**
+   * Bytes of each of the drill's scratch volumes (DRCTL_SCRATCH_BYTES): a backup whose manifest
+   * says it needs more is refused before anything is downloaded. @default unchecked
+   */
+  readonly scratchBytes?: number;
+  /** Told what the drill could not check (an old manifest). @default ignored */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** `reports/<YYYY-MM-DD>-<drill-id>.json`, the date in UTC so keys sort by time. */
@@ -183,7 +187,11 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
   try {
     await step("find-backup", async () => {
       backup = await findBackup(store, "latest", { tier: options.tier });
-      return `${backup.tier}/${backup.id}`;
+      if (options.scratchBytes === undefined) return `${backup.tier}/${backup.id}`;
+      const fit = scratchFit(backup.manifest, options.scratchBytes);
+      if (fit.refusal) throw new StepFailed(fit.refusal);
+      if (fit.warning) options.onWarning?.(fit.warning);
+      return `${backup.tier}/${backup.id}${fit.warning ? " (restore sizes not recorded)" : ""}`;
     });
     if (go()) {
       await step("verify", async () => {
@@ -249,33 +257,13 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
         );
         const client = await connect(target, "scratch database");
         try {
-          for (const sql of queries) {
-            try {
-              const result: unknown = await client.query(sql);
-              // Several statements in one string give one result each; the last one counts.
-              const last = (Array.isArray(result) ? result.at(-1) : result) as
-                { rows?: unknown[] } | undefined;
-              const n = last?.rows?.length ?? 0;
-              smoke.push(
-                n >= 1
-                  ? { sql, rows: n, passed: true }
-                  : { sql, rows: n, passed: false, reason: "returned no rows" },
-              );
-            } catch (err) {
-              smoke.push({ sql, passed: false, reason: message(err) });
-            }
-          }
+          smoke.push(...(await runSmokeSql(client, queries, message)));
         } finally {
           await client.end().catch(() => undefined);
         }
-        const bad = smoke.filter((s) => !s.passed);
-        if (bad.length > 0) {
-          throw new StepFailed(
-            `${bad.length} of ${smoke.length} smoke quer${smoke.length === 1 ? "y" : "ies"} failed: ` +
-              bad.map((s) => `"${s.sql}" ${s.reason ?? ""}`).join("; "),
-          );
-        }
-        return `${smoke.length} quer${smoke.length === 1 ? "y" : "ies"} returned rows`;
+        const failed = smokeFailure(smoke);
+        if (failed) throw new StepFailed(failed);
+        return smokePassed(smoke);
       });
     }
   } finally {
@@ -472,6 +460,8 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
     reportDir,
     keep: values.keep === true,
     jobs: parsePositiveInt(pick(values, "jobs", env, "DRCTL_JOBS") ?? "1", "--jobs"),
+    scratchBytes: parseScratchBytes(env.DRCTL_SCRATCH_BYTES),
+    onWarning: (m) => warn(ctx.io.stderr, "drill", m),
     env,
     sink: ctx.sink,
   });

@@ -3,6 +3,12 @@ import { fetchDbSecret, type SecretsClientFactory, defaultSecretsClient } from "
 import { explain } from "../errors";
 import { sslFor } from "../postgres/tls";
 import type { EventSink } from "../progress";
+import {
+  runSmokeSql,
+  smokeFailure,
+  smokePassed,
+  type SmokeResult as SmokeCheck,
+} from "../restore/smokeSql";
 import { putBytes, readText, type Store } from "../store";
 import type { RestoreJob, RestoreTestAws } from "./restoreTestAws";
 
@@ -30,12 +36,7 @@ export const RESTORE_TEST_METRICS = {
   lastSuccessAge: { name: "RestoreTestLastSuccessAgeSeconds", unit: "Seconds" },
 } as const;
 
-export interface SmokeCheck {
-  readonly sql: string;
-  readonly rows?: number;
-  readonly passed: boolean;
-  readonly reason?: string;
-}
+export type { SmokeResult as SmokeCheck } from "../restore/smokeSql";
 
 export interface RestoreTestReport {
   readonly kind: "restore-test";
@@ -156,32 +157,10 @@ async function validate(
   try {
     const { rows } = await client.query<{ tables: number }>(TABLES_SQL);
     const tables = rows[0]?.tables ?? 0;
-    const smoke: SmokeCheck[] = [];
-    for (const sql of o.smokeSql) {
-      try {
-        const result: unknown = await client.query(sql);
-        // Several statements in one string give one result each; the last one counts (as in drill).
-        const last = (Array.isArray(result) ? result.at(-1) : result) as
-          { rows?: unknown[] } | undefined;
-        const n = last?.rows?.length ?? 0;
-        smoke.push(
-          n >= 1
-            ? { sql, rows: n, passed: true }
-            : { sql, rows: n, passed: false, reason: "returned no rows" },
-        );
-      } catch (err) {
-        smoke.push({ sql, passed: false, reason: message(err) });
-      }
-    }
-    const bad = smoke.filter((s) => !s.passed);
-    if (bad.length > 0) {
-      const detail = bad.map((s) => `"${s.sql}" ${s.reason ?? ""}`).join("; ");
-      const reason = `${bad.length} of ${smoke.length} smoke queries failed: ${detail}`;
-      return { state: "done", passed: false, reason, tables, smoke };
-    }
-    const reason =
-      `connected as ${secret.username}, ${tables} table(s), ` +
-      `${smoke.length} smoke quer${smoke.length === 1 ? "y" : "ies"} returned rows`;
+    const smoke = await runSmokeSql(client, o.smokeSql, message);
+    const failed = smokeFailure(smoke);
+    if (failed) return { state: "done", passed: false, reason: failed, tables, smoke };
+    const reason = `connected as ${secret.username}, ${tables} table(s), ${smokePassed(smoke)}`;
     return { state: "done", passed: true, reason, tables, smoke };
   } catch (err) {
     return fail(`${label}: ${message(err)}`);

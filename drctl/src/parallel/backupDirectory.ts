@@ -21,7 +21,7 @@ export interface DirectoryBackupOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly sink: EventSink;
   /** Row counts (and the rest of the manifest's inventory) in the dump's snapshot; runs once
-   * pg_dump exited 0 and every file is stored, before the file store's commit. */
+   * pg_dump exited 0, while its last files are stored, before the file store's commit. */
   readonly takeInventory: () => Promise<void>;
   /** Called on SIGTERM / SIGINT / SIGHUP after pg_dump was stopped (ends the count's connection). */
   readonly onInterrupt: () => void;

@@ -6,9 +6,10 @@ export type FormatChoice = (typeof FORMATS)[number];
 
 /**
  * `--format auto` dumps in parallel only from this database size up (pg_database_size): below it
- * a backup takes seconds either way, and one object beats one per table. 1 GB is a judgement, not
- * a measured cross-over: `npm run bench:parallel -- --crossover 20,100` prints where parallel
- * starts to pay on a given machine (drctl/README.md, "Parallel backups").
+ * a backup takes seconds either way, and one object beats one per table. On the 2-core benchmark
+ * machine parallel starts to pay between 100 MB (1.33 s single, 1.44 s --jobs 2) and 500 MB
+ * (8.50 s, 5.96 s) (`npm run bench:parallel -- --sizes 500,2000 --crossover 20,100`, figures in
+ * docs/backup-jobs.md); 1 GB stays on the safe side of that, where parallel always wins.
  */
 export const DEFAULT_PARALLEL_MIN_BYTES = 1e9;
 

@@ -33,7 +33,7 @@ export interface DirectoryDumpOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly sink: DirectorySink;
   readonly meter: Meter;
-  /** Runs after pg_dump exited 0 and every file is stored, before the sink commits. */
+  /** Runs once pg_dump exited 0, alongside the last stores; the sink commits after both. */
   readonly beforeCommit: () => Promise<void>;
   /** @default 100 */
   readonly pollMs?: number;
@@ -142,9 +142,10 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
     throwIfStopped();
     await dump.done;
     for (const name of await readdir(sink.dir)) if (!stored.has(name)) take(name);
-    const files = await Promise.all(stored.values());
+    // The inventory needs only pg_dump's exit: it counts on the database while the last files
+    // are hashed and synced here (CPU there, the disk here), not after them.
+    const [files] = await Promise.all([Promise.all(stored.values()), options.beforeCommit()]);
     meter.set(storedBytes);
-    await options.beforeCommit();
     throwIfStopped();
     await sink.commit();
     const bytes = files.reduce((n, f) => n + f.size, 0);

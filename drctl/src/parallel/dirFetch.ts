@@ -5,9 +5,10 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrctlError, VerificationError } from "../errors";
 import { DUMP_FILE, backupPrefix, type Manifest } from "../manifest";
-import { HashGate, hashFile } from "../postgres/tools";
+import { HashGate } from "../postgres/tools";
 import type { Meter } from "../progress";
 import { FileStore, type Store } from "../store";
+import { hashFileOffThread } from "./hashPool";
 import { fileKey, listingDigest, type DumpFileEntry } from "./layout";
 import { mapLimit } from "./pool";
 
@@ -72,7 +73,7 @@ async function readOne(
 ): Promise<DumpFileEntry> {
   const key = fileKey(m.tier, m.id, f.name);
   if (store instanceof FileStore && !options.into) {
-    const h = await hashFile(store.localPath(key), (n) => options.meter.add(n));
+    const h = await hashFileOffThread(store.localPath(key), (n) => options.meter.add(n));
     return { name: f.name, size: h.bytes, sha256: h.sha256 };
   }
   const gate = new HashGate(
@@ -91,6 +92,13 @@ async function readOne(
  * before the caller lets pg_restore near the target: a file store's dump directory as it is, or,
  * from any other store, the files downloaded in parallel into `scratch`. Throws VerificationError
  * naming the first file that is missing or differs.
+ *
+ * Time of check, time of use: in a file store pg_restore reads the files it was just shown to
+ * match, not a private copy, so whoever can write the store's directory between the two could
+ * slip other bytes in. Accepted: the files are owner-only (0600, sinks.ts), whoever can rewrite
+ * them can rewrite the manifest too, and a copy would cost a full write of the dump before every
+ * restore (as long as the dump itself on this disk). A downloaded dump has the same window in a
+ * private mkdtemp directory (0700) under TMPDIR.
  */
 export async function localDirectory(
   store: Store,

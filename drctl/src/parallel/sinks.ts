@@ -4,10 +4,11 @@ import { chmod, mkdir, mkdtemp, open, rename, rm, stat, unlink } from "node:fs/p
 import { dirname, join } from "node:path";
 import { explain } from "../errors";
 import { DUMP_FILE, backupPrefix, type Tier } from "../manifest";
-import { HashGate, hashFile } from "../postgres/tools";
+import { HashGate } from "../postgres/tools";
 import { TEMP_MARK, type FileStore } from "../store/file";
 import type { Store } from "../store";
 import type { DirectorySink } from "./dirDump";
+import { hashFileOffThread } from "./hashPool";
 import { fileKey, type DumpFileEntry } from "./layout";
 
 /**
@@ -37,7 +38,10 @@ export async function inPlaceSink(
       const path = join(dir, name);
       // pg_dump creates its files under the umask (0644 with 022); a dump holds every row.
       await chmod(path, 0o600);
-      const [hashed] = await Promise.all([hashFile(path), datasync(path)]);
+      const [hashed] = await Promise.all([
+        hashFileOffThread(path, undefined, signal),
+        datasync(path),
+      ]);
       return { name, size: hashed.bytes, sha256: hashed.sha256 };
     },
     async commit() {
