@@ -143,8 +143,34 @@ interface Ctx {
   readonly masterSecretName: (site: SiteState) => string;
 }
 
-function step(s: Omit<Step, "changes" | "up" | "onFailure"> & Partial<Step>): Step {
-  return { changes: [], up: false, onFailure: "fail", ...s };
+type StepFields = Omit<Step, "site" | "stack" | "changes" | "up" | "onFailure"> & Partial<Step>;
+
+/** A step about `at`'s site and stack. */
+function step(at: SiteState, s: StepFields): Step {
+  return { site: at.site, stack: at.stack, changes: [], up: false, onFailure: "fail", ...s };
+}
+
+/** A step that changes `at`'s config and runs `pulumi up` on its stack. */
+function upStep(at: SiteState, s: Omit<StepFields, "calls">): Step {
+  return step(at, { up: true, calls: [pulumiUp(at)], ...s });
+}
+
+const readSecret = (region: string, what: string): CallTarget => ({
+  region,
+  service: "Secrets Manager",
+  action: `GetSecretValue ${what}`,
+});
+
+/** Traffic control of the new primary on: it lives in the old primary's region (C3). */
+function trafficOn(c: Ctx, onFailure: Step["onFailure"]): Step {
+  const { from, to } = c;
+  return step(to, {
+    id: `traffic-on-${to.site}`,
+    kind: "trafficOn",
+    title: `traffic control of ${to.site} on (in ${from.region})`,
+    onFailure,
+    calls: [traffic(to, from, true)],
+  });
 }
 
 /** Traffic control of the old primary off, then its database read-only if it answers. */
@@ -153,27 +179,19 @@ function fence(c: Ctx): Step[] {
   // A failover goes on without the old region; a planned switchover never promotes unfenced.
   const onFailure = direction === "failover" ? "skip" : "fail";
   return [
-    step({
+    step(from, {
       id: `traffic-off-${from.site}`,
       kind: "trafficOff",
       title: `traffic control of ${from.site} off (in ${to.region})`,
-      site: from.site,
-      stack: from.stack,
       calls: [traffic(from, to, false)],
     }),
-    step({
+    step(from, {
       id: `sql-fence-${from.site}`,
       kind: "sqlFence",
       title: `SQL fence of ${from.site}: default_transaction_read_only, end sessions`,
-      site: from.site,
-      stack: from.stack,
       onFailure,
       calls: [
-        {
-          region: to.region,
-          service: "Secrets Manager",
-          action: `GetSecretValue ${c.masterSecretName(from)} (its replica in ${to.region})`,
-        },
+        readSecret(to.region, `${c.masterSecretName(from)} (its replica in ${to.region})`),
         stackOutputs(from),
         database(
           from,
@@ -181,12 +199,10 @@ function fence(c: Ctx): Step[] {
         ),
       ],
     }),
-    step({
+    step(to, {
       id: `drain-${to.site}`,
       kind: "drain",
       title: `wait for ${to.site} to replay ${from.site}'s last write`,
-      site: to.site,
-      stack: to.stack,
       onFailure,
       calls: [database(to, "SELECT pg_last_wal_replay_lsn()")],
     }),
@@ -196,67 +212,43 @@ function fence(c: Ctx): Step[] {
 function promote(c: Ctx): Step[] {
   const { to } = c;
   return [
-    step({
+    upStep(to, {
       id: `promote-${to.site}`,
       kind: "promote",
       title: `promote ${to.site}: standby -> promoting (detach replica, peerLinks false)`,
-      site: to.site,
-      stack: to.stack,
       // Contract C1: the promotion creates no link into the peer region, so it needs nothing there.
       changes: [...moveTo("promoting", "standby"), peerLinks(false)],
-      up: true,
       settle: moveDone,
-      calls: [pulumiUp(to)],
     }),
-    step({
+    upStep(to, {
       id: `primary-${to.site}`,
       kind: "promote",
       title: `promote ${to.site}: promoting -> primary`,
-      site: to.site,
-      stack: to.stack,
       changes: moveTo("primary", "promoting"),
-      up: true,
       settle: moveDone,
-      calls: [pulumiUp(to)],
     }),
   ];
 }
 
 function after(c: Ctx): Step[] {
-  const { from, to, direction } = c;
+  const { to, direction } = c;
   return [
-    step({
-      id: `traffic-on-${to.site}`,
-      kind: "trafficOn",
-      title: `traffic control of ${to.site} on (in ${from.region})`,
-      site: to.site,
-      stack: to.stack,
-      // The control of the new primary lives in the old region (C3): best effort in a failover.
-      onFailure: direction === "failover" ? "skip" : "fail",
-      calls: [traffic(to, from, true)],
-    }),
-    step({
+    // The control of the new primary lives in the old region (C3): best effort in a failover.
+    trafficOn(c, direction === "failover" ? "skip" : "fail"),
+    step(to, {
       id: `check-write-${to.site}`,
       kind: "checkWrite",
       title: `check ${to.site} takes a write`,
-      site: to.site,
-      stack: to.stack,
       calls: [
-        {
-          region: to.region,
-          service: "Secrets Manager",
-          action: `GetSecretValue ${c.masterSecretName(to)}`,
-        },
+        readSecret(to.region, c.masterSecretName(to)),
         stackOutputs(to),
         database(to, "BEGIN; CREATE TABLE …; ROLLBACK"),
       ],
     }),
-    step({
+    step(to, {
       id: `check-dns-${to.site}`,
       kind: "checkDns",
       title: `check DNS answers with ${to.site}`,
-      site: to.site,
-      stack: to.stack,
       calls: [{ region: "global", service: "DNS", action: "resolve the service's record" }],
     }),
   ];
@@ -272,46 +264,31 @@ function reconnect(c: Ctx, standalone: boolean): Step[] {
   // A failback runs these inline, right after its own traffic-on step, with both regions up.
   const first: Step[] = standalone
     ? [
-        step({
+        step(from, {
           id: `region-back-${from.site}`,
           kind: "regionBack",
           title: `check ${from.region} answers (${from.site}'s backup bucket)`,
-          site: from.site,
-          stack: from.stack,
           calls: [
             { region: from.region, service: "S3", action: `HeadBucket of ${from.site}'s bucket` },
           ],
         }),
-        step({
-          // A failover could only try this: the control of the new primary lives in the old region.
-          id: `traffic-on-${to.site}`,
-          kind: "trafficOn",
-          title: `traffic control of ${to.site} on (in ${from.region})`,
-          site: to.site,
-          stack: to.stack,
-          calls: [traffic(to, from, true)],
-        }),
+        // A failover could only try this: the control of the new primary lives in the old region.
+        trafficOn(c, "fail"),
       ]
     : [];
   return [
     ...first,
-    step({
+    upStep(from, {
       id: `fence-stack-${from.site}`,
       kind: "fenceStack",
       title: `reconcile ${from.site}'s stack: -> fenced (if it still says primary)`,
-      site: from.site,
-      stack: from.stack,
       changes: moveTo("fenced", deployedRole(from, "primary")),
-      up: true,
       settle: moveDone,
-      calls: [pulumiUp(from)],
     }),
-    step({
+    step(to, {
       id: `links-${to.site}`,
       kind: "links",
       title: `reconnect ${to.site}'s links into ${from.region} (peerLinks true)`,
-      site: to.site,
-      stack: to.stack,
       changes: [peerLinks(true)],
       up: true,
       calls: [
@@ -322,12 +299,10 @@ function reconnect(c: Ctx, standalone: boolean): Step[] {
         },
       ],
     }),
-    step({
+    step(to, {
       id: `batch-replication-${to.site}`,
       kind: "batchReplication",
       title: `S3 Batch Replication of ${to.site}'s bucket (objects written meanwhile)`,
-      site: to.site,
-      stack: to.stack,
       calls: [{ region: to.region, service: "S3 Control", action: "CreateJob S3ReplicateObject" }],
     }),
   ];
@@ -336,24 +311,20 @@ function reconnect(c: Ctx, standalone: boolean): Step[] {
 function preflight(c: Ctx): Step {
   const { direction, from, to } = c;
   if (direction === "failover") {
-    return step({
+    return step(to, {
       id: "preflight",
       kind: "preflight",
       title: `preflight: RPO bound from ${to.site}'s replica, newest backup`,
-      site: to.site,
-      stack: to.stack,
       calls: [
         database(to, "SELECT now(), pg_last_xact_replay_timestamp()"),
         { region: to.region, service: "S3", action: `ListObjectsV2 of ${to.site}'s bucket` },
       ],
     });
   }
-  return step({
+  return step(to, {
     id: "preflight",
     kind: "preflight",
     title: `preflight: newest backup of ${from.site}`,
-    site: to.site,
-    stack: to.stack,
     calls: [
       { region: from.region, service: "S3", action: `ListObjectsV2 of ${from.site}'s bucket` },
     ],
@@ -364,38 +335,28 @@ function preflight(c: Ctx): Step {
 function rebuild(c: Ctx): Step[] {
   const { to } = c;
   return [
-    step({
+    upStep(to, {
       id: `rebuild-${to.site}`,
       kind: "rebuild",
       title: `rebuild ${to.site} as standby of ${c.from.site} (replaces its database)`,
-      site: to.site,
-      stack: to.stack,
       changes: [
         { op: "set", key: ALLOW_REBUILD_KEY, value: "true", path: true },
         ...moveTo("standby", deployedRole(to, "fenced")),
       ],
-      up: true,
       settle: moveDone,
-      calls: [pulumiUp(to)],
     }),
-    step({
+    upStep(to, {
       // allowRebuild lifts deletion protection; an update with it removed puts protection back on
       // the new replica now rather than at the next promotion, which may be hours away.
       id: `reprotect-${to.site}`,
       kind: "reprotect",
       title: `re-protect ${to.site}: remove database.allowRebuild`,
-      site: to.site,
-      stack: to.stack,
       changes: [{ op: "remove", key: ALLOW_REBUILD_KEY, path: true }],
-      up: true,
-      calls: [pulumiUp(to)],
     }),
-    step({
+    step(to, {
       id: `wait-lag-${to.site}`,
       kind: "waitLag",
       title: `wait for ${to.site} replica lag under the limit`,
-      site: to.site,
-      stack: to.stack,
       calls: [database(to, "SELECT now() - pg_last_xact_replay_timestamp()")],
     }),
   ];
