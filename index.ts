@@ -282,6 +282,7 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   objectLock: lock.enabled ? { mode: lock.mode, days: lockDays } : undefined,
   smokeSql: config.jobs.smokeSql,
   drillScratchStorage: config.jobs.drillScratchStorage,
+  parallelJobs: config.jobs.parallelJobs,
   tags,
 });
 

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { BackupJobPurpose } from "../naming";
+import { irsaTrustPolicy, serviceAccountSubject } from "../platform/irsa";
 
 /** The tier prefixes backups live under and the drill's report prefix (DESIGN §4). */
 export const TIER_PREFIXES = ["daily", "weekly", "monthly"] as const;
@@ -40,39 +41,6 @@ export interface BackupIdentityArgs {
   readonly deniedSecretArnPatterns?: string[];
   /** Tags for the role. @default {} */
   readonly tags?: Record<string, string>;
-}
-
-/** The `sub` claim a pod's projected token carries for `namespace/serviceAccount`. */
-export function serviceAccountSubject(namespace: string, serviceAccount: string): string {
-  return `system:serviceaccount:${namespace}:${serviceAccount}`;
-}
-
-/**
- * IRSA trust: only pods running as exactly this ServiceAccount, with a token minted for STS,
- * may assume the role. Without the `sub` condition any pod in the cluster could.
- * https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
- */
-export function irsaTrustPolicy(
-  oidcProviderArn: string,
-  oidcIssuer: string,
-  subject: string,
-): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Federated: oidcProviderArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: {
-            [`${oidcIssuer}:sub`]: subject,
-            [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
-          },
-        },
-      },
-    ],
-  });
 }
 
 export interface JobPolicyInput {
