@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { awsCronError } from "../validation";
+import { serviceTrustPolicy } from "../serviceTrust";
 
 /** The two monthly tests: the newest recovery point, and one picked at random from the window. */
 export const RESTORE_TESTS = ["latest", "random"] as const;
@@ -168,17 +169,9 @@ export class RestoreTesting extends pulumi.ComponentResource {
       `${name}-role`,
       {
         description: `AWS Backup restore testing of ${args.namePrefix}: restores RDS recovery points`,
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Principal: { Service: "backup.amazonaws.com" },
-              Action: "sts:AssumeRole",
-              Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
-            },
-          ],
-        }),
+        assumeRolePolicy: JSON.stringify(
+          serviceTrustPolicy("backup.amazonaws.com", args.accountId),
+        ),
         tags,
       },
       child,
