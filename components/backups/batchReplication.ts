@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { serviceTrustPolicy } from "../serviceTrust";
+import { iamRoleNameProblem } from "../validation";
 
 export interface BatchReplicationRoleArgs {
   /** naming.batchReplicationRoleName: fixed, so drctl derives its ARN from naming alone. */
@@ -94,12 +95,8 @@ export class BatchReplicationRole extends pulumi.ComponentResource {
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("drstack:backup:BatchReplicationRole", name, {}, opts);
-    // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
-    if (!/^[\w+=,.@-]{1,64}$/.test(args.roleName)) {
-      throw new Error(
-        `[roleName] must be 1-64 characters of letters, digits and +=,.@_-, got "${args.roleName}" (${args.roleName.length})`,
-      );
-    }
+    const nameProblem = iamRoleNameProblem(args.roleName);
+    if (nameProblem) throw new Error(`[roleName] ${nameProblem}`);
     const tags = args.tags ?? {};
     const role = new aws.iam.Role(
       name,

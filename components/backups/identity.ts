@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { BackupJobPurpose } from "../naming";
 import { irsaTrustPolicy, serviceAccountSubject } from "../platform/irsa";
+import { iamRoleNameProblem } from "../validation";
 
 /** The tier prefixes backups live under and the drill's report prefix (DESIGN §4). */
 export const TIER_PREFIXES = ["daily", "weekly", "monthly"] as const;
@@ -170,12 +171,8 @@ export class BackupIdentity extends pulumi.ComponentResource {
 
   constructor(name: string, args: BackupIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:BackupIdentity", name, {}, opts);
-    // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
-    if (!/^[\w+=,.@-]{1,64}$/.test(args.roleName)) {
-      throw new Error(
-        `[roleName] must be 1-64 characters of letters, digits and +=,.@_-, got "${args.roleName}" (${args.roleName.length})`,
-      );
-    }
+    const nameProblem = iamRoleNameProblem(args.roleName);
+    if (nameProblem) throw new Error(`[roleName] ${nameProblem}`);
     if (args.purpose !== "writer" && args.loginSecretArnPattern !== undefined) {
       throw new Error(
         `[loginSecretArnPattern] is for the writer identity only; the ${args.purpose} jobs never connect to the database`,

@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runStack } from "../harness";
-
-const STACK_ROLES = [
-  ["primary", "primary"],
-  ["primary", "fenced"],
-  ["dr", "standby"],
-  ["dr", "promoting"],
-  ["dr", "primary"],
-] as const;
+import { runStack, STACK_ROLES } from "../harness";
 
 describe("S3 Batch Replication role (drctl failover reconnect)", () => {
   it("trusts S3 Batch Operations for this account only", async () => {

@@ -2,15 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SCRATCH_STORAGE_CLASS } from "../../components/backups/cronJobs";
 import { EBS_CSI } from "../../components/platform/ebsCsi";
 import { siteKeyPolicy } from "../../components/platform/siteKey";
-import { runStack } from "../harness";
-
-const STACK_ROLES = [
-  ["primary", "primary"],
-  ["primary", "fenced"],
-  ["dr", "standby"],
-  ["dr", "promoting"],
-  ["dr", "primary"],
-] as const;
+import { runStack, STACK_ROLES } from "../harness";
 
 const OIDC = /^oidc\.eks\.us-east-1\.amazonaws\.com\/id\/[0-9A-F]{32}$/;
 
