@@ -12,7 +12,7 @@ import { planSubnets } from "./subnets";
  * https://github.com/eksctl-io/eksctl/blob/f4d4076ee22c9026a11a70434b802a7e0f61bd46/pkg/az/az.go.
  * The EKS user guide's "VPC and subnet requirements" page
  * (https://docs.aws.amazon.com/eks/latest/userguide/network_reqs.html) was searched for a list
- * of zone IDs and none was found in what could be read here: AWS does not publish one there, so
+ * of zone IDs and none was found in what could be read here (no source beyond eksctl's), so
  * a new unsupported zone shows as that exception on the first `up`, naming the valid zones.
  * By zone ID, because zone *names* map to different physical AZs in each account
  * (https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html).
