@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Role, Tier } from "../config";
 import { EBS_CSI } from "../platform/ebsCsi";
 import { backupPodSpec, SCRATCH_CONTAINER, SCRATCH_URL, type ScratchVolume } from "./pod";
+import { jobsEgressPolicy } from "./egress";
 import { drctlResources, scratchResources } from "./resources";
 import type { BackupJobPurpose } from "../naming";
 import { storageBytes } from "../quantity";
@@ -194,26 +195,6 @@ export function jobPlans(role: Role, schedules: BackupSchedules): JobPlan[] {
       active: active.drill,
     },
   ];
-}
-
-/** RFC 1918, CGNAT (EKS custom networking) and link-local (IMDS: pods must use IRSA, not the node role). */
-const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
-const LINK_LOCAL = "169.254.0.0/16";
-
-/**
- * Destinations for HTTPS: everything but private and link-local ranges. S3 (and STS, Secrets
- * Manager, CloudWatch) have no fixed CIDR, and NetworkPolicy cannot name the S3 managed prefix
- * list, so "public addresses on 443" is the narrowest rule that stays correct when AWS adds
- * ranges. Excluding the private ranges keeps the jobs off every in-VPC service (the API server's
- * ENIs, other pods, the database on any port but 5432).
- */
-export function httpsExcept(vpcCidr: string): string[] {
-  const vpc = parseCidr(vpcCidr);
-  const covered = PRIVATE_RANGES.some((r) => {
-    const range = parseCidr(r);
-    return vpc && range && range.first <= vpc.first && vpc.last <= range.last;
-  });
-  return [...PRIVATE_RANGES, ...(covered ? [] : [vpcCidr]), LINK_LOCAL];
 }
 
 /**
@@ -417,41 +398,9 @@ export class BackupCronJobs extends pulumi.ComponentResource {
       );
     });
 
-    new k8s.networking.v1.NetworkPolicy(
+    jobsEgressPolicy(
       `${name}-egress`,
-      {
-        metadata: { name: "drctl-egress-only", namespace: args.namespace, labels },
-        spec: {
-          podSelector: {},
-          // Ingress listed with no rules: nothing may connect to the jobs.
-          policyTypes: ["Ingress", "Egress"],
-          ingress: [],
-          egress: [
-            {
-              to: [
-                {
-                  namespaceSelector: {
-                    matchLabels: { "kubernetes.io/metadata.name": "kube-system" },
-                  },
-                  podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                },
-              ],
-              ports: [
-                { protocol: "UDP", port: 53 },
-                { protocol: "TCP", port: 53 },
-              ],
-            },
-            {
-              to: [{ ipBlock: { cidr: args.vpcCidr } }],
-              ports: [{ protocol: "TCP", port: databasePort }],
-            },
-            {
-              to: [{ ipBlock: { cidr: "0.0.0.0/0", except: httpsExcept(args.vpcCidr) } }],
-              ports: [{ protocol: "TCP", port: 443 }],
-            },
-          ],
-        },
-      },
+      { namespace: args.namespace, labels, vpcCidr: args.vpcCidr, databasePort },
       inNamespace,
     );
 
