@@ -6,6 +6,7 @@ import { AwsBackup } from "./components/backups/awsBackup";
 import { BackupAlarms, ROUTE53_METRICS_REGION } from "./components/backups/alarms";
 import { BackupJobs } from "./components/backups/jobs";
 import { BackupStorage } from "./components/backups/storage";
+import { BatchReplicationRole } from "./components/backups/batchReplication";
 import { Cluster } from "./components/platform/cluster";
 import { loadConfig } from "./components/config";
 import * as aws from "@pulumi/aws";
@@ -250,6 +251,18 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
   tags,
 });
 
+// The role drctl failover reconnect's S3 Batch Replication job runs as, in every role (DESIGN
+// §2b): drctl derives its ARN from naming (docs/failover.md).
+const batchReplication = new BatchReplicationRole(`${stem}-batch-repl`, {
+  roleName: naming.batchReplicationRoleName(names, self),
+  accountId: config.accountId,
+  region: self.region,
+  bucketArn: naming.backupBucketArn(names, self),
+  reportPrefix: naming.batchReplicationReportPrefix,
+  kmsKeyArn: siteKey.keyArn,
+  tags,
+});
+
 const backupJobs = new BackupJobs(`${stem}-backup`, {
   region: self.region,
   role,
@@ -282,6 +295,7 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   objectLock: lock.enabled ? { mode: lock.mode, days: lockDays } : undefined,
   smokeSql: config.jobs.smokeSql,
   drillScratchStorage: config.jobs.drillScratchStorage,
+  parallelJobs: config.jobs.parallelJobs,
   tags,
 });
 
@@ -441,6 +455,7 @@ export const backupBucketArn = backupStorage.bucketArn;
 export const backupRoleArn = backupJobs.roleArn;
 export const backupJobRoleArns = backupJobs.roleArns;
 export const backupReplicationRoleArn = backupStorage.replicationRoleArn;
+export const batchReplicationRoleArn = batchReplication.roleArn;
 export const awsBackupRoleArn = awsBackup.roleArn;
 export const backupNamespace = backupJobs.namespace;
 export const backupCronJobs = backupJobs.cronJobNames;

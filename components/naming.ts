@@ -175,6 +175,23 @@ export function replicationRoleArn(n: NamingInput, from: SiteRef, to: SiteRef): 
   return `arn:${partition(n)}:iam::${n.accountId}:role/${replicationRoleName(n, from, to)}`;
 }
 
+/**
+ * The S3 Batch Operations role `drctl failover reconnect` runs its Batch Replication job as, for
+ * the objects the site's bucket took while its replication was off. Exists in every role of the
+ * site (DESIGN §2b: a reconnect must not need IAM's control plane); `-s3-batch-repl` is 14
+ * characters, so 45 at most.
+ */
+export function batchReplicationRoleName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-s3-batch-repl`;
+}
+
+export function batchReplicationRoleArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:iam::${n.accountId}:role/${batchReplicationRoleName(n, s)}`;
+}
+
+/** Where a Batch Replication job writes its completion report, in the site's own bucket. */
+export const batchReplicationReportPrefix = "reports/batch-replication";
+
 /** The role AWS Backup assumes to back up and restore the site's database. */
 export function backupServiceRoleName(n: NamingInput, s: SiteRef): string {
   return `${siteStem(n, s)}-aws-backup`;

@@ -106,3 +106,13 @@ export function isIanaTimeZone(zone: string): boolean {
     return false;
   }
 }
+
+/**
+ * Why `name` cannot be an IAM role name (1-64 characters of letters, digits and +=,.@_-), or
+ * undefined. https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+ */
+export function iamRoleNameProblem(name: string): string | undefined {
+  return /^[\w+=,.@-]{1,64}$/.test(name)
+    ? undefined
+    : `must be 1-64 characters of letters, digits and +=,.@_-, got "${name}" (${name.length})`;
+}

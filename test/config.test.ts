@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, rawStackConfig } from "../components/config";
+import { nodeDiskFloorGb } from "../components/config/checks";
+import { storageBytes } from "../components/quantity";
 import { runStack, stackConfig, toAllConfig } from "./harness";
 
 /** The primary stack file's config as the program receives it, with overrides. */
@@ -139,12 +141,53 @@ describe("stack config", () => {
     ).toEqual(["10.99.0.0/24"]);
   });
 
-  it("sizes the node disk for the drill's dump and scratch PGDATA", () => {
+  it("sizes the node disk for the jobs' node-disk limits, not the drill's EBS scratch volumes", () => {
     expect(parseConfig(raw()).cluster.nodeDiskSizeGb).toBe(80);
+    // 20 GiB of system + 6 drctl pods x 2 GiB + the scratch server's 1 GiB + the restore check's
+    // 128 MiB = 33.125, rounded up to 34 (components/backups/resources.ts).
+    expect(nodeDiskFloorGb()).toBe(34);
     expect(problems({ cluster: { nodeDiskSizeGb: 30 } })).toEqual([
-      "dr-stack:cluster.nodeDiskSizeGb: 30 GiB cannot hold the drill: it keeps a downloaded dump and a " +
-        "scratch PGDATA of up to 8Gi each beside 20 GiB of system, images and logs; set at least 36",
+      "dr-stack:cluster.nodeDiskSizeGb: 30 GiB cannot hold the system (20 GiB of AMI, images and logs) " +
+        "and the node-disk limits of every CronJob of the site running at once (14 GiB); set at least 34",
     ]);
-    expect(problems({ jobs: { drillScratchStorage: "1Ti" } })[0]).toMatch(/set at least 2068$/);
+    // The drill's download and PGDATA are EBS volumes (generic ephemeral volumes of the EBS CSI
+    // driver): a 1 TiB scratch size no longer asks 2 TiB of every node's disk.
+    expect(
+      parseConfig(raw({ jobs: { drillScratchStorage: "1Ti" }, cluster: { nodeDiskSizeGb: 34 } }))
+        .cluster.nodeDiskSizeGb,
+    ).toBe(34);
+  });
+
+  it("reads jobs.drillScratchStorage as the API server reads a quantity, and parallelJobs as a positive int", () => {
+    const bytes = (q: string) => storageBytes(q);
+    expect(bytes("8Gi")).toEqual({ bytes: 8n * 2n ** 30n });
+    expect(bytes("1.5Ti")).toEqual({ bytes: 1649267441664n });
+    expect(bytes("500G")).toEqual({ bytes: 500_000_000_000n });
+    expect(bytes("12e9")).toEqual({ bytes: 12_000_000_000n });
+    expect(bytes(".5Ki")).toEqual({ bytes: 512n });
+    expect(bytes("+2k")).toEqual({ bytes: 2000n });
+    expect(bytes("1E3")).toEqual({ bytes: 1000n });
+    expect(bytes("100m")).toEqual({
+      problem: '"100m" is not a whole number of bytes; use a suffix such as Mi or Gi',
+    });
+    expect(bytes("-1Gi")).toEqual({
+      problem: '"-1Gi" must be greater than zero, as the API server requires of a claim',
+    });
+    expect(bytes("8Ei")).toEqual({
+      problem: '"8Ei" exceeds 2^63-1 bytes, the largest quantity Kubernetes holds',
+    });
+    expect(bytes("7Ei")).toEqual({ bytes: 7n * 2n ** 60n });
+    for (const bad of ["8GB", "8 Gi", "Gi", "1.2.3Gi", "8gi", ""]) {
+      expect("problem" in bytes(bad), bad).toBe(true);
+    }
+    expect(parseConfig(raw()).jobs.parallelJobs).toBe(1);
+    expect(parseConfig(raw({ jobs: { parallelJobs: 4 } })).jobs.parallelJobs).toBe(4);
+    expect(problems({ jobs: { parallelJobs: 0 } })).toEqual([
+      "dr-stack:jobs.parallelJobs: must be a whole number of parallel jobs from 1 to 16 (got 0)",
+    ]);
+    expect(problems({ jobs: { parallelJobs: 1.5 } })).toHaveLength(1);
+    expect(problems({ jobs: { drillScratchStorage: "100m" } })).toEqual([
+      'dr-stack:jobs.drillScratchStorage: "100m" is not a whole number of bytes; use a suffix such as Mi or Gi',
+    ]);
   });
 });

@@ -23,6 +23,15 @@ export {
   type StackName,
 } from "./support/stackFiles";
 
+/** Each stack in each role it can hold: primary and fenced for use1, standby, promoting and primary for usw2. */
+export const STACK_ROLES = [
+  ["primary", "primary"],
+  ["primary", "fenced"],
+  ["dr", "standby"],
+  ["dr", "promoting"],
+  ["dr", "primary"],
+] as const;
+
 /**
  * Runs index.ts for `stack` with `overrides` applied to its stack file. A config error (or any
  * error the program throws while loading) rejects with the program's own error.

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SITE_JOBS_NODE_DISK_GIB } from "../components/backups/resources";
 import { ROLES } from "../components/config";
+import { NODE_SYSTEM_GB, nodeDiskFloorGb } from "../components/config/checks";
 import { ROOT, runStack, stackFileConfig, type RegisteredResource } from "./harness";
 
 /**
@@ -101,6 +103,27 @@ describe("every Kubernetes object validates against the cluster version's OpenAP
       }
     });
   }
+
+  it("keeps every CronJob pod's node-disk limits within the cluster.nodeDiskSizeGb floor", async () => {
+    const run = await runStack("primary");
+    const gib = (q: string) => {
+      const m = /^(\d+)(Mi|Gi)$/.exec(q);
+      if (!m) throw new Error(`unexpected ephemeral-storage quantity ${q}`);
+      return Number(m[1]) / (m[2] === "Mi" ? 1024 : 1);
+    };
+    const limits = run.ofType("kubernetes:batch/v1:CronJob").flatMap((cj) => {
+      const pod = cj.inputs.spec.jobTemplate.spec.template.spec;
+      return [...(pod.initContainers ?? []), ...pod.containers].map((c: any) =>
+        gib(c.resources.limits["ephemeral-storage"]),
+      );
+    });
+    // Seven CronJobs, eight containers (the drill's scratch server is a sidecar): the figure the
+    // floor is built from (components/backups/resources.ts), so a new job moves the floor.
+    expect(limits).toHaveLength(8);
+    const total = limits.reduce((a: number, b: number) => a + b, 0);
+    expect(total).toBe(SITE_JOBS_NODE_DISK_GIB);
+    expect(nodeDiskFloorGb()).toBe(NODE_SYSTEM_GB + Math.ceil(total));
+  });
 
   it("is not a validator that accepts anything: a malformed quantity or a missing name fails", async () => {
     const run = await runStack("primary");

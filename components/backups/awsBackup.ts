@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { RETENTION_FLOORS, TIERS, type Tier } from "../config";
+import { serviceTrustPolicy } from "../serviceTrust";
 
 /** One rule of the plan: when it runs and how long its recovery points (and their copies) live. */
 export interface BackupRule {
@@ -133,17 +134,7 @@ export function ruleLifecycle(r: BackupRule): { deleteAfter: number; coldStorage
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
  */
 export function backupServiceTrustPolicy(accountId: string): object {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Service: "backup.amazonaws.com" },
-        Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-      },
-    ],
-  };
+  return serviceTrustPolicy("backup.amazonaws.com", accountId);
 }
 
 /**

@@ -1,8 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Role, Tier } from "../config";
+import { EBS_CSI } from "../platform/ebsCsi";
 import { backupPodSpec, SCRATCH_CONTAINER, SCRATCH_URL, type ScratchVolume } from "./pod";
+import { jobsEgressPolicy } from "./egress";
+import { drctlResources, scratchResources } from "./resources";
 import type { BackupJobPurpose } from "../naming";
+import { storageBytes } from "../quantity";
 import { cronError, isIanaTimeZone, parseCidr } from "../validation";
 
 export interface BackupSchedules {
@@ -65,6 +69,11 @@ export interface BackupCronJobsArgs {
   readonly smokeSql?: string[];
   /** Size of each of the drill's scratch volumes (PGDATA, and the downloaded dump). @default "8Gi" */
   readonly drillScratchStorage?: string;
+  /**
+   * Parallel jobs of the backups' pg_dump and the drill's pg_restore (env DRCTL_JOBS, contract
+   * C6); the containers' CPU and memory follow it. @default 1
+   */
+  readonly parallelJobs?: number;
 }
 
 /**
@@ -100,7 +109,10 @@ export function jobActivity(role: Role): { backups: boolean; drill: boolean } {
 
 /** Validates the args; messages name the argument. */
 export function validateBackupCronJobsArgs(
-  args: Pick<BackupCronJobsArgs, "schedules" | "timeZone" | "vpcCidr" | "store">,
+  args: Pick<
+    BackupCronJobsArgs,
+    "schedules" | "timeZone" | "vpcCidr" | "store" | "drillScratchStorage" | "parallelJobs"
+  >,
 ): void {
   for (const [key, schedule] of Object.entries(args.schedules) as Array<[string, string]>) {
     const err = cronError(schedule);
@@ -115,6 +127,12 @@ export function validateBackupCronJobsArgs(
   }
   if (!args.store.startsWith("s3://") || !args.store.endsWith("/")) {
     throw new Error(`[store] must look like s3://<bucket>/, got "${args.store}"`);
+  }
+  const scratch = storageBytes(args.drillScratchStorage ?? "8Gi");
+  if ("problem" in scratch) throw new Error(`[drillScratchStorage] ${scratch.problem}`);
+  const jobs = args.parallelJobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new Error(`[parallelJobs] must be a positive integer, got ${jobs}`);
   }
 }
 
@@ -132,18 +150,6 @@ type JobKind = keyof typeof JOB_TIMING;
 
 /** A week of finished Jobs (and their pods' logs) to look at after a failure. */
 export const TTL_SECONDS_AFTER_FINISHED = 7 * 86400;
-
-const DRCTL_RESOURCES = {
-  requests: { cpu: "250m", memory: "256Mi", "ephemeral-storage": "256Mi" },
-  // Memory stays flat whatever the database size (DESIGN §5): 1 GiB is headroom, not a need.
-  limits: { cpu: "1", memory: "1Gi", "ephemeral-storage": "2Gi" },
-};
-// PGDATA and the dump live on their own volumes; what is left on the node's disk is the
-// scratch server's /tmp and socket directory (272 MiB of emptyDir) and its logs.
-const SCRATCH_RESOURCES = {
-  requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "512Mi" },
-  limits: { cpu: "2", memory: "2Gi", "ephemeral-storage": "1Gi" },
-};
 
 interface JobPlan {
   readonly key: string;
@@ -191,26 +197,6 @@ export function jobPlans(role: Role, schedules: BackupSchedules): JobPlan[] {
   ];
 }
 
-/** RFC 1918, CGNAT (EKS custom networking) and link-local (IMDS: pods must use IRSA, not the node role). */
-const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
-const LINK_LOCAL = "169.254.0.0/16";
-
-/**
- * Destinations for HTTPS: everything but private and link-local ranges. S3 (and STS, Secrets
- * Manager, CloudWatch) have no fixed CIDR, and NetworkPolicy cannot name the S3 managed prefix
- * list, so "public addresses on 443" is the narrowest rule that stays correct when AWS adds
- * ranges. Excluding the private ranges keeps the jobs off every in-VPC service (the API server's
- * ENIs, other pods, the database on any port but 5432).
- */
-export function httpsExcept(vpcCidr: string): string[] {
-  const vpc = parseCidr(vpcCidr);
-  const covered = PRIVATE_RANGES.some((r) => {
-    const range = parseCidr(r);
-    return vpc && range && range.first <= vpc.first && vpc.last <= range.last;
-  });
-  return [...PRIVATE_RANGES, ...(covered ? [] : [vpcCidr]), LINK_LOCAL];
-}
-
 /**
  * The backup, verify, status and restore-drill CronJobs of one site, their namespace, one
  * ServiceAccount per job purpose (each bound to its IRSA role), the drill's scratch storage class
@@ -228,6 +214,9 @@ export class BackupCronJobs extends pulumi.ComponentResource {
     const databaseName = args.databaseName ?? "app";
     const smokeSql = args.smokeSql ?? [];
     const drillScratchStorage = args.drillScratchStorage ?? "8Gi";
+    const parallelJobs = args.parallelJobs ?? 1;
+    // Checked by validateBackupCronJobsArgs above.
+    const drillScratchBytes = (storageBytes(drillScratchStorage) as { bytes: bigint }).bytes;
     const child = { provider: args.provider, parent: this };
     const labels = { "app.kubernetes.io/name": "drctl", "app.kubernetes.io/part-of": "dr-stack" };
 
@@ -283,7 +272,7 @@ export class BackupCronJobs extends pulumi.ComponentResource {
       `${name}-scratch`,
       {
         metadata: { name: SCRATCH_STORAGE_CLASS, labels },
-        provisioner: "ebs.csi.aws.com",
+        provisioner: EBS_CSI.driverName,
         parameters: { type: "gp3", encrypted: "true", kmsKeyId: args.kmsKeyArn },
         reclaimPolicy: "Delete",
         volumeBindingMode: "WaitForFirstConsumer",
@@ -319,7 +308,11 @@ export class BackupCronJobs extends pulumi.ComponentResource {
       const env = [...commonEnv];
       if (plan.kind === "backup") {
         const tier = plan.tier as Tier;
-        env.push({ name: "DRCTL_TIER", value: tier }, ...databaseEnv);
+        env.push(
+          { name: "DRCTL_TIER", value: tier },
+          { name: "DRCTL_JOBS", value: String(parallelJobs) },
+          ...databaseEnv,
+        );
         if (args.objectLock) {
           env.push(
             { name: "DRCTL_OBJECT_LOCK_MODE", value: args.objectLock.mode },
@@ -331,6 +324,9 @@ export class BackupCronJobs extends pulumi.ComponentResource {
         env.push(
           { name: "DRCTL_SCRATCH_URL", value: SCRATCH_URL },
           { name: "DRCTL_SMOKE_SQL", value: JSON.stringify(smokeSql) },
+          { name: "DRCTL_JOBS", value: String(parallelJobs) },
+          // Contract C6: the size of EACH scratch volume; drctl refuses a bigger backup up front.
+          { name: "DRCTL_SCRATCH_BYTES", value: String(drillScratchBytes) },
         );
       }
       const jobLabels = { ...labels, "app.kubernetes.io/component": plan.kind };
@@ -371,13 +367,21 @@ export class BackupCronJobs extends pulumi.ComponentResource {
                     tmp:
                       plan.kind === "drill" ? drillVolume : { kind: "emptyDir", sizeLimit: "2Gi" },
                     volumeLabels: jobLabels,
-                    drctl: { image: args.image, args: plan.args, env, resources: DRCTL_RESOURCES },
+                    drctl: {
+                      image: args.image,
+                      args: plan.args,
+                      env,
+                      // verify and status run no pg_dump or pg_restore workers.
+                      resources: drctlResources(
+                        plan.kind === "backup" || plan.kind === "drill" ? parallelJobs : 1,
+                      ),
+                    },
                     scratch:
                       plan.kind === "drill"
                         ? {
                             image: args.scratchImage,
                             data: drillVolume,
-                            resources: SCRATCH_RESOURCES,
+                            resources: scratchResources(parallelJobs),
                           }
                         : undefined,
                   }),
@@ -394,41 +398,9 @@ export class BackupCronJobs extends pulumi.ComponentResource {
       );
     });
 
-    new k8s.networking.v1.NetworkPolicy(
+    jobsEgressPolicy(
       `${name}-egress`,
-      {
-        metadata: { name: "drctl-egress-only", namespace: args.namespace, labels },
-        spec: {
-          podSelector: {},
-          // Ingress listed with no rules: nothing may connect to the jobs.
-          policyTypes: ["Ingress", "Egress"],
-          ingress: [],
-          egress: [
-            {
-              to: [
-                {
-                  namespaceSelector: {
-                    matchLabels: { "kubernetes.io/metadata.name": "kube-system" },
-                  },
-                  podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                },
-              ],
-              ports: [
-                { protocol: "UDP", port: 53 },
-                { protocol: "TCP", port: 53 },
-              ],
-            },
-            {
-              to: [{ ipBlock: { cidr: args.vpcCidr } }],
-              ports: [{ protocol: "TCP", port: databasePort }],
-            },
-            {
-              to: [{ ipBlock: { cidr: "0.0.0.0/0", except: httpsExcept(args.vpcCidr) } }],
-              ports: [{ protocol: "TCP", port: 443 }],
-            },
-          ],
-        },
-      },
+      { namespace: args.namespace, labels, vpcCidr: args.vpcCidr, databasePort },
       inNamespace,
     );
 

@@ -1,6 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { BackupJobPurpose } from "../naming";
+import { irsaTrustPolicy, serviceAccountSubject } from "../platform/irsa";
+import { iamRoleNameProblem } from "../validation";
 
 /** The tier prefixes backups live under and the drill's report prefix (DESIGN §4). */
 export const TIER_PREFIXES = ["daily", "weekly", "monthly"] as const;
@@ -40,39 +42,6 @@ export interface BackupIdentityArgs {
   readonly deniedSecretArnPatterns?: string[];
   /** Tags for the role. @default {} */
   readonly tags?: Record<string, string>;
-}
-
-/** The `sub` claim a pod's projected token carries for `namespace/serviceAccount`. */
-export function serviceAccountSubject(namespace: string, serviceAccount: string): string {
-  return `system:serviceaccount:${namespace}:${serviceAccount}`;
-}
-
-/**
- * IRSA trust: only pods running as exactly this ServiceAccount, with a token minted for STS,
- * may assume the role. Without the `sub` condition any pod in the cluster could.
- * https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
- */
-export function irsaTrustPolicy(
-  oidcProviderArn: string,
-  oidcIssuer: string,
-  subject: string,
-): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Federated: oidcProviderArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: {
-            [`${oidcIssuer}:sub`]: subject,
-            [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
-          },
-        },
-      },
-    ],
-  });
 }
 
 export interface JobPolicyInput {
@@ -202,12 +171,8 @@ export class BackupIdentity extends pulumi.ComponentResource {
 
   constructor(name: string, args: BackupIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:BackupIdentity", name, {}, opts);
-    // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
-    if (!/^[\w+=,.@-]{1,64}$/.test(args.roleName)) {
-      throw new Error(
-        `[roleName] must be 1-64 characters of letters, digits and +=,.@_-, got "${args.roleName}" (${args.roleName.length})`,
-      );
-    }
+    const nameProblem = iamRoleNameProblem(args.roleName);
+    if (nameProblem) throw new Error(`[roleName] ${nameProblem}`);
     if (args.purpose !== "writer" && args.loginSecretArnPattern !== undefined) {
       throw new Error(
         `[loginSecretArnPattern] is for the writer identity only; the ${args.purpose} jobs never connect to the database`,

@@ -65,6 +65,8 @@ export interface BackupJobsArgs {
   readonly smokeSql?: string[];
   /** @default "8Gi" */
   readonly drillScratchStorage?: string;
+  /** Parallel jobs of the backups and the drill (DRCTL_JOBS). @default 1 */
+  readonly parallelJobs?: number;
   /** Tags for the AWS resources. @default {} */
   readonly tags?: Record<string, string>;
 }
@@ -167,6 +169,7 @@ export class BackupJobs extends pulumi.ComponentResource {
         databaseName: args.databaseName,
         smokeSql: args.smokeSql,
         drillScratchStorage: args.drillScratchStorage,
+        parallelJobs: args.parallelJobs,
       },
       { parent: this },
     );

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../config";
+import { serviceTrustPolicy } from "../serviceTrust";
 
 /** Storage classes S3 replication may write replicas in (the config offers the same list). */
 export const REPLICA_STORAGE_CLASSES = [
@@ -132,17 +133,7 @@ export function validateReplicationArgs(args: BackupReplicationArgs): void {
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html
  */
 export function replicationTrustPolicy(accountId: string): object {
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Service: "s3.amazonaws.com" },
-        Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-      },
-    ],
-  };
+  return serviceTrustPolicy("s3.amazonaws.com", accountId);
 }
 
 export interface ReplicationPolicyInput {

@@ -2,6 +2,7 @@ import { dnsConfigIssues, type DnsConfig } from "./dns";
 import { DB_BACKUP_RETENTION_FLOOR, NAMESPACE, RETENTION_FLOORS, TIERS } from "./primitives";
 import { cidrsOverlap } from "../validation";
 import { scratchImageProblem } from "../backups/jobs";
+import { SITE_JOBS_NODE_DISK_GIB } from "../backups/resources";
 import type { z } from "zod";
 import type { awsBackupSchema, databaseSchema, storageSchema } from "./data";
 import type { clusterSchema, jobsSchema, siteSchema } from "./platform";
@@ -170,33 +171,28 @@ export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
         "nothing implicitly here, and the same update creates the backup jobs inside the cluster",
     );
   }
-  const floor = nodeDiskFloorGb(c.jobs.drillScratchStorage);
+  const floor = nodeDiskFloorGb();
   if (c.cluster.nodeDiskSizeGb < floor) {
     add(
       ["cluster", "nodeDiskSizeGb"],
-      `${c.cluster.nodeDiskSizeGb} GiB cannot hold the drill: it keeps a downloaded dump and a scratch ` +
-        `PGDATA of up to ${c.jobs.drillScratchStorage} each beside ${NODE_SYSTEM_GB} GiB of system, ` +
-        `images and logs; set at least ${floor}`,
+      `${c.cluster.nodeDiskSizeGb} GiB cannot hold the system (${NODE_SYSTEM_GB} GiB of AMI, images and ` +
+        `logs) and the node-disk limits of every CronJob of the site running at once ` +
+        `(${floor - NODE_SYSTEM_GB} GiB); set at least ${floor}`,
     );
   }
   return issues;
 }
 
-/** What a node's disk holds besides the drill: the AMI, container images, logs. */
+/** What a node's disk holds besides the jobs: the AMI, container images, logs. */
 export const NODE_SYSTEM_GB = 20;
 
-/** GiB of a Kubernetes quantity such as 8Gi, 512Mi or 1Ti (rounded up). */
-export function quantityGiB(q: string): number {
-  const m = /^(\d+)(Mi|Gi|Ti)$/.exec(q);
-  if (!m) return Number.NaN;
-  const factor = { Mi: 1 / 1024, Gi: 1, Ti: 1024 }[m[2] as "Mi" | "Gi" | "Ti"];
-  return Math.ceil(Number(m[1]) * factor);
-}
-
 /**
- * Smallest node disk the drill fits on: its dump download and its scratch PGDATA, each bounded
- * by jobs.drillScratchStorage (the containers' ephemeral-storage limits), plus the system.
+ * Smallest node disk the site's CronJobs fit on if every one of them lands on the same node at
+ * once: the system plus each pod's ephemeral-storage limits (the kubelet evicts a pod beyond
+ * them, emptyDirs included). The drill's download and PGDATA are not on it: they are EBS volumes
+ * (generic ephemeral volumes of the EBS CSI driver), sized by jobs.drillScratchStorage alone.
+ * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
  */
-export function nodeDiskFloorGb(drillScratchStorage: string): number {
-  return NODE_SYSTEM_GB + 2 * quantityGiB(drillScratchStorage);
+export function nodeDiskFloorGb(): number {
+  return NODE_SYSTEM_GB + Math.ceil(SITE_JOBS_NODE_DISK_GIB);
 }

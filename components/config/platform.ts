@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { storageBytes } from "../quantity";
 import { isIanaTimeZone } from "../validation";
 import { siteDns } from "./dns";
 import { cidr, cron, region } from "./primitives";
@@ -34,9 +35,9 @@ export const clusterSchema = z
     nodeDesiredSize: z.number().int().min(1).default(2),
     nodeMaxSize: z.number().int().min(1).default(4),
     /**
-     * Root volume of each node, GiB. The drill keeps a downloaded dump and a scratch PGDATA on
-     * the node's disk beside the images and logs, so the floor follows jobs.drillScratchStorage
-     * (checked in checks.ts).
+     * Root volume of each node, GiB: the AMI, images, logs and the jobs' emptyDirs. The drill's
+     * download and PGDATA are EBS volumes of their own, so the floor (checks.ts) follows the
+     * jobs' ephemeral-storage limits, not jobs.drillScratchStorage.
      */
     nodeDiskSizeGb: z.number().int().min(20).max(16384).default(80),
     /**
@@ -53,6 +54,8 @@ export const clusterSchema = z
       .default([]),
   })
   .prefault({});
+
+const PARALLEL_JOBS_ERROR = "must be a whole number of parallel jobs from 1 to 16";
 
 export const jobsSchema = z
   .strictObject({
@@ -90,8 +93,24 @@ export const jobsSchema = z
      */
     drillScratchStorage: z
       .string()
-      .regex(/^[1-9]\d*(Mi|Gi|Ti)$/, { error: "must be a Kubernetes quantity such as 8Gi" })
+      .superRefine((value, ctx) => {
+        const parsed = storageBytes(value);
+        if ("problem" in parsed) ctx.addIssue({ code: "custom", message: parsed.problem });
+      })
       .default("8Gi"),
+    /**
+     * Parallel jobs of pg_dump -j / pg_restore -j in the backup, restore-test and drill CronJobs
+     * (env DRCTL_JOBS, contract C6). 1 keeps the single-stream custom format; more takes a
+     * directory-format dump. The containers' CPU follows it (components/backups/cronJobs.ts).
+     */
+    // 16: each job is one more database connection and, at full speed, one more core; more than
+    // the nodes have only queues.
+    parallelJobs: z
+      .number()
+      .int({ error: PARALLEL_JOBS_ERROR })
+      .min(1, { error: PARALLEL_JOBS_ERROR })
+      .max(16, { error: PARALLEL_JOBS_ERROR })
+      .default(1),
     /** SQL the drill runs against the restored copy; each must return at least one row. */
     smokeSql: z.array(z.string()).default([]),
   })

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DB_BACKUP_RETENTION_FLOOR, type Role } from "../config";
 import { DbParameters } from "./parameters";
 import { roleTransitionProblems } from "./transition";
+import { postgresAccess } from "./access";
 
 export interface DatabaseArgs {
   readonly region: string;
@@ -230,39 +231,19 @@ export class Database extends pulumi.ComponentResource {
       child,
     );
 
-    const subnets = new aws.rds.SubnetGroup(
-      name,
-      {
-        region,
-        subnetIds: args.subnetIds,
-        description: "dr-stack PostgreSQL: private subnets",
-        tags,
-      },
-      child,
-    );
-
-    // No inline rules and no egress: RDS replication and backups travel on AWS's own network, and
-    // the provider removes the default allow-all egress rule of a group it creates.
-    const sg = new aws.ec2.SecurityGroup(
-      name,
+    const { subnetGroup: subnets, securityGroup: sg } = postgresAccess(
+      { subnetGroup: name, securityGroup: name, fromNodes: `${name}-from-nodes` },
       {
         region,
         vpcId: args.vpcId,
-        description: "dr-stack PostgreSQL: 5432 from the cluster nodes only",
-        tags: { ...tags, Name: name },
-      },
-      child,
-    );
-    new aws.vpc.SecurityGroupIngressRule(
-      `${name}-from-nodes`,
-      {
-        region,
-        securityGroupId: sg.id,
-        referencedSecurityGroupId: args.clientSecurityGroupId,
-        ipProtocol: "tcp",
-        fromPort: 5432,
-        toPort: 5432,
-        description: "PostgreSQL from the EKS nodes",
+        subnetIds: args.subnetIds,
+        clientSecurityGroupId: args.clientSecurityGroupId,
+        descriptions: {
+          subnetGroup: "dr-stack PostgreSQL: private subnets",
+          securityGroup: "dr-stack PostgreSQL: 5432 from the cluster nodes only",
+          fromNodes: "PostgreSQL from the EKS nodes",
+        },
+        nameTag: name,
         tags,
       },
       child,

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { EbsCsiDriver } from "./ebsCsi";
 import { kubeconfigFor } from "./kubeconfig";
 
 /** Control-plane logs that an incident review needs: who called the API, and how they authenticated. */
@@ -39,8 +40,9 @@ export interface ClusterArgs {
   /** @default 4 */
   readonly nodeMaxSize?: number;
   /**
-   * Root volume of each node, GiB: the drill's dump download and scratch PGDATA (emptyDir) live
-   * on it. EKS's own default is 20 GiB. @default 80
+   * Root volume of each node, GiB: the AMI, images, logs and the jobs' emptyDirs. The drill's
+   * download and PGDATA are EBS volumes of their own (the EBS CSI add-on), not on it. EKS's own
+   * default is 20 GiB. @default 80
    */
   readonly nodeDiskSizeGb?: number;
   /** Days to keep control-plane logs. @default 90 */
@@ -102,7 +104,8 @@ function servicePrincipalTrust(service: string): string {
 /**
  * One site's EKS cluster: secrets encrypted with the site key, control-plane logs, a private API
  * endpoint, access entries, a managed node group in private subnets, an OIDC provider for
- * workload identity (IRSA), the core add-ons, and a Kubernetes provider for what runs inside.
+ * workload identity (IRSA), the core add-ons, the EBS CSI driver (with its IRSA role), and a
+ * Kubernetes provider for what runs inside.
  */
 export class Cluster extends pulumi.ComponentResource {
   public readonly clusterName: pulumi.Output<string>;
@@ -112,6 +115,8 @@ export class Cluster extends pulumi.ComponentResource {
   /** Issuer without `https://`, as IAM trust-policy condition keys spell it. */
   public readonly oidcIssuer: pulumi.Output<string>;
   public readonly kubeconfig: pulumi.Output<string>;
+  /** The EBS CSI controller's IRSA role. */
+  public readonly ebsCsiRoleArn: pulumi.Output<string>;
   public readonly provider: k8s.Provider;
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -275,11 +280,29 @@ export class Cluster extends pulumi.ComponentResource {
       child,
     );
 
+    const oidcIssuer = issuerUrl.apply((u) => u.replace(/^https:\/\//, ""));
+    // Provisions the drill's scratch volumes.
+    const ebsCsi = new EbsCsiDriver(
+      `${name}-ebs-csi`,
+      {
+        region,
+        clusterName: cluster.name,
+        oidcProviderArn: oidc.arn,
+        oidcIssuer,
+        nodeGroup,
+        kmsKeyArn: args.kmsKeyArn,
+        partition: args.partition ?? "aws",
+        tags,
+      },
+      child,
+    );
+
     this.clusterName = cluster.name;
     this.endpoint = cluster.endpoint;
     this.clusterSecurityGroupId = cluster.vpcConfig.apply((v) => v.clusterSecurityGroupId ?? "");
     this.oidcProviderArn = oidc.arn;
-    this.oidcIssuer = issuerUrl.apply((u) => u.replace(/^https:\/\//, ""));
+    this.oidcIssuer = oidcIssuer;
+    this.ebsCsiRoleArn = ebsCsi.roleArn;
     this.kubeconfig = pulumi.secret(
       pulumi
         .all([cluster.name, cluster.endpoint, cluster.certificateAuthority])
@@ -299,6 +322,7 @@ export class Cluster extends pulumi.ComponentResource {
       oidcProviderArn: this.oidcProviderArn,
       oidcIssuer: this.oidcIssuer,
       kubeconfig: this.kubeconfig,
+      ebsCsiRoleArn: this.ebsCsiRoleArn,
       provider: this.provider,
     });
   }

@@ -3,9 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { planSubnets } from "./subnets";
 
 /**
- * Zone IDs whose AZ does not host EKS control planes: EKS refuses cluster subnets there
- * (UnsupportedAvailabilityZoneException). From the EKS user guide, "Subnet requirements and
- * considerations" (https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html#network-requirements-subnets).
+ * Zone IDs whose AZ does not host EKS control planes: EKS refuses cluster subnets there with
+ * UnsupportedAvailabilityZoneException ("at least one of your specified cluster subnets is in an
+ * Availability Zone that does not support Amazon EKS"; its `validZones` lists the usable ones,
+ * https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html#API_CreateCluster_Errors).
+ * The list itself is eksctl's `zoneIDsToAvoid` (us-east-1 use1-az3, us-west-1 usw1-az2,
+ * ca-central-1 cac1-az3; its cn-north-1 entry is outside the partitions this stack runs in),
+ * https://github.com/eksctl-io/eksctl/blob/f4d4076ee22c9026a11a70434b802a7e0f61bd46/pkg/az/az.go.
+ * The EKS user guide's "VPC and subnet requirements" page
+ * (https://docs.aws.amazon.com/eks/latest/userguide/network_reqs.html) was searched for a list
+ * of zone IDs and none was found in what could be read here (no source beyond eksctl's), so
+ * a new unsupported zone shows as that exception on the first `up`, naming the valid zones.
  * By zone ID, because zone *names* map to different physical AZs in each account
  * (https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html).
  */

@@ -1,9 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy, serviceAccountSubject } from "../backups/identity";
+import { irsaTrustPolicy, serviceAccountSubject } from "../platform/irsa";
 import { jobActivity, TTL_SECONDS_AFTER_FINISHED } from "../backups/cronJobs";
 import { backupPodSpec } from "../backups/pod";
+import { NODE_DISK_GIB } from "../backups/resources";
 import type { Role } from "../config";
 import { cronError, isIanaTimeZone } from "../validation";
 
@@ -283,7 +284,11 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
                     env,
                     resources: {
                       requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "64Mi" },
-                      limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "128Mi" },
+                      limits: {
+                        cpu: "500m",
+                        memory: "512Mi",
+                        "ephemeral-storage": `${NODE_DISK_GIB.restoreCheck * 1024}Mi`,
+                      },
                     },
                   },
                 }),

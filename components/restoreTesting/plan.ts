@@ -1,6 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { awsCronError } from "../validation";
+import { serviceTrustPolicy } from "../serviceTrust";
+import { postgresAccess } from "../database/access";
 
 /** The two monthly tests: the newest recovery point, and one picked at random from the window. */
 export const RESTORE_TESTS = ["latest", "random"] as const;
@@ -168,17 +170,9 @@ export class RestoreTesting extends pulumi.ComponentResource {
       `${name}-role`,
       {
         description: `AWS Backup restore testing of ${args.namePrefix}: restores RDS recovery points`,
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Principal: { Service: "backup.amazonaws.com" },
-              Action: "sts:AssumeRole",
-              Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
-            },
-          ],
-        }),
+        assumeRolePolicy: JSON.stringify(
+          serviceTrustPolicy("backup.amazonaws.com", args.accountId),
+        ),
         tags,
       },
       child,
@@ -194,37 +188,24 @@ export class RestoreTesting extends pulumi.ComponentResource {
       child,
     );
 
-    const subnets = new aws.rds.SubnetGroup(
-      `${name}-subnets`,
-      {
-        region,
-        subnetIds: args.subnetIds,
-        description: "dr-stack restore tests: private subnets for restored copies",
-        tags,
-      },
-      child,
-    );
     // No egress and no rule but 5432 from the nodes: a restored copy of production talks to nobody.
-    const sg = new aws.ec2.SecurityGroup(
-      `${name}-sg`,
+    const { subnetGroup: subnets, securityGroup: sg } = postgresAccess(
+      {
+        subnetGroup: `${name}-subnets`,
+        securityGroup: `${name}-sg`,
+        fromNodes: `${name}-from-nodes`,
+      },
       {
         region,
         vpcId: args.vpcId,
-        description: "dr-stack restore tests: 5432 from the cluster nodes only",
-        tags: { ...tags, Name: `${name}-restored` },
-      },
-      child,
-    );
-    new aws.vpc.SecurityGroupIngressRule(
-      `${name}-from-nodes`,
-      {
-        region,
-        securityGroupId: sg.id,
-        referencedSecurityGroupId: args.clientSecurityGroupId,
-        ipProtocol: "tcp",
-        fromPort: 5432,
-        toPort: 5432,
-        description: "drctl restore-test from the EKS nodes",
+        subnetIds: args.subnetIds,
+        clientSecurityGroupId: args.clientSecurityGroupId,
+        descriptions: {
+          subnetGroup: "dr-stack restore tests: private subnets for restored copies",
+          securityGroup: "dr-stack restore tests: 5432 from the cluster nodes only",
+          fromNodes: "drctl restore-test from the EKS nodes",
+        },
+        nameTag: `${name}-restored`,
         tags,
       },
       child,

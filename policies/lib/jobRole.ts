@@ -4,8 +4,16 @@ import { conditionValues, list, statements } from "./iam";
 import { ofTypes, propsOf, referencing, TYPES } from "./resources";
 
 /**
+ * ServiceAccounts of the cluster's own add-ons (the EBS CSI controller, `ebs-csi-controller-sa`),
+ * never a job's: their permissions are AWS's managed add-on policies (the EBS CSI driver must
+ * delete the volumes it provisioned, reclaimPolicy Delete), and no job runs in kube-system.
+ */
+const ADDON_SUBJECT_PREFIX = "system:serviceaccount:kube-system:";
+
+/**
  * Whether a role is a job identity: assumed by pods, through the cluster's OIDC provider for a
- * Kubernetes ServiceAccount (IRSA, `system:serviceaccount:` subject) or through EKS Pod Identity.
+ * Kubernetes ServiceAccount (IRSA, `system:serviceaccount:` subject outside kube-system) or
+ * through EKS Pod Identity.
  * https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
  * https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html
  */
@@ -19,8 +27,10 @@ export function isJobRole(role: PolicyResource): boolean {
       Object.keys(s.Condition?.[op] ?? {})
         .filter((k) => k.endsWith(":sub"))
         .some((k) =>
-          (conditionValues(s, op, k) ?? []).some((v) =>
-            String(v).startsWith("system:serviceaccount:"),
+          (conditionValues(s, op, k) ?? []).some(
+            (v) =>
+              String(v).startsWith("system:serviceaccount:") &&
+              !String(v).startsWith(ADDON_SUBJECT_PREFIX),
           ),
         ),
     );

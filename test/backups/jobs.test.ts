@@ -73,6 +73,8 @@ describe("backup CronJobs on the primary", () => {
     expect(envOf(drctlOf(jobs["backup-weekly"]))).toEqual({
       ...common,
       DRCTL_TIER: "weekly",
+      // Contract C6: pg_dump's --jobs (jobs.parallelJobs, default 1: custom format, one stream).
+      DRCTL_JOBS: "1",
       PGHOST: run.outputs.dbEndpoint,
       // The backup login's secret (it exists in every role), never the master (contract C2).
       DRCTL_DB_SECRET_ARN: run.outputs.dbBackupLoginSecretArn,
@@ -92,6 +94,9 @@ describe("backup CronJobs on the primary", () => {
       ...common,
       DRCTL_SCRATCH_URL: "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=disable",
       DRCTL_SMOKE_SQL: "[]",
+      DRCTL_JOBS: "1",
+      // Contract C6: 8Gi (jobs.drillScratchStorage's default) = 8 * 2^30 bytes, each volume.
+      DRCTL_SCRATCH_BYTES: "8589934592",
     });
     for (const cj of Object.values(jobs)) {
       expect(drctlOf(cj).image).toBe(
@@ -190,10 +195,13 @@ describe("backup CronJobs on the primary", () => {
         ]);
       }
     }
-    expect(drctlOf(jobs["backup-daily"]).resources).toEqual({
-      requests: { cpu: "250m", memory: "256Mi", "ephemeral-storage": "256Mi" },
-      limits: { cpu: "1", memory: "1Gi", "ephemeral-storage": "2Gi" },
-    });
+    // One job: drctl and one pg_dump, a core each at most (components/backups/resources.ts).
+    for (const n of ["backup-daily", "verify-daily", "restore-drill", "backup-status"]) {
+      expect(drctlOf(jobs[n]).resources, n).toEqual({
+        requests: { cpu: "250m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+        limits: { cpu: "2", memory: "1Gi", "ephemeral-storage": "2Gi" },
+      });
+    }
   });
 
   it("gives the drill a scratch PostgreSQL of the database's major version as a native sidecar", async () => {
@@ -268,13 +276,12 @@ describe("backup CronJobs on the primary", () => {
     const pg17 = `postgres:17.2@sha256:${"ab".repeat(32)}`;
     const run = await runStack("primary", {
       database: { engineVersion: "17" },
-      // The node disk holds the drill's dump and scratch PGDATA (cluster.nodeDiskSizeGb floor).
-      cluster: { nodeDiskSizeGb: 100 },
       jobs: {
         scratchImage: pg17,
         timeZone: "Europe/Berlin",
         smokeSql: ["select 1 from orders limit 1"],
-        drillScratchStorage: "40Gi",
+        drillScratchStorage: "1.5Ti",
+        parallelJobs: 4,
         schedules: { drill: "30 1 3 * *" },
       },
     });
@@ -285,7 +292,27 @@ describe("backup CronJobs on the primary", () => {
     expect(envOf(drctlOf(drill)).DRCTL_SMOKE_SQL).toBe('["select 1 from orders limit 1"]');
     for (const volume of ["pgdata", "tmp"]) {
       const claim = podOf(drill).volumes.find((v: any) => v.name === volume).ephemeral;
-      expect(claim.volumeClaimTemplate.spec.resources).toEqual({ requests: { storage: "40Gi" } });
+      expect(claim.volumeClaimTemplate.spec.resources).toEqual({ requests: { storage: "1.5Ti" } });
+    }
+    // 1.5 * 2^40: the quantity read exactly, fractions included (contract C6).
+    expect(envOf(drctlOf(drill)).DRCTL_SCRATCH_BYTES).toBe("1649267441664");
+    // pg_dump -j 4 is a leader and 4 workers; pg_restore -j 4 is 4 backends on the scratch server.
+    // The drill pod requests 625m + 875m = 1.5 cores: it still fits an m6i.large (2 vCPU).
+    for (const n of ["backup-daily", "backup-weekly", "backup-monthly", "restore-drill"]) {
+      expect(envOf(drctlOf(jobs[n])).DRCTL_JOBS, n).toBe("4");
+      expect(drctlOf(jobs[n]).resources, n).toEqual({
+        requests: { cpu: "625m", memory: "448Mi", "ephemeral-storage": "256Mi" },
+        limits: { cpu: "5", memory: "1792Mi", "ephemeral-storage": "2Gi" },
+      });
+    }
+    expect(podOf(drill).initContainers[0].resources).toEqual({
+      requests: { cpu: "875m", memory: "1792Mi", "ephemeral-storage": "512Mi" },
+      limits: { cpu: "5", memory: "3584Mi", "ephemeral-storage": "1Gi" },
+    });
+    // verify and status run no workers: their pods stay at one job's size, without DRCTL_JOBS.
+    for (const n of ["verify-daily", "backup-status"]) {
+      expect(envOf(drctlOf(jobs[n])).DRCTL_JOBS, n).toBeUndefined();
+      expect(drctlOf(jobs[n]).resources.limits.cpu, n).toBe("2");
     }
     for (const cj of Object.values(jobs)) expect(cj.spec.timeZone).toBe("Europe/Berlin");
   });
@@ -295,7 +322,14 @@ describe("backup CronJobs on the primary", () => {
       "dr-stack:jobs.timeZone: must be an IANA time zone",
     );
     await expect(runStack("primary", { jobs: { drillScratchStorage: "40GB" } })).rejects.toThrow(
-      "dr-stack:jobs.drillScratchStorage: must be a Kubernetes quantity such as 8Gi",
+      'dr-stack:jobs.drillScratchStorage: "40GB" is not a Kubernetes quantity: a number with an ' +
+        "optional suffix Ki/Mi/Gi/Ti/Pi/Ei, k/M/G/T/P/E or an exponent (e.g. 8Gi, 500G, 1.5Ti)",
+    );
+    await expect(runStack("primary", { jobs: { drillScratchStorage: "0Gi" } })).rejects.toThrow(
+      'dr-stack:jobs.drillScratchStorage: "0Gi" must be greater than zero, as the API server requires of a claim',
+    );
+    await expect(runStack("primary", { jobs: { parallelJobs: 0 } })).rejects.toThrow(
+      "dr-stack:jobs.parallelJobs:",
     );
   });
 

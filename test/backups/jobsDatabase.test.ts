@@ -6,11 +6,8 @@ import {
   scratchImageProblem,
   type BackupJobsArgs,
 } from "../../components/backups/jobs";
-import {
-  httpsExcept,
-  jobActivity,
-  validateBackupCronJobsArgs,
-} from "../../components/backups/cronJobs";
+import { jobActivity, validateBackupCronJobsArgs } from "../../components/backups/cronJobs";
+import { httpsExcept } from "../../components/backups/egress";
 import { computedState, mockCall } from "../support/mocks";
 
 /**

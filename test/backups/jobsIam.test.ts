@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { irsaTrustPolicy, jobPolicyDocument } from "../../components/backups/identity";
+import { jobPolicyDocument } from "../../components/backups/identity";
+import { irsaTrustPolicy } from "../../components/platform/irsa";
 import { ROLES } from "../../components/config";
 import * as naming from "../../components/naming";
 import { runStack, type StackRun } from "../harness";

@@ -1,4 +1,10 @@
+import { CreateJobCommand, S3ControlClient } from "@aws-sdk/client-s3-control";
+import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
+import { batchReplicationRoleArn } from "../../components/naming";
+import { AwsSites } from "../../drctl/src/failover/awsSites";
+import type { StackOps } from "../../drctl/src/failover/ports";
+import type { Topology } from "../../drctl/src/failover/topology";
 import { harness, moveCalls, readReport, type Harness } from "./fakes";
 
 /** A failover to usw2 made while us-east-1 hung, then us-east-1 comes back. */
@@ -86,5 +92,64 @@ describe("drctl failover reconnect --to usw2", () => {
       status: "done",
       note: "stack primary says fenced: nothing to reconcile",
     });
+  });
+});
+
+describe("the Batch Replication job's role (AwsSites, against the S3 Control SDK's command stream)", () => {
+  const topology = {
+    sites: [
+      { site: "use1", stack: "primary", region: "us-east-1", role: "fenced" },
+      { site: "usw2", stack: "dr", region: "us-west-2", role: "primary" },
+    ],
+    config: { name: "acme-dr", accountId: "111122223333", partition: "aws" },
+  } as unknown as Topology;
+  // Any read of a stack's outputs fails the test: the role is named, not looked up (DESIGN §2a).
+  const ops = {
+    outputs: () => Promise.reject(new Error("the role must not come from a stack's outputs")),
+  } as unknown as StackOps;
+
+  async function createJob(env: NodeJS.ProcessEnv) {
+    const s3control = mockClient(S3ControlClient);
+    s3control.on(CreateJobCommand).resolves({ JobId: "job-42" });
+    try {
+      const job = await new AwsSites(topology, ops, env).startBatchReplication(
+        "usw2",
+        new AbortController().signal,
+      );
+      const calls = s3control.commandCalls(CreateJobCommand);
+      expect(calls).toHaveLength(1);
+      return { job, input: calls[0].args[0].input };
+    } finally {
+      s3control.restore();
+    }
+  }
+
+  it("runs as the role the dr stack pre-provisions, named by naming.ts, reporting under reports/", async () => {
+    const { job, input } = await createJob({});
+    expect(job).toEqual({
+      jobId: "job-42",
+      region: "us-west-2",
+      bucket: "acme-dr-usw2-backups-111122223333",
+    });
+    // components/backups/batchReplication.ts creates exactly this role in every role of the stack.
+    expect(input.RoleArn).toBe("arn:aws:iam::111122223333:role/acme-dr-usw2-s3-batch-repl");
+    expect(input.RoleArn).toBe(
+      batchReplicationRoleArn(
+        { name: "acme-dr", accountId: "111122223333" },
+        { site: "usw2", region: "us-west-2" },
+      ),
+    );
+    expect(input.Operation).toEqual({ S3ReplicateObject: {} });
+    // The role may write only under this prefix (its policy's WriteReportAndManifest statement).
+    expect(input.Report).toMatchObject({
+      Bucket: "arn:aws:s3:::acme-dr-usw2-backups-111122223333",
+      Prefix: "reports/batch-replication",
+    });
+  });
+
+  it("takes DRCTL_BATCH_REPLICATION_ROLE_ARN as an override", async () => {
+    const override = "arn:aws:iam::111122223333:role/break-glass-batch";
+    const { input } = await createJob({ DRCTL_BATCH_REPLICATION_ROLE_ARN: override });
+    expect(input.RoleArn).toBe(override);
   });
 });

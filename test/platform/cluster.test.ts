@@ -70,7 +70,7 @@ describe("EKS cluster", () => {
         .ofType("aws:eks/addon:Addon")
         .map((a) => a.inputs.addonName)
         .sort(),
-    ).toEqual(["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+    ).toEqual(["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
     const coredns = run.named("acme-dr-use1-eks-coredns");
     expect(coredns.dependsOn).toContain(nodes.urn);
     expect(run.one("aws:eks/accessEntry:AccessEntry").inputs.principalArn).toBe(

@@ -157,7 +157,7 @@ describe("dr-stack-guard over the analyzer protocol", { timeout: 300_000 }, () =
       [
         bucket.urn,
         "Backup buckets keep every object version (versioning Enabled).\n" +
-          `backup bucket ${bucket.outputs.bucket} has no BucketVersioning: add one with ` +
+          `backup bucket ${bucket.state.bucket} has no BucketVersioning: add one with ` +
           'versioningConfiguration.status "Enabled"',
       ],
     ]);

@@ -229,7 +229,7 @@ export class AnalyzerHost {
         a.setUrn(r.urn);
         a.setType(r.type);
         a.setName(r.name);
-        a.setProperties(struct(r.outputs));
+        a.setProperties(struct(r.state));
         a.setOptions(options(r));
         if (r.parent) a.setParent(r.parent);
         a.setDependenciesList(r.dependsOn);

@@ -6,17 +6,11 @@ import {
   restoreTestingArgsProblems,
   restoreTestingPlanName,
 } from "../../components/restoreTesting/plan";
-import { runStack, type StackRun } from "../harness";
+import { runStack, STACK_ROLES, type StackRun } from "../harness";
 
 const USE1_DB = "arn:aws:rds:us-east-1:111122223333:db:acme-dr-use1-pg";
 const USW2_DB = "arn:aws:rds:us-west-2:111122223333:db:acme-dr-usw2-pg";
-const ROLES = [
-  ["primary", "primary"],
-  ["primary", "fenced"],
-  ["dr", "standby"],
-  ["dr", "promoting"],
-  ["dr", "primary"],
-] as const;
+const ROLES = STACK_ROLES;
 
 const plans = (run: StackRun) =>
   run.ofType("aws:backup/restoreTestingPlan:RestoreTestingPlan").map((p) => p.inputs);

@@ -20,11 +20,6 @@ export interface RegisteredResource {
   readonly parent: string | undefined;
   /** Inputs as the provider would receive them, secrets unwrapped. */
   readonly inputs: Record<string, any>;
-  /**
-   * State the mocks returned: the outputs the CLI hands stack policies, secrets unwrapped. Empty
-   * for component resources, whose state the mock monitor keeps in its own encoding.
-   */
-  readonly outputs: Record<string, any>;
   /** False for component resources. */
   readonly custom: boolean;
   readonly id: string;
@@ -38,7 +33,12 @@ export interface RegisteredResource {
   readonly provider: string | undefined;
   /** URNs each input property depends on (how the CLI links split S3 resources to their bucket). */
   readonly propertyDependencies: Record<string, string[]>;
-  /** What the (mocked) provider returned as the resource's state: what the next `up` diffs against. */
+  /**
+   * What the (mocked) provider returned as the resource's state, as it travels on the wire (JSON:
+   * undefined values dropped) with secrets unwrapped: what the next `up` diffs against, and the
+   * outputs the CLI hands stack policies. Empty for component resources, whose state the mock
+   * monitor keeps in its own encoding.
+   */
   readonly state: Record<string, any>;
 }
 
@@ -148,7 +148,7 @@ export async function runProgramWith(
 ): Promise<StackRun> {
   resetModules();
   const region = typeof config["aws:region"] === "string" ? config["aws:region"] : "us-east-1";
-  const meta = new Map<string, Omit<RegisteredResource, "id" | "state" | "outputs">>();
+  const meta = new Map<string, Omit<RegisteredResource, "id" | "state">>();
   const failures: string[] = [];
   const invokes: Invoke[] = [];
 
@@ -213,10 +213,7 @@ export async function runProgramWith(
   const registered = [...meta.values()].map((m) => ({
     ...m,
     id: monitor.resources.get(m.urn)?.id ?? "",
-    state: unwrapSecrets(monitor.resources.get(m.urn)?.state ?? {}) as Record<string, any>,
-    // Through JSON as the state travels on the wire (which drops undefined values); still in
-    // the wire's form apart from secrets, as the CLI hands it to a policy pack.
-    outputs: m.custom
+    state: m.custom
       ? (unwrapSecrets(
           JSON.parse(JSON.stringify(monitor.resources.get(m.urn)?.state ?? {})),
         ) as Record<string, any>)

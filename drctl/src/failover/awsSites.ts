@@ -9,6 +9,8 @@ import { Client, type ClientConfig } from "pg";
 import {
   backupBucketArn,
   backupBucketName,
+  batchReplicationReportPrefix,
+  batchReplicationRoleArn,
   dbMasterSecretName,
   trafficControl,
   type NamingInput,
@@ -29,7 +31,10 @@ import type { Topology } from "./topology";
 
 /** Environment variable holding a connection URL that overrides the lookup for `site`. */
 export const dbUrlVar = (site: string): string => `DRCTL_DB_URL_${site.toUpperCase()}`;
-/** The S3 Batch Operations role a reconnect's Batch Replication job runs as. */
+/**
+ * Overrides the S3 Batch Operations role a reconnect's Batch Replication job runs as; by default
+ * the one each stack pre-provisions, named by naming.batchReplicationRoleArn.
+ */
 export const BATCH_ROLE_VAR = "DRCTL_BATCH_REPLICATION_ROLE_ARN";
 
 /**
@@ -196,20 +201,14 @@ export class AwsSites implements Probes, Controls {
    * replication status is NONE or FAILED
    * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html,
    * https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html). Needs the live
-   * replication config back first (the links step), and a Batch Operations role.
+   * replication config back first (the links step), and the site's Batch Operations role, which
+   * every stack pre-provisions (components/backups/batchReplication.ts; DRCTL_BATCH_REPLICATION_ROLE_ARN
+   * overrides it).
    */
   async startBatchReplication(site: string, signal: AbortSignal): Promise<BatchReplicationJob> {
     const r = this.ref(site);
-    const outputs = await this.ops.outputs(r.stack, signal);
-    const roleArn =
-      this.env[BATCH_ROLE_VAR] || (outputs.batchReplicationRoleArn as string | undefined);
-    if (!roleArn) {
-      throw new Error(
-        `no role for the S3 Batch Replication job: stack ${r.stack} has no batchReplicationRoleArn output ` +
-          `and ${BATCH_ROLE_VAR} is not set. Create a Batch Operations role (docs/runbooks/region-failover.md), ` +
-          `export ${BATCH_ROLE_VAR}=<its ARN> and re-run; the run resumes here`,
-      );
-    }
+    // Named, not read from the stack's outputs: no state of either stack is needed (DESIGN §2a).
+    const roleArn = this.env[BATCH_ROLE_VAR] || batchReplicationRoleArn(this.naming, r);
     const bucketArn = backupBucketArn(this.naming, r);
     const out = await new S3ControlClient({ region: r.region, maxAttempts: 1 }).send(
       new CreateJobCommand({
@@ -226,7 +225,7 @@ export class AwsSites implements Probes, Controls {
         Report: {
           Enabled: true,
           Bucket: bucketArn,
-          Prefix: "reports/batch-replication",
+          Prefix: batchReplicationReportPrefix,
           Format: "Report_CSV_20180820",
           ReportScope: "FailedTasksOnly",
         },

@@ -1,20 +1,10 @@
 import * as aws from "@pulumi/aws";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { lifecycles, ruleTier } from "../../../lib/backupPlan";
-import { daysProperty, thresholds } from "../../../lib/config";
-
-interface Config {
-  dailyDays: number;
-  weeklyDays: number;
-  monthlyDays: number;
-}
+import { tierDaysProperties, tierFloors } from "../../../lib/config";
 
 const configSchema = {
-  properties: {
-    dailyDays: daysProperty("Fewest days a daily recovery point is kept.", 7),
-    weeklyDays: daysProperty("Fewest days a weekly recovery point is kept.", 28),
-    monthlyDays: daysProperty("Fewest days a monthly recovery point is kept.", 365),
-  },
+  properties: tierDaysProperties((tier) => `Fewest days a ${tier} recovery point is kept.`),
 };
 
 /**
@@ -35,12 +25,10 @@ export const drBackupPlanRetention: ResourceValidationPolicy = {
   url: "https://docs.aws.amazon.com/aws-backup/latest/devguide/creating-a-backup-plan.html",
   configSchema,
   validateResource: validateResourceOfType(aws.backup.Plan, (plan, args, reportViolation) => {
-    const cfg = thresholds<Config>(configSchema, args);
+    const floors = tierFloors(configSchema, args);
     for (const rule of plan.rules ?? []) {
       const tier = ruleTier(rule) ?? "daily";
-      const floor = { daily: cfg.dailyDays, weekly: cfg.weeklyDays, monthly: cfg.monthlyDays }[
-        tier
-      ];
+      const floor = floors[tier];
       for (const { where, lifecycle } of lifecycles(rule)) {
         if (lifecycle.deleteAfter !== undefined && lifecycle.deleteAfter < floor) {
           reportViolation(

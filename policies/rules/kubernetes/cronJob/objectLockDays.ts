@@ -1,22 +1,12 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { daysProperty, thresholds } from "../../../lib/config";
+import { tierDaysProperties, tierFloors } from "../../../lib/config";
 import { containers, envOf, jobName, type CronJobSpec } from "../../../lib/cronJob";
 import { enabledRules, rulePrefix, TIER_PREFIXES, type Tier } from "../../../lib/lifecycle";
 import { attachedTo, bucketName, ofTypes, propsOf, TYPES } from "../../../lib/resources";
 import { LOCK_MODES } from "../../s3/bucket/objectLock";
 
-interface Config {
-  dailyDays: number;
-  weeklyDays: number;
-  monthlyDays: number;
-}
-
 const configSchema = {
-  properties: {
-    dailyDays: daysProperty("Fewest days a daily/ backup is locked.", 7),
-    weeklyDays: daysProperty("Fewest days a weekly/ backup is locked.", 28),
-    monthlyDays: daysProperty("Fewest days a monthly/ backup is locked.", 365),
-  },
+  properties: tierDaysProperties((tier) => `Fewest days a ${tier}/ backup is locked.`),
 };
 
 const TIERS = Object.keys(TIER_PREFIXES) as Tier[];
@@ -67,12 +57,7 @@ export const drKubernetesCronJobObjectLockDays: StackValidationPolicy = {
   url: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html",
   configSchema,
   validateStack: (args, reportViolation) => {
-    const cfg = thresholds<Config>(configSchema, args);
-    const floors: Record<Tier, number> = {
-      daily: cfg.dailyDays,
-      weekly: cfg.weeklyDays,
-      monthly: cfg.monthlyDays,
-    };
+    const floors = tierFloors(configSchema, args);
     for (const r of ofTypes(args.resources, TYPES.cronJob)) {
       const job = propsOf<CronJobSpec>(r) as CronJobSpec;
       for (const c of containers(job)) {

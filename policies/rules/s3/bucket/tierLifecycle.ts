@@ -1,5 +1,10 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { daysProperty, thresholds } from "../../../lib/config";
+import {
+  thresholds,
+  tierDaysProperties,
+  tierFloors,
+  type TierDaysConfig,
+} from "../../../lib/config";
 import {
   enabledRules,
   overlaps,
@@ -15,18 +20,13 @@ import {
   TYPES,
 } from "../../../lib/resources";
 
-interface Config {
-  dailyDays: number;
-  weeklyDays: number;
-  monthlyDays: number;
+interface Config extends TierDaysConfig {
   backupBucketPattern: string;
 }
 
 const configSchema = {
   properties: {
-    dailyDays: daysProperty("Days a daily/ dump is kept at least.", 7),
-    weeklyDays: daysProperty("Days a weekly/ dump is kept at least.", 28),
-    monthlyDays: daysProperty("Days a monthly/ dump is kept at least.", 365),
+    ...tierDaysProperties((tier) => `Days a ${tier}/ dump is kept at least.`),
     backupBucketPattern: BACKUP_BUCKET_PATTERN_PROPERTY,
   },
 };
@@ -50,11 +50,7 @@ export const drS3BucketTierLifecycle: StackValidationPolicy = {
   configSchema,
   validateStack: (args, reportViolation) => {
     const cfg = thresholds<Config>(configSchema, args);
-    const floors: Record<Tier, number> = {
-      daily: cfg.dailyDays,
-      weekly: cfg.weeklyDays,
-      monthly: cfg.monthlyDays,
-    };
+    const floors = tierFloors(configSchema, args);
     for (const bucket of backupBuckets(args.resources, cfg.backupBucketPattern)) {
       const name = bucketName(bucket);
       const configs = attachedTo(args.resources, TYPES.lifecycle, bucket);
