@@ -126,13 +126,7 @@ export function ruleLifecycle(r: BackupRule): { deleteAfter: number; coldStorage
     : { deleteAfter: r.deleteAfterDays, coldStorageAfter: r.coldStorageAfterDays };
 }
 
-/**
- * Trust: only AWS Backup acting for this account. AWS Backup's service-role page shows the
- * `backup.amazonaws.com` principal; no AWS Backup page documents `aws:SourceArn` on its role
- * assumption, so only `aws:SourceAccount` is required (confused deputy).
- * https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
- * https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
- */
+/** Trust: AWS Backup acting for this account (why `aws:SourceAccount` is `IfExists`: ../serviceTrust.ts). */
 export function backupServiceTrustPolicy(accountId: string): object {
   return serviceTrustPolicy("backup.amazonaws.com", accountId);
 }

@@ -124,14 +124,7 @@ export function validateReplicationArgs(args: BackupReplicationArgs): void {
   }
 }
 
-/**
- * Trust: only S3 acting for this account may assume the replication role (confused deputy,
- * https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). The S3 replication
- * guide's trust policy names S3 and nothing else; no AWS page says S3 sets `aws:SourceArn` when it
- * assumes a replication role, so only `aws:SourceAccount` is required here (a positive condition
- * on a key the caller does not send evaluates false and would stop replication).
- * https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html
- */
+/** Trust: S3 acting for this account (why `aws:SourceAccount` is `IfExists`: ../serviceTrust.ts). */
 export function replicationTrustPolicy(accountId: string): object {
   return serviceTrustPolicy("s3.amazonaws.com", accountId);
 }

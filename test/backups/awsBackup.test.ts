@@ -67,7 +67,7 @@ describe("AWS Backup on the primary", () => {
         Effect: "Allow",
         Principal: { Service: "backup.amazonaws.com" },
         Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } },
+        Condition: { StringEqualsIfExists: { "aws:SourceAccount": "111122223333" } },
       },
     ]);
     const attachments = run

@@ -15,7 +15,7 @@ describe("S3 Batch Replication role (drctl failover reconnect)", () => {
           Effect: "Allow",
           Principal: { Service: "batchoperations.s3.amazonaws.com" },
           Action: "sts:AssumeRole",
-          Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } },
+          Condition: { StringEqualsIfExists: { "aws:SourceAccount": "111122223333" } },
         },
       ],
     });

@@ -109,7 +109,7 @@ describe("replication from the primary stack (use1 → usw2)", () => {
         Effect: "Allow",
         Principal: { Service: "s3.amazonaws.com" },
         Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } },
+        Condition: { StringEqualsIfExists: { "aws:SourceAccount": "111122223333" } },
       },
     ]);
   });

@@ -129,7 +129,7 @@ describe("restore testing plans: monthly, over this site's vault, in every role"
           Effect: "Allow",
           Principal: { Service: "backup.amazonaws.com" },
           Action: "sts:AssumeRole",
-          Condition: { StringEquals: { "aws:SourceAccount": "111122223333" } },
+          Condition: { StringEqualsIfExists: { "aws:SourceAccount": "111122223333" } },
         },
       ],
     });
