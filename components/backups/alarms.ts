@@ -96,6 +96,35 @@ export interface AlarmSpec {
   readonly actionsEnabled: boolean;
 }
 
+/** The MetricAlarm of a spec, paging `where.topicArn`; every site alarm is built through this. */
+export function metricAlarmArgs(
+  alarmPrefix: string,
+  spec: AlarmSpec,
+  where: { region: string; topicArn: pulumi.Input<string> },
+  tags: Record<string, string>,
+): aws.cloudwatch.MetricAlarmArgs {
+  return {
+    region: where.region,
+    name: `${alarmPrefix}-${spec.key}`,
+    alarmDescription: spec.description,
+    namespace: spec.namespace,
+    metricName: spec.metricName,
+    dimensions: spec.dimensions,
+    statistic: spec.statistic,
+    period: spec.period,
+    evaluationPeriods: spec.evaluationPeriods,
+    datapointsToAlarm: spec.datapointsToAlarm,
+    comparisonOperator: spec.comparisonOperator,
+    threshold: spec.threshold,
+    treatMissingData: spec.treatMissingData,
+    actionsEnabled: spec.actionsEnabled,
+    alarmActions: [where.topicArn],
+    // Recovery is news too: on-call closes the page when the OK arrives.
+    okActions: [where.topicArn],
+    tags,
+  };
+}
+
 /** Replication Time Control's promise: 99.99 % of objects within 15 minutes. */
 export const REPLICATION_LATENCY_SECONDS = 900;
 
@@ -330,26 +359,7 @@ export class BackupAlarms extends pulumi.ComponentResource {
     ): aws.cloudwatch.MetricAlarm =>
       new aws.cloudwatch.MetricAlarm(
         `${name}-${spec.key}`,
-        {
-          region: where.region,
-          name: `${args.alarmPrefix}-${spec.key}`,
-          alarmDescription: spec.description,
-          namespace: spec.namespace,
-          metricName: spec.metricName,
-          dimensions: spec.dimensions,
-          statistic: spec.statistic,
-          period: spec.period,
-          evaluationPeriods: spec.evaluationPeriods,
-          datapointsToAlarm: spec.datapointsToAlarm,
-          comparisonOperator: spec.comparisonOperator,
-          threshold: spec.threshold,
-          treatMissingData: spec.treatMissingData,
-          actionsEnabled: spec.actionsEnabled,
-          alarmActions: [where.topicArn],
-          // Recovery is news too: on-call closes the page when the OK arrives.
-          okActions: [where.topicArn],
-          tags,
-        },
+        metricAlarmArgs(args.alarmPrefix, spec, where, tags),
         { parent: this },
       );
     const alarms = specs.map((s) => alarm(s, { region, topicArn: topic.arn }));

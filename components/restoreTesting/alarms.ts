@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { AlarmSpec } from "../backups/alarms";
+import { metricAlarmArgs, type AlarmSpec } from "../backups/alarms";
 import type { Role } from "../config";
 
 /**
@@ -111,24 +111,12 @@ export class RestoreTestAlarms extends pulumi.ComponentResource {
       (s) =>
         new aws.cloudwatch.MetricAlarm(
           `${name}-${s.key}`,
-          {
-            region: args.region,
-            name: `${args.alarmPrefix}-${s.key}`,
-            alarmDescription: s.description,
-            namespace: s.namespace,
-            metricName: s.metricName,
-            statistic: s.statistic,
-            period: s.period,
-            evaluationPeriods: s.evaluationPeriods,
-            datapointsToAlarm: s.datapointsToAlarm,
-            comparisonOperator: s.comparisonOperator,
-            threshold: s.threshold,
-            treatMissingData: s.treatMissingData,
-            actionsEnabled: s.actionsEnabled,
-            alarmActions: [args.topicArn],
-            okActions: [args.topicArn],
+          metricAlarmArgs(
+            args.alarmPrefix,
+            s,
+            { region: args.region, topicArn: args.topicArn },
             tags,
-          },
+          ),
           { parent: this },
         ),
     );
