@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { BackupJobPurpose } from "../naming";
-import { irsaTrustPolicy, serviceAccountSubject } from "../platform/irsa";
+import { serviceAccountTrust } from "../platform/irsa";
 import { iamRoleNameProblem } from "../validation";
 
 /** The tier prefixes backups live under and the drill's report prefix (DESIGN §4). */
@@ -179,16 +179,18 @@ export class BackupIdentity extends pulumi.ComponentResource {
       );
     }
     const tags = args.tags ?? {};
-    const subject = serviceAccountSubject(args.namespace, args.serviceAccount);
 
     const role = new aws.iam.Role(
       name,
       {
         name: args.roleName,
         description: `drctl ${args.purpose} jobs in ${args.namespace}/${args.serviceAccount}`,
-        assumeRolePolicy: pulumi
-          .all([args.oidcProviderArn, args.oidcIssuer])
-          .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, subject)),
+        assumeRolePolicy: serviceAccountTrust(
+          args.oidcProviderArn,
+          args.oidcIssuer,
+          args.namespace,
+          args.serviceAccount,
+        ),
         tags,
       },
       { parent: this },

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy, serviceAccountSubject } from "./irsa";
+import { serviceAccountTrust } from "./irsa";
 
 /**
  * The Amazon EBS CSI driver as an EKS add-on: what provisions the drill's scratch volumes (generic
@@ -98,15 +98,17 @@ export class EbsCsiDriver extends pulumi.ComponentResource {
     const partition = args.partition ?? "aws";
     const tags = args.tags ?? {};
     const child = { parent: this };
-    const subject = serviceAccountSubject(EBS_CSI.namespace, EBS_CSI.serviceAccount);
 
     const role = new aws.iam.Role(
       name,
       {
         description: `EBS CSI controller (${EBS_CSI.namespace}/${EBS_CSI.serviceAccount})`,
-        assumeRolePolicy: pulumi
-          .all([args.oidcProviderArn, args.oidcIssuer])
-          .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, subject)),
+        assumeRolePolicy: serviceAccountTrust(
+          args.oidcProviderArn,
+          args.oidcIssuer,
+          EBS_CSI.namespace,
+          EBS_CSI.serviceAccount,
+        ),
         tags,
       },
       child,

@@ -1,3 +1,5 @@
+import * as pulumi from "@pulumi/pulumi";
+
 /**
  * IAM roles for service accounts (IRSA): the trust that lets exactly one Kubernetes
  * ServiceAccount of a cluster assume an IAM role through the cluster's OIDC provider.
@@ -34,4 +36,17 @@ export function irsaTrustPolicy(
       },
     ],
   });
+}
+
+/** The IRSA trust of `namespace/serviceAccount`, from the cluster's OIDC provider outputs. */
+export function serviceAccountTrust(
+  oidcProviderArn: pulumi.Input<string>,
+  oidcIssuer: pulumi.Input<string>,
+  namespace: string,
+  serviceAccount: string,
+): pulumi.Output<string> {
+  const subject = serviceAccountSubject(namespace, serviceAccount);
+  return pulumi
+    .all([oidcProviderArn, oidcIssuer])
+    .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, subject));
 }

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { irsaTrustPolicy, serviceAccountSubject } from "../platform/irsa";
+import { serviceAccountTrust } from "../platform/irsa";
 import { jobActivity, TTL_SECONDS_AFTER_FINISHED } from "../backups/cronJobs";
 import { backupPodSpec } from "../backups/pod";
 import { NODE_DISK_GIB } from "../backups/resources";
@@ -187,14 +187,16 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
       "app.kubernetes.io/component": "restore-test",
     };
 
-    const subject = serviceAccountSubject(args.namespaceName, serviceAccountName);
     const role = new aws.iam.Role(
       `${name}-irsa`,
       {
         description: `drctl restore-test in ${args.namespaceName}/${serviceAccountName}`,
-        assumeRolePolicy: pulumi
-          .all([args.oidcProviderArn, args.oidcIssuer])
-          .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, subject)),
+        assumeRolePolicy: serviceAccountTrust(
+          args.oidcProviderArn,
+          args.oidcIssuer,
+          args.namespaceName,
+          serviceAccountName,
+        ),
         tags,
       },
       { parent: this },
