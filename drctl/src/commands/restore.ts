@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
@@ -17,6 +17,9 @@ import { DrctlError, EXIT, UsageError, VerificationError, explain } from "../err
 import { DUMP_FILE, backupPrefix, type TableCount } from "../manifest";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { capture, hashFile } from "../postgres/tools";
+import { referencingKeys, putBackSql, setAsideSql } from "../restore/referencing";
+import { takeSafetyBackup } from "../restore/safetyBackup";
+import { makeScratchDir } from "../restore/scratchDir";
 import { localDirectory } from "../parallel/dirFetch";
 import { openDump } from "../parallel/rangedGet";
 import { Meter, silentSink, type EventSink } from "../progress";
@@ -58,6 +61,14 @@ export interface RestoreOptions {
   readonly noPrivileges?: boolean;
   /** pg_restore --no-owner: the restoring user owns everything. @default false */
   readonly noOwner?: boolean;
+  /**
+   * Before replacing anything in a non-empty target (--confirm), back the whole target database
+   * up into the same store under tier `pre-restore`; the restore starts only once that backup is
+   * committed. @default true
+   */
+  readonly safetyBackup?: boolean;
+  /** Called with the safety backup's id as soon as it is committed, before the target changes. */
+  readonly onSafetyBackup?: (id: string) => void;
   readonly env?: NodeJS.ProcessEnv;
   readonly sink?: EventSink;
 }
@@ -74,8 +85,14 @@ export interface RestoreResult {
   readonly existing: UserObjects;
   /** Roles the target lacked and that the restore creates (NOLOGIN, no password). */
   readonly createdRoles: string[];
-  /** Foreign keys of tables not restored that point at a restored table: not brought back. */
-  readonly notRestored: string[];
+  /**
+   * Foreign keys of tables the restore does not replace that point at one it does, as
+   * `table key → referenced`: set aside during the restore and added back, checked, before it
+   * commits.
+   */
+  readonly referencing: string[];
+  /** The `pre-restore` backup of the target taken before it was changed, if one was. */
+  readonly safetyBackup?: string;
   /** Row-count comparison with the manifest (empty for a dry run). */
   readonly checks: TableCheck[];
   /** True when the target now holds the backup; false after a dry run or a rollback. */
@@ -186,7 +203,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const psql = pgTool("psql", env);
 
   const client = await connect(target, "target database");
-  const scratch = await mkdtemp(join(env.TMPDIR ?? tmpdir(), "drctl-restore-"));
+  const scratch = await makeScratchDir(env.TMPDIR ?? tmpdir());
   try {
     const { existing, createRoles } = await preflight(client, options, jobs);
     sink({ event: "start", op: "restore", id: m.id, target: target.label, jobs, dryRun });
@@ -233,7 +250,6 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const listing = await capture("pg_restore", pgRestore.path, ["-l", file], { env });
     const restoreArgs: string[] = [];
     let contents = summarizeToc(listing);
-    let notRestored: string[] = [];
     if (selected) {
       const present = await targetTables(client);
       const { rows } = await client.query<{ nspname: string }>("select nspname from pg_namespace");
@@ -254,19 +270,28 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       await writeFile(listFile, selection.list, { mode: 0o600 });
       restoreArgs.push(`--use-list=${listFile}`);
       contents = selection.counts;
-      notRestored = selection.notRestored;
     }
+    const names = tables.map((t) => t.qualified);
     const summary = {
       id: m.id,
       target: target.label,
       dryRun,
-      tables: tables.map((t) => t.qualified),
+      tables: names,
       contents,
       existing,
       createdRoles: createRoles,
-      notRestored,
+      referencing: existing.total > 0 ? await referencingKeys(client, names) : [],
     };
     if (dryRun) return { ...summary, checks: [], committed: false, ok: true };
+
+    // What is about to be replaced is backed up first, whole: a --tables restore also drops and
+    // re-adds keys of other tables, and a whole-database backup can be put back by the same
+    // restore command, with or without --tables. Nothing in the target has been changed yet.
+    let safetyBackup: string | undefined;
+    if (existing.total > 0 && options.safetyBackup !== false) {
+      safetyBackup = await takeSafetyBackup(store, target, env, sink);
+      options.onSafetyBackup?.(safetyBackup);
+    }
 
     // --clean --if-exists drops each object of the backup before recreating it, in the same
     // transaction: what --confirm promises (https://www.postgresql.org/docs/current/app-pgrestore.html).
@@ -284,14 +309,17 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         psql: psql.path,
         restoreArgs,
         preamble: createRoleSql,
+        setAside: existing.total > 0 ? setAsideSql(names) : "",
+        epilogue: existing.total > 0 ? putBackSql(names) : "",
         tables,
+        connect: () => connect(target, "target database"),
       });
       checks = outcome.checks;
       const countsDiffer = checks.some((c) => c.actual !== c.expected);
       if (!outcome.committed && !countsDiffer) {
         throw new DrctlError(
-          `restore into ${target.label} failed and was rolled back, the target is as it was: ` +
-            `${outcome.error ?? "unknown error"}`,
+          `restore into ${target.label} failed and the server reports its transaction rolled ` +
+            `back, the target is as it was: ${outcome.error ?? "unknown error"}`,
         );
       }
     } else {
@@ -317,7 +345,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       tables: checks.length,
       ok,
     });
-    return { ...summary, checks, committed: ok, ok };
+    return { ...summary, ...(safetyBackup ? { safetyBackup } : {}), checks, committed: ok, ok };
   } finally {
     await client.end().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });
@@ -325,11 +353,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 }
 
 export const RESTORE_USAGE = `drctl restore ID|latest --target-url URL [--tables a,b] [--jobs N] [--dry-run] [--confirm]
-              [--no-privileges] [--no-owner] [--tier T] [--store URL]
+              [--no-safety-backup] [--no-privileges] [--no-owner] [--tier T] [--store URL]
 Downloads, verifies and restores a backup; with --jobs 1 (the default) in one transaction that
 commits only when every row count matches the manifest. Creates the roles the backup names that
 the target lacks (NOLOGIN, no password). --confirm replaces the backup's objects in a non-empty
-target; --jobs above 1 needs an empty one.`;
+target, after backing the target up under tier pre-restore (--no-safety-backup: without);
+foreign keys of other tables that point at a replaced table are kept and checked. --jobs above 1
+needs an empty target.`;
 
 /** `drctl restore`: exit 2 when the checksum or the row counts do not match. */
 export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
@@ -343,6 +373,7 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
       jobs: { type: "string" },
       "dry-run": { type: "boolean" },
       confirm: { type: "boolean" },
+      "no-safety-backup": { type: "boolean" },
       "no-privileges": { type: "boolean" },
       "no-owner": { type: "boolean" },
       tier: { type: "string" },
@@ -385,6 +416,14 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
     confirm: values.confirm === true,
     noPrivileges: values["no-privileges"] === true,
     noOwner: values["no-owner"] === true,
+    safetyBackup: values["no-safety-backup"] !== true,
+    onSafetyBackup: (safetyId) => {
+      if (values.json) return;
+      ctx.out(
+        `pre-restore backup ${safetyId} holds ${target.label} as it was; to undo this restore: ` +
+          `drctl restore ${safetyId} --tier pre-restore --target-url <the same URL> --confirm`,
+      );
+    },
     env: ctx.env,
     sink: ctx.sink,
   });
@@ -416,7 +455,7 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
       );
     }
     if (r.createdRoles.length > 0) ctx.out(`created roles (NOLOGIN): ${r.createdRoles.join(", ")}`);
-    for (const fk of r.notRestored) ctx.out(`not restored: foreign key ${fk}`);
+    for (const fk of r.referencing) ctx.out(`kept and checked: foreign key ${fk}`);
     const bad = r.checks.filter((c) => c.actual !== c.expected).length;
     ctx.out(
       bad === 0

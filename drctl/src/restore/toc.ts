@@ -90,8 +90,6 @@ export interface TableSelection {
   readonly counts: Record<string, number>;
   /** Foreign keys of a selected table whose referenced table is neither selected nor in the target. */
   readonly unresolvable: string[];
-  /** Foreign keys of other tables pointing at a selected table: not restored, reported. */
-  readonly notRestored: string[];
 }
 
 /**
@@ -119,7 +117,6 @@ export function selectTables(
     }
   }
   const unresolvable: string[] = [];
-  const notRestored: string[] = [];
   const selected = new Set(tables.map((t) => t.qualified));
   for (const t of tables) {
     const indexes = new Set(t.indexes ?? []);
@@ -150,12 +147,9 @@ export function selectTables(
       }
       if (take) chosen.add(e);
     }
-    for (const r of t.referencedBy ?? []) {
-      if (!selected.has(r.table)) notRestored.push(`${r.table} ${r.name} → ${t.qualified}`);
-    }
   }
   const picked = entries.filter((e) => chosen.has(e));
   const counts: Record<string, number> = {};
   for (const e of picked) counts[e.type] = (counts[e.type] ?? 0) + 1;
-  return { list: `${picked.map((e) => e.line).join("\n")}\n`, counts, unresolvable, notRestored };
+  return { list: `${picked.map((e) => e.line).join("\n")}\n`, counts, unresolvable };
 }
