@@ -14,7 +14,8 @@ import {
   type Ctx,
 } from "../cli";
 import { DrctlError, EXIT, UsageError, VerificationError, explain } from "../errors";
-import { DUMP_FILE, backupPrefix, type TableCount } from "../manifest";
+import { DUMP_FILE, backupPrefix } from "../manifest";
+import { warn } from "../metrics";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { capture, hashFile } from "../postgres/tools";
 import { referencingKeys, putBackSql, setAsideSql } from "../restore/referencing";
@@ -33,11 +34,13 @@ import {
   freeConnections,
   missingExtensions,
   missingRoles,
-  targetTables,
+  partitionTrees,
   userObjects,
   type UserObjects,
 } from "../restore/targetState";
-import { parseToc, selectTables, summarizeToc } from "../restore/toc";
+import { emptyTablesSql, enableTriggersSql } from "../restore/replaceRows";
+import { planTables, resolveTables } from "../restore/selection";
+import { summarizeToc } from "../restore/toc";
 import { FileStore, type Store } from "../store";
 import { connect, pgTool, warnArgvPassword } from "./backup";
 
@@ -83,6 +86,10 @@ export interface RestoreResult {
   readonly contents: Record<string, number>;
   /** User objects already in the target before the restore, by kind. */
   readonly existing: UserObjects;
+  /** For a person: a partition named on its own. */
+  readonly warnings: string[];
+  /** Tables the target had whose rows were replaced (their definition kept), with --tables. */
+  readonly rowsReplaced: string[];
   /** Roles the target lacked and that the restore creates (NOLOGIN, no password). */
   readonly createdRoles: string[];
   /**
@@ -98,35 +105,6 @@ export interface RestoreResult {
   /** True when the target now holds the backup; false after a dry run or a rollback. */
   readonly committed: boolean;
   readonly ok: boolean;
-}
-
-/** Resolves --tables items against the manifest's tables; unknown or ambiguous ones are usage errors. */
-export function resolveTables(
-  wanted: readonly string[],
-  tables: readonly TableCount[],
-): TableCount[] {
-  const out: TableCount[] = [];
-  for (const raw of wanted) {
-    const w = raw.trim();
-    if (!w) continue;
-    let hits = tables.filter((t) => t.qualified === w || `${t.schema}.${t.name}` === w);
-    if (hits.length === 0) hits = tables.filter((t) => t.name === w);
-    if (hits.length === 0) {
-      throw new UsageError(
-        `--tables: "${w}" is not a table in this backup; expected one of ${tables
-          .slice(0, 8)
-          .map((t) => t.qualified)
-          .join(", ")}${tables.length > 8 ? ", …" : ""} (see the manifest)`,
-      );
-    }
-    if (hits.length > 1) {
-      throw new UsageError(
-        `--tables: "${w}" is ambiguous (${hits.map((t) => t.qualified).join(", ")}); qualify it with its schema`,
-      );
-    }
-    if (!out.includes(hits[0])) out.push(hits[0]);
-  }
-  return out;
 }
 
 /**
@@ -187,24 +165,24 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const sink = options.sink ?? silentSink;
   const jobs = options.jobs ?? 1;
   const dryRun = options.dryRun ?? false;
-  const selected =
-    options.tables && options.tables.length > 0
-      ? resolveTables(options.tables, m.tables)
-      : undefined;
-  if (selected && m.formatVersion < 2) {
+  const wanted = options.tables && options.tables.length > 0 ? options.tables : undefined;
+  if (wanted && m.formatVersion < 2) {
     throw new DrctlError(
       `backup ${m.id} is manifest format ${m.formatVersion}, which does not record the indexes and ` +
         `sequences of each table, so --tables cannot bring them back; restore the whole backup into ` +
         `an empty database and copy the table from there`,
     );
   }
-  const tables = selected ?? m.tables;
   const pgRestore = pgTool("pg_restore", env);
   const psql = pgTool("psql", env);
 
   const client = await connect(target, "target database");
   const scratch = await makeScratchDir(env.TMPDIR ?? tmpdir());
   try {
+    const selected = wanted
+      ? resolveTables(wanted, m.tables, await partitionTrees(client))
+      : undefined;
+    const tables = selected?.tables ?? m.tables;
     const { existing, createRoles } = await preflight(client, options, jobs);
     sink({ event: "start", op: "restore", id: m.id, target: target.label, jobs, dryRun });
 
@@ -250,28 +228,17 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const listing = await capture("pg_restore", pgRestore.path, ["-l", file], { env });
     const restoreArgs: string[] = [];
     let contents = summarizeToc(listing);
+    // Replaced in the target: the tables restored, and the partitioned tables named.
+    const names = [...tables.map((t) => t.qualified), ...(selected?.parents ?? [])];
+    let rowsOnly: string[] = [];
     if (selected) {
-      const present = await targetTables(client);
-      const { rows } = await client.query<{ nspname: string }>("select nspname from pg_namespace");
-      const schemas = new Set(rows.map((r) => r.nspname));
-      const selection = selectTables(
-        parseToc(listing),
-        selected,
-        present,
-        new Set(selected.map((t) => t.schema).filter((s) => !schemas.has(s))),
-      );
-      if (selection.unresolvable.length > 0) {
-        throw new DrctlError(
-          `--tables cannot bring back foreign key(s) ${selection.unresolvable.join(", ")}: the ` +
-            `referenced table is neither restored nor in the target; add it to --tables`,
-        );
-      }
+      const plan = await planTables(client, listing, selected.tables);
       const listFile = join(scratch, "selection.list");
-      await writeFile(listFile, selection.list, { mode: 0o600 });
+      await writeFile(listFile, plan.list, { mode: 0o600 });
       restoreArgs.push(`--use-list=${listFile}`);
-      contents = selection.counts;
+      contents = plan.counts;
+      rowsOnly = plan.rowsOnly;
     }
-    const names = tables.map((t) => t.qualified);
     const summary = {
       id: m.id,
       target: target.label,
@@ -280,6 +247,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       contents,
       existing,
       createdRoles: createRoles,
+      warnings: selected?.warnings ?? [],
+      rowsReplaced: rowsOnly,
       referencing: existing.total > 0 ? await referencingKeys(client, names) : [],
     };
     if (dryRun) return { ...summary, checks: [], committed: false, ok: true };
@@ -309,8 +278,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         psql: psql.path,
         restoreArgs,
         preamble: createRoleSql,
-        setAside: existing.total > 0 ? setAsideSql(names) : "",
-        epilogue: existing.total > 0 ? putBackSql(names) : "",
+        setAside: existing.total > 0 ? setAsideSql(names) + emptyTablesSql(rowsOnly) : "",
+        epilogue: existing.total > 0 ? enableTriggersSql(rowsOnly) + putBackSql(names) : "",
         tables,
         connect: () => connect(target, "target database"),
       });
@@ -427,6 +396,7 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
     env: ctx.env,
     sink: ctx.sink,
   });
+  for (const w of r.warnings) warn(ctx.io.stderr, "restore", w);
   if (values.json) {
     ctx.out(JSON.stringify(r, null, 2));
   } else if (r.dryRun) {
@@ -454,6 +424,7 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
         `${state.padEnd(8)} ${c.table}  expected ${c.expected}  restored ${c.actual ?? "missing"}`,
       );
     }
+    for (const t of r.rowsReplaced) ctx.out(`rows replaced, definition kept: ${t}`);
     if (r.createdRoles.length > 0) ctx.out(`created roles (NOLOGIN): ${r.createdRoles.join(", ")}`);
     for (const fk of r.referencing) ctx.out(`kept and checked: foreign key ${fk}`);
     const bad = r.checks.filter((c) => c.actual !== c.expected).length;
