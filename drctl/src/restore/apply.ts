@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import { finished } from "node:stream/promises";
 import type { Client } from "pg";
 import { DrctlError } from "../errors";
 import type { TableCount } from "../manifest";
@@ -125,34 +124,45 @@ export async function restoreAtomically(r: AtomicRestore): Promise<AtomicOutcome
     ["--single-transaction", "-f", "-", ...r.restoreArgs, r.file],
     { env: r.target.env, stdio: ["ignore", "pipe", "pipe"] },
   );
-  const hold = new TailHold();
-  restore.child.stdout!.pipe(hold).pipe(stdin, { end: false });
+  const hold = new TailHold(stdin);
+  restore.child.stdout!.pipe(hold);
   const tools: Tool[] = [psql, restore];
   let interrupted: NodeJS.Signals | undefined;
+  // Its pipes closed too: a child of pg_restore's (a wrapper's) must not keep them open, which
+  // would delay the 'close' its exit status waits for.
+  const stopRestore = (): void => {
+    restore.child.stdout?.unpipe(hold);
+    if (restore.child.exitCode === null && restore.child.signalCode === null) {
+      restore.child.kill("SIGTERM");
+    }
+    restore.child.stdout?.destroy();
+    restore.child.stderr?.destroy();
+  };
+  let psqlStopped = false;
   const stopAll = (): void => {
-    hold.unpipe(stdin);
-    for (const t of tools) if (t.child.exitCode === null) t.child.kill("SIGTERM");
+    stopRestore();
+    if (psql.child.exitCode === null && psql.child.signalCode === null) {
+      psqlStopped = true;
+      psql.child.kill("SIGTERM");
+    }
   };
   const dispose = onTermination((signal) => {
     interrupted = signal;
     stopAll();
   });
   // psql gone (an SQL error, killed, the server gone): nothing more can run, stop pg_restore.
-  psql.child.once("exit", () => {
-    hold.unpipe(stdin);
-    if (restore.child.exitCode === null) restore.child.kill("SIGTERM");
-  });
+  psql.child.once("exit", stopRestore);
   let failure: string | undefined;
   try {
     const restored = await restore.done.then(
       () => undefined,
       (err: Error) => err.message,
     );
-    if (restored !== undefined || interrupted || psql.child.exitCode !== null) {
+    if (restored !== undefined || interrupted || psql.child.exitCode !== null || psql.child.signalCode !== null) {
       failure = restored;
       stopAll();
     } else {
-      await finished(hold);
+      await hold.flushed;
       const end = withoutFinalCommit(hold.tail());
       if (end === undefined) {
         failure = "pg_restore's script did not end with the COMMIT of --single-transaction";
@@ -161,12 +171,18 @@ export async function restoreAtomically(r: AtomicRestore): Promise<AtomicOutcome
         stdin.end(`${end}${r.epilogue ?? ""}${countGateSql(r.tables)}commit;\n`);
       }
     }
-    await psql.done.catch(() => undefined);
+    const psqlFailed = await psql.done.then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    // psql that died on its own (killed, the server gone) is the cause, not the pg_restore
+    // drctl stopped because of it.
+    if (psqlFailed && !psqlStopped) failure = psqlFailed;
   } finally {
     dispose();
     await Promise.allSettled(tools.map((t) => t.done));
   }
-  const why = errorLine ?? failure ?? (psql.child.exitCode !== 0 ? psql.stderr().trim().split("\n").pop() : undefined);
+  const why = errorLine ?? failure;
   if (!tx) {
     // psql ended before its first statement returned: no transaction id, nothing written.
     if (interrupted) throw interruptedError(interrupted, r.target.label);

@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from "node:stream";
+import { Writable } from "node:stream";
 
 /**
  * The script `pg_restore --single-transaction -f -` writes, and the one change drctl makes to it.
@@ -16,28 +16,51 @@ import { Transform, type TransformCallback } from "node:stream";
 /** Bytes held back: the script's end is the COMMIT and a few comment lines. */
 export const HELD_BYTES = 64 * 1024;
 
-/** Passes a stream through except its last `held` bytes, which `tail()` returns once it ended. */
-export class TailHold extends Transform {
+/**
+ * Writes what it is given on to `dest` (psql's stdin) except the last `held` bytes, which
+ * `tail()` returns once the input ended. It writes to `dest` itself, in order and with its
+ * backpressure, so that once `flushed` resolved whatever drctl writes next comes after the script.
+ * When `dest` closed (psql exited) the rest is dropped: the caller stops pg_restore.
+ */
+export class TailHold extends Writable {
   private buffered: Buffer = Buffer.alloc(0);
   private ended = false;
+  private destClosed = false;
+  private resolveFlushed: () => void = () => undefined;
+  /** Resolves once the input ended and everything but the tail was written to `dest`. */
+  readonly flushed = new Promise<void>((resolve) => (this.resolveFlushed = resolve));
 
-  constructor(private readonly held = HELD_BYTES) {
+  constructor(
+    private readonly dest: Writable,
+    private readonly held = HELD_BYTES,
+  ) {
     super({ highWaterMark: 1 << 20 });
+    dest.on("error", () => (this.destClosed = true));
+    dest.once("close", () => (this.destClosed = true));
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const all = Buffer.concat([this.buffered, chunk]);
     if (all.length <= this.held) {
       this.buffered = all;
       return cb();
     }
     this.buffered = Buffer.from(all.subarray(all.length - this.held));
-    cb(null, all.subarray(0, all.length - this.held));
+    if (this.destClosed) return cb();
+    if (this.dest.write(all.subarray(0, all.length - this.held))) return cb();
+    const go = (): void => {
+      this.dest.off("drain", go);
+      this.dest.off("close", go);
+      cb();
+    };
+    this.dest.once("drain", go);
+    this.dest.once("close", go);
   }
 
-  override _flush(cb: TransformCallback): void {
+  override _final(cb: (err?: Error | null) => void): void {
     this.ended = true;
     cb();
+    this.resolveFlushed();
   }
 
   /** The held-back end of the stream; only once the stream ended. */
@@ -63,13 +86,17 @@ export function withoutFinalCommit(tail: string): string | undefined {
 
 /**
  * What drctl sends before the archive's script: its own BEGIN (pg_restore's BEGIN then only warns
- * "there is already a transaction in progress"), the transaction's id and backend pid on a line
+ * "there is already a transaction in progress", which client_min_messages = error keeps out of
+ * drctl's error line), the transaction's id and backend pid on a line
  * drctl reads from psql's output (asked again on a new connection with txid_status once psql
  * ended), then `sql` (roles to create, constraints to set aside). It must come before the script:
  * after `\restrict` psql runs no meta-command but `\unrestrict`.
  */
 export function prologue(sql: string): string {
-  return `begin;\nselect 'drctl-txid ' || txid_current() || ' ' || pg_backend_pid();\n${sql}\n`;
+  return (
+    "begin;\nset local client_min_messages = error;\n" +
+    `select 'drctl-txid ' || txid_current() || ' ' || pg_backend_pid();\n${sql}\n`
+  );
 }
 
 /** Reads the line prologue() makes psql print. */
