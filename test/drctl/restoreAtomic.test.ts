@@ -59,7 +59,10 @@ beforeAll(async () => {
   tmp = join(work, "tmp");
   mkdirSync(tmp);
   env = { DRCTL_STORE: pathToFileURL(dir).href, TMPDIR: tmp };
-  const r = await drctl(["backup", "--tier", "daily", "--database-url", cluster.url(sourceDb)], env);
+  const r = await drctl(
+    ["backup", "--tier", "daily", "--database-url", cluster.url(sourceDb)],
+    env,
+  );
   expect(plainErrors(r.stderr)).toEqual([]);
   id = r.stdout.trim();
 }, 180_000);
@@ -129,7 +132,11 @@ function countMismatch(newId: string): string {
  * A bin directory whose pg_restore writes all but the last `tail` bytes of its script, touches
  * `mark`, waits `pause` seconds and writes the rest; psql writes its pid to `psqlPid`.
  */
-function slowBin(name: string, tail: number, pause: number): { bin: string; mark: string; psqlPid: string } {
+function slowBin(
+  name: string,
+  tail: number,
+  pause: number,
+): { bin: string; mark: string; psqlPid: string } {
   const bin = join(work, name);
   const mark = join(work, `${name}.mark`);
   const psqlPid = join(work, `${name}.psql`);
@@ -200,9 +207,9 @@ describe("a row-count mismatch in a database with large objects", () => {
     const db = await createDatabase(cluster, "mismatch_empty");
     const r = await drctl(["restore", bad, "--target-url", cluster.url(db)], env);
     expect(r.code).toBe(2);
-    expect(await sql(cluster, db, "select count(*)::int as n from pg_largeobject_metadata")).toEqual(
-      [{ n: 0 }],
-    );
+    expect(
+      await sql(cluster, db, "select count(*)::int as n from pg_largeobject_metadata"),
+    ).toEqual([{ n: 0 }]);
     expect(await tableDigests(cluster, db)).toEqual({});
   });
 });
@@ -210,7 +217,11 @@ describe("a row-count mismatch in a database with large objects", () => {
 describe("an SQL error ends the restore within seconds, in one line", () => {
   it("--confirm into a target with an extra view that reads a backed-up table", async () => {
     const db = await liveCopy("view");
-    await sql(cluster, db, "create view public.big_orders as select * from app.orders where total > 10");
+    await sql(
+      cluster,
+      db,
+      "create view public.big_orders as select * from app.orders where total > 10",
+    );
     const before = await state(db);
     const started = Date.now();
     const r = await drctl(
@@ -229,7 +240,10 @@ describe("an SQL error ends the restore within seconds, in one line", () => {
   it("--tables of a table with a citext column into a target without the extension", async () => {
     const db = await createDatabase(cluster, "citext");
     const started = Date.now();
-    const r = await drctl(["restore", id, "--target-url", cluster.url(db), "--tables", "app.users"], env);
+    const r = await drctl(
+      ["restore", id, "--target-url", cluster.url(db), "--tables", "app.users"],
+      env,
+    );
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(r.code).toBe(1);
     expect(plainErrors(r.stderr)).toEqual([

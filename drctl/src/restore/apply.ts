@@ -158,7 +158,12 @@ export async function restoreAtomically(r: AtomicRestore): Promise<AtomicOutcome
       () => undefined,
       (err: Error) => err.message,
     );
-    if (restored !== undefined || interrupted || psql.child.exitCode !== null || psql.child.signalCode !== null) {
+    if (
+      restored !== undefined ||
+      interrupted ||
+      psql.child.exitCode !== null ||
+      psql.child.signalCode !== null
+    ) {
       failure = restored;
       stopAll();
     } else {
@@ -207,7 +212,12 @@ export async function restoreAtomically(r: AtomicRestore): Promise<AtomicOutcome
       }))
     : [];
   return outcome === "committed"
-    ? { committed: true, outcome, checks, ...(interrupted ? { error: `${interrupted} arrived after the COMMIT landed` } : {}) }
+    ? {
+        committed: true,
+        outcome,
+        checks,
+        ...(interrupted ? { error: `${interrupted} arrived after the COMMIT landed` } : {}),
+      }
     : { committed: false, outcome, checks, error: why ?? "psql failed" };
 }
 

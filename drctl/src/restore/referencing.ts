@@ -101,7 +101,10 @@ end ${tag};
 }
 
 /** The keys setAsideSql would set aside, for the report: `table name → referenced`. */
-export async function referencingKeys(client: Client, tables: readonly string[]): Promise<string[]> {
+export async function referencingKeys(
+  client: Client,
+  tables: readonly string[],
+): Promise<string[]> {
   if (tables.length === 0) return [];
   const { rows } = await client.query<{ k: string }>(
     `with ${selectionCte("$1::text[]")}

@@ -23,7 +23,12 @@ export interface Partitions {
 
 const NO_PARTITIONS: Partitions = { leaves: new Map(), rootOf: new Map() };
 
-function matching<T>(w: string, items: readonly T[], q: (t: T) => string, name: (t: T) => string): T[] {
+function matching<T>(
+  w: string,
+  items: readonly T[],
+  q: (t: T) => string,
+  name: (t: T) => string,
+): T[] {
   const exact = items.filter((t) => q(t) === w || q(t).replace(/"/g, "") === w);
   return exact.length > 0 ? exact : items.filter((t) => name(t) === w);
 }
@@ -46,9 +51,21 @@ export function resolveTables(
   for (const raw of wanted) {
     const w = raw.trim();
     if (!w) continue;
-    const hits = matching(w, tables, (t) => t.qualified, (t) => t.name);
+    const hits = matching(
+      w,
+      tables,
+      (t) => t.qualified,
+      (t) => t.name,
+    );
     const parentHits =
-      hits.length === 0 ? matching(w, parentNames, (p) => p, (p) => p.slice(p.lastIndexOf(".") + 1)) : [];
+      hits.length === 0
+        ? matching(
+            w,
+            parentNames,
+            (p) => p,
+            (p) => p.slice(p.lastIndexOf(".") + 1),
+          )
+        : [];
     if (hits.length + parentHits.length === 0) {
       throw new UsageError(
         `--tables: "${w}" is not a table in this backup; expected one of ${tables
