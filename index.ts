@@ -387,7 +387,7 @@ const planSites = [self, peer].sort((a, b) => a.site.localeCompare(b.site));
 const rsOwner =
   rs && config.dns && rs.ownerSite === self.site ? { rs, dns: config.dns } : undefined;
 const rsRole = rsOwner
-  ? new RegionSwitchRole(`${stem}-rs-role`, {
+  ? new RegionSwitchRole(`${stem}-rs-exec`, {
       roleName: naming.regionSwitchRoleName(names),
       accountId: config.accountId,
       sites: planSites.map((s) => ({

@@ -28,6 +28,13 @@ const cache: Map<string, string> = ((globalThis as Record<symbol, unknown>)[
 export function bundleHandler(entry: string): string {
   const hit = cache.get(entry);
   if (hit !== undefined) return hit;
+  const code = buildHandler(entry);
+  cache.set(entry, code);
+  return code;
+}
+
+/** One build, uncached. */
+export function buildHandler(entry: string): string {
   const result = buildSync({
     entryPoints: [entry],
     absWorkingDir: ROOT,
@@ -41,7 +48,5 @@ export function bundleHandler(entry: string): string {
     external: ["pg-native"],
     logLevel: "silent",
   });
-  const code = result.outputFiles[0].text;
-  cache.set(entry, code);
-  return code;
+  return result.outputFiles[0].text;
 }
