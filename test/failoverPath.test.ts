@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runStack, type RegisteredResource, type StackName, type StackRun } from "./harness";
-import { appliedDiff } from "./support/diff";
+import { appliedDiff, keepGeneratedPasswords } from "./support/diff";
 
 /**
  * The failover-path invariant (DESIGN §2b, issue 15): a failover must work the day the region it
@@ -51,44 +51,10 @@ function whereOf(r: RegisteredResource, stackRegion: string): string | undefined
   return stackRegion;
 }
 
-/**
- * A generated password is written once and kept: its SecretVersion ignores changes to
- * secretString (components/database/credential.ts), so a real update keeps the stored value and
- * everything that reads it (the applications' Secret) sees the old one. Each mocked run draws a
- * new one; this puts `before`'s values back wherever `after` carries its own.
- */
-function keepGeneratedPasswords(
-  before: StackRun,
-  after: StackRun,
-): Map<string, RegisteredResource> {
-  const kept = new Map<string, string>();
-  const password = (r: RegisteredResource) =>
-    (JSON.parse(String(r.inputs.secretString ?? "{}")) as { password?: string }).password;
-  for (const r of after.ofType("aws:secretsmanager/secretVersion:SecretVersion")) {
-    const prev = before.resources.find((b) => b.urn === r.urn);
-    const [was, is] = [prev && password(prev), password(r)];
-    if (r.ignoreChanges.includes("secretString") && was && is && was !== is) kept.set(is, was);
-  }
-  const swap = (v: unknown): unknown => {
-    if (typeof v === "string") {
-      let out = v;
-      for (const [is, was] of kept) out = out.split(is).join(was);
-      return out;
-    }
-    if (Array.isArray(v)) return v.map(swap);
-    if (v && typeof v === "object")
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]));
-    return v;
-  };
-  return new Map(
-    after.resources.map((r) => [r.urn, { ...r, inputs: swap(r.inputs) as Record<string, any> }]),
-  );
-}
-
 /** What `pulumi up` from `before`'s state to `after`'s config would create, update or delete. */
 function changesBetween(before: StackRun, after: StackRun, stackRegion: string): Change[] {
   const old = new Map(before.resources.map((r) => [r.urn, r]));
-  const now = keepGeneratedPasswords(before, after);
+  const now = new Map(keepGeneratedPasswords(before, after).map((r) => [r.urn, r]));
   const out: Change[] = [];
   const add = (kind: Kind, r: RegisteredResource, keys: string[] = []) => {
     const where = whereOf(r, stackRegion);

@@ -94,17 +94,9 @@ export function regionSwitchConfigIssues(
 ): { path: (string | number)[]; message: string }[] {
   const issues: { path: (string | number)[]; message: string }[] = [];
   const list = sites.join(", ");
-  if (rs === undefined) {
-    if (dnsSet) {
-      issues.push({
-        path: ["regionSwitch"],
-        message:
-          `missing; ${NAMESPACE}:dns is set, and traffic moves only by the Region switch plan's health ` +
-          `checks: set ${NAMESPACE}:regionSwitch.ownerSite (docs/region-switch.md)`,
-      });
-    }
-    return issues;
-  }
+  // Without a plan the records wait (no health check of Region switch to carry yet): the
+  // first deployment's first steps (docs/first-deployment.md).
+  if (rs === undefined) return issues;
   if (!dnsSet) {
     issues.push({
       path: ["regionSwitch"],
