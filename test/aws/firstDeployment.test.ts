@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runStack, type StackName, type StackRun } from "../harness";
+import { runStack, stackConfig, type StackName, type StackRun } from "../harness";
 import { DOCUMENTED_SEQUENCE, walk, type Step } from "./walk";
 
 /**
@@ -13,10 +13,15 @@ const SITES: Record<StackName, { region: string; accountId: string }> = {
   dr: { region: "us-west-2", accountId: "111122223333" },
 };
 const up = (step: Step) => runStack(step.stack, step.overrides);
+/** What must exist before (docs/first-deployment.md): the deploying role, a cluster admin. */
+const EXISTING = new Set(
+  (stackConfig("primary")["dr-stack:cluster"] as { adminPrincipalArns: string[] })
+    .adminPrincipalArns,
+);
 
 describe("first deployment walk", { timeout: 600_000 }, () => {
   it("the documented sequence: every cross-region reference names what an earlier step created", async () => {
-    const results = await walk(DOCUMENTED_SEQUENCE, up, (s) => SITES[s]);
+    const results = await walk(DOCUMENTED_SEQUENCE, up, (s) => SITES[s], EXISTING);
     expect(results.map((r) => [r.step.label, r.missing])).toEqual([
       ["1. primary, peerLinks false", []],
       ["2. dr as standby", []],
@@ -51,6 +56,7 @@ describe("first deployment walk", { timeout: 600_000 }, () => {
       [{ label: "1. dr, plan first", stack: "dr", overrides: { peerLinks: false } }],
       up,
       (s) => SITES[s],
+      EXISTING,
     );
     expect(first.missing).toContain(
       "1. dr, plan first: aws:eks/accessEntry:AccessEntry acme-dr-usw2-rs-access references arn:aws:iam::111122223333:role/acme-dr-region-switch, which no earlier step created",

@@ -154,15 +154,17 @@ export interface StepResult {
 }
 
 /**
- * Walks the steps. `run(step)` does the mocked `pulumi up`; `site(stack)` gives its region. The
- * state after a step is the newest run of each stack (what its last `up` left).
+ * Walks the steps. `run(step)` does the mocked `pulumi up`; `site(stack)` gives its region;
+ * `existing` is what exists before the first step (the deploying role). The state after a step is
+ * the newest run of each stack (what its last `up` left).
  */
 export async function walk(
   steps: readonly Step[],
   run: (step: Step) => Promise<StackRun>,
   site: (stack: StackName) => { region: string; accountId: string },
+  existing: ReadonlySet<string> = new Set(),
 ): Promise<StepResult[]> {
-  const latest = new Map<StackName, Set<string>>();
+  const latest = new Map<StackName, Set<string>>([["before" as StackName, new Set(existing)]]);
   const results: StepResult[] = [];
   for (const step of steps) {
     const r = await run(step);
