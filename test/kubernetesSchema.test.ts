@@ -82,7 +82,7 @@ describe("every Kubernetes object validates against the cluster version's OpenAP
         const run = await runStack(stack, { role });
         const objects = kubernetesObjects(run.resources);
         // Namespace, 3 ServiceAccounts, StorageClass, 6 CronJobs, NetworkPolicy; the restore-test
-        // check's ServiceAccount and CronJob.
+        // check's ServiceAccount and CronJob; the applications' Namespace and database Secret.
         expect(objects.map((o) => o.type).sort(), role).toEqual([
           "kubernetes:batch/v1:CronJob",
           "kubernetes:batch/v1:CronJob",
@@ -92,6 +92,8 @@ describe("every Kubernetes object validates against the cluster version's OpenAP
           "kubernetes:batch/v1:CronJob",
           "kubernetes:batch/v1:CronJob",
           "kubernetes:core/v1:Namespace",
+          "kubernetes:core/v1:Namespace",
+          "kubernetes:core/v1:Secret",
           "kubernetes:core/v1:ServiceAccount",
           "kubernetes:core/v1:ServiceAccount",
           "kubernetes:core/v1:ServiceAccount",
