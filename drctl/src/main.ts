@@ -2,6 +2,7 @@ import { makeCtx, type Io } from "./cli";
 import { backupCli, BACKUP_USAGE } from "./commands/backup";
 import { drillCli, DRILL_USAGE } from "./commands/drill";
 import { listCli, LIST_USAGE } from "./commands/list";
+import { pitrTestCli, PITR_TEST_USAGE } from "./commands/pitrTest";
 import { pruneCli, PRUNE_USAGE } from "./commands/prune";
 import { restoreCli, RESTORE_USAGE } from "./commands/restore";
 import { restoreTestCli, RESTORE_TEST_USAGE } from "./commands/restoreTestCli";
@@ -35,6 +36,7 @@ const COMMANDS = {
   status: statusCli,
   drill: drillCli,
   "restore-test": restoreTestCli,
+  "pitr-test": pitrTestCli,
 } as const;
 
 const USAGE = `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
@@ -54,6 +56,8 @@ ${STATUS_USAGE}
 ${DRILL_USAGE}
 
 ${RESTORE_TEST_USAGE}
+
+${PITR_TEST_USAGE}
 
 ${FAILOVER_USAGE}
 With DRCTL_METRICS_NAMESPACE set, backup, drill and status publish CloudWatch metrics
