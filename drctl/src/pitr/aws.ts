@@ -100,7 +100,7 @@ function instanceOf(d: DBInstance): PitrInstance {
 }
 
 /** The real port: SDK v3 clients for `region`, loaded on first use like drctl's other AWS clients. */
-export async function awsPitrPort(region: string, cleanupFunction: string): Promise<PitrAws> {
+export async function awsPitrPort(region: string, cleanupFunction?: string): Promise<PitrAws> {
   const rdsSdk = await import("@aws-sdk/client-rds");
   const lambdaSdk = await import("@aws-sdk/client-lambda");
   const cwSdk = await import("@aws-sdk/client-cloudwatch");
@@ -221,6 +221,9 @@ export async function awsPitrPort(region: string, cleanupFunction: string): Prom
       }
     },
     async requestDelete(identifier) {
+      if (cleanupFunction === undefined) {
+        throw new DrctlError(`no cleanup function configured to delete ${identifier}`);
+      }
       let out;
       try {
         out = await lambda.send(

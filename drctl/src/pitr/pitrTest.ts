@@ -134,6 +134,23 @@ export function pickBackup(backups: readonly AutomatedBackup[]): AutomatedBackup
     .sort((a, b) => (b.latest as Date).getTime() - (a.latest as Date).getTime())[0];
 }
 
+/**
+ * Where this site's point-in-time history is: its own instance's automated backups when it keeps
+ * them (a primary: not a replica, retention above 0), else the peer's automated backups replicated
+ * into this region (a standby's read replica keeps none of its own).
+ */
+export async function pitrSource(
+  aws: Pick<PitrAws, "describeInstance" | "automatedBackups">,
+  instance: string,
+  peerInstanceArn: string,
+): Promise<{ fromOwn: boolean; backup: AutomatedBackup | undefined }> {
+  const own = await aws.describeInstance(instance);
+  const fromOwn =
+    own !== undefined && own.replicaSource === undefined && (own.backupRetentionDays ?? 0) > 0;
+  const backupsOf = fromOwn ? (own.arn ?? instance) : peerInstanceArn;
+  return { fromOwn, backup: pickBackup(await aws.automatedBackups(backupsOf)) };
+}
+
 /** Polls until `done` or `timeoutMs`; returns the last instance state seen. */
 async function waitFor(
   o: PitrTestOptions,
@@ -247,11 +264,7 @@ export async function pitrTest(o: PitrTestOptions): Promise<{ report: PitrReport
       await o.aws.requestDelete(old.identifier);
       leftoversDeleted.push(old.identifier);
     }
-    const own = await o.aws.describeInstance(o.instance);
-    const fromOwn =
-      own !== undefined && own.replicaSource === undefined && (own.backupRetentionDays ?? 0) > 0;
-    const backupsOf = fromOwn ? (own.arn ?? o.instance) : o.peerInstanceArn;
-    const backup = pickBackup(await o.aws.automatedBackups(backupsOf));
+    const { fromOwn, backup } = await pitrSource(o.aws, o.instance, o.peerInstanceArn);
     if (!backup) {
       r = {
         ...r,
