@@ -31,12 +31,13 @@ export const NODE_DISK_GIB = { drctl: 2, scratch: 1, restoreCheck: 0.125 } as co
 
 /**
  * Node disk of every CronJob pod of a site at once: six drctl pods (three backups, verify, status,
- * drill), the drill's scratch server and the restore-test check (components/restoreTesting/check.ts,
- * 128Mi). test/kubernetesSchema.test.ts sums the limits of the CronJobs a mocked run registers
+ * drill), the drill's scratch server, and four small checks of 128Mi each: the restore-test check
+ * (components/restoreTesting/check.ts), the two point-in-time tests (components/backups/pitrJobs.ts)
+ * and the data-at-risk monitor (components/backups/rpoMonitor.ts). test/kubernetesSchema.test.ts sums the limits of the CronJobs a mocked run registers
  * against this figure, so a new CronJob cannot slip past the node-disk floor.
  */
 export const SITE_JOBS_NODE_DISK_GIB =
-  6 * NODE_DISK_GIB.drctl + NODE_DISK_GIB.scratch + NODE_DISK_GIB.restoreCheck;
+  6 * NODE_DISK_GIB.drctl + NODE_DISK_GIB.scratch + 4 * NODE_DISK_GIB.restoreCheck;
 
 /** MiB as Kubernetes writes it back (`1Gi`, not `1024Mi`), so a second up sees no change. */
 function mebibytes(n: number): string {
