@@ -308,6 +308,23 @@ describe("drctl restore-test validates what the restore testing plan restored", 
     ]);
   });
 
+  it("validates a job whose validation window is open (VALIDATING is not a result)", async () => {
+    const store = freshStore();
+    answer([job({ ValidationStatus: "VALIDATING" })]);
+    const r = await drctl(["restore-test", "--json"], env(store));
+    expect(r.code).toBe(0);
+    expect(validations()).toEqual([
+      {
+        RestoreJobId: "a1b2c3d4-0000-4000-8000-000000000001",
+        ValidationStatus: "SUCCESSFUL",
+        ValidationStatusMessage: expect.stringMatching(
+          /^drctl restore-test: connected as backup, /,
+        ),
+      },
+    ]);
+    expect(reports()).toHaveLength(1);
+  });
+
   it("publishes a recorded result the last run could not hand to AWS Backup, without reconnecting", async () => {
     const store = freshStore();
     answer([job()]);

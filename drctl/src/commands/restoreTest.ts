@@ -263,7 +263,14 @@ export async function checkRestoreTests(o: RestoreTestOptions): Promise<RestoreT
         finished.push(r);
         continue;
       }
-      if (job.validationStatus !== undefined || job.deletionStatus !== undefined) continue;
+      // VALIDATING is not a result: it is the open validation window, the state in which AWS
+      // Backup waits for PutRestoreValidationResult ("VALIDATING" beside SUCCESSFUL | FAILED |
+      // TIMED_OUT in RestoreJobsListMember.ValidationStatus). Only a published result, or a
+      // deletion under way, ends the check's work on a job.
+      // https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreJobsListMember.html
+      // https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html
+      const decided = job.validationStatus !== undefined && job.validationStatus !== "VALIDATING";
+      if (decided || job.deletionStatus !== undefined) continue;
       // A report without a published result: the last run stopped between the two; publish it.
       const earlier = known ? await readReport(o.store, known) : undefined;
       let r = earlier;
