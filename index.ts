@@ -297,7 +297,15 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   ),
   objectLock: lock.enabled ? { mode: lock.mode, days: lockDays } : undefined,
   smokeSql: config.jobs.smokeSql,
-  drillScratchStorage: config.jobs.drillScratchStorage,
+  // Sized from the database unless set (docs/drill.md): a drill that cannot hold it proves nothing.
+  drillScratchStorage:
+    config.jobs.drillScratchStorage ??
+    `${Math.ceil(db.allocatedStorageGb * config.jobs.drillScratchFactor)}Gi`,
+  drillScratchPerformance: {
+    iops: config.jobs.drillScratchIops,
+    throughputMiBps: config.jobs.drillScratchThroughputMiBps,
+  },
+  drillDeadlineSeconds: Math.round(config.jobs.drillDeadlineHours * 3600),
   parallelJobs: config.jobs.parallelJobs,
   tags,
 });

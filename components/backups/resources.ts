@@ -79,3 +79,27 @@ export function scratchResources(jobs: number): Resources {
     },
   };
 }
+
+/**
+ * The throwaway server tuned for one thing, a restore it may lose: no fsync, no full-page writes
+ * and no synchronous commit (a crash means running the drill again), wal_level=minimal with
+ * max_wal_senders=0 (it requires it) so COPY into a table created in the same transaction writes
+ * no WAL, and maintenance_work_mem from the container's memory: each pg_restore job builds indexes
+ * with its own, and half of the limit is left to shared buffers and the backends.
+ * https://www.postgresql.org/docs/current/populate.html
+ * https://www.postgresql.org/docs/current/non-durability.html
+ */
+export function scratchServerSettings(jobs: number): Record<string, string> {
+  const limitMiB = 2048 + 512 * (jobs - 1);
+  return {
+    fsync: "off",
+    full_page_writes: "off",
+    synchronous_commit: "off",
+    wal_level: "minimal",
+    max_wal_senders: "0",
+    maintenance_work_mem: `${Math.floor(limitMiB / 2 / jobs)}MB`,
+    max_wal_size: "16GB",
+    checkpoint_timeout: "30min",
+    autovacuum: "off",
+  };
+}

@@ -100,6 +100,9 @@ describe("the point-in-time layer is tested monthly and the data at risk measure
       });
       expect(alarm(run, "pitr-test-age")?.threshold).toBe(35 * 86400);
       expect(alarm(run, "pitr-test-failed")?.metricName).toBe("PitrTestSuccess");
+      // The drill's scratch holds the configured database (100 GiB allocated): 125Gi by default.
+      const scratch = Number(env(cronJob(run, "restore-drill")).DRCTL_SCRATCH_BYTES);
+      expect(scratch).toBeGreaterThanOrEqual(100 * 2 ** 30);
       // The job-role rules of the policy pack still pass.
       const violations = (await evaluate(policies, run.resources as EvaluatedResource[])).filter(
         (v) => v.policyName.startsWith("dr-iam-role-job"),
@@ -128,6 +131,13 @@ describe("the point-in-time layer is tested monthly and the data at risk measure
       policyOf(run, "acme-dr-usw2-rpo-irsa").Statement.find((s: any) => s.Sid === "ListCopies")
         .Resource,
     ).toEqual(both);
+  });
+
+  it("refuses scratch IOPS that EBS would refuse for the scratch size", async () => {
+    await expect(runStack("primary", { jobs: { drillScratchStorage: "8Gi" } })).rejects.toThrow(
+      "[drillScratchPerformance.iops] 6000 IOPS need a volume of at least 12Gi (500 IOPS per GiB), " +
+        "but drillScratchStorage is 8Gi; lower the IOPS or raise the size",
+    );
   });
 
   it("names the metrics drctl publishes, one list on both sides", () => {
