@@ -7,6 +7,9 @@ import { BackupAlarms, ROUTE53_METRICS_REGION } from "./components/backups/alarm
 import { BackupJobs } from "./components/backups/jobs";
 import { BackupStorage } from "./components/backups/storage";
 import { BatchReplicationRole } from "./components/backups/batchReplication";
+import { PitrJobs } from "./components/backups/pitrJobs";
+import { RpoAlarms } from "./components/backups/rpoAlarms";
+import { RpoMonitor } from "./components/backups/rpoMonitor";
 import { Cluster } from "./components/platform/cluster";
 import { loadConfig } from "./components/config";
 import * as aws from "@pulumi/aws";
@@ -299,7 +302,15 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   ),
   objectLock: lock.enabled ? { mode: lock.mode, days: lockDays } : undefined,
   smokeSql: config.jobs.smokeSql,
-  drillScratchStorage: config.jobs.drillScratchStorage,
+  // Sized from the database unless set (docs/drill.md): a drill that cannot hold it proves nothing.
+  drillScratchStorage:
+    config.jobs.drillScratchStorage ??
+    `${Math.ceil(db.allocatedStorageGb * config.jobs.drillScratchFactor)}Gi`,
+  drillScratchPerformance: {
+    iops: config.jobs.drillScratchIops,
+    throughputMiBps: config.jobs.drillScratchThroughputMiBps,
+  },
+  drillDeadlineSeconds: Math.round(config.jobs.drillDeadlineHours * 3600),
   parallelJobs: config.jobs.parallelJobs,
   tags,
 });
@@ -483,7 +494,12 @@ const restoreTesting = new RestoreTesting(`${stem}-restore-test`, {
   region: self.region,
   accountId: config.accountId,
   namePrefix: stem,
-  vaultArn: naming.backupVaultArn(names, self),
+  // The vaults the peer's copies land in: the air-gapped one too when it is on (copies then go
+  // there only), so the DR region never tests an empty vault.
+  vaultArns: [
+    naming.backupVaultArn(names, self),
+    ...(airGapped.enabled ? [naming.airGappedVaultArn(names, self)] : []),
+  ],
   // Every RDS recovery point in this site's vault (the plans include only that vault), whichever
   // site's database made it: the wildcard names nothing in the peer region, so the first
   // deployment's step 1 does not reference a database that does not exist yet. "a wildcard:
@@ -538,6 +554,72 @@ new RestoreTestAlarms(`${stem}-restore-alarms`, {
   tags,
 });
 
+// The point-in-time layer proven monthly in every role, and the data at risk measured in seconds
+// (docs/restore-testing.md): both read only this region, so they keep working when the peer's
+// region is gone.
+const pitrJobs = new PitrJobs(`${stem}-pitr-test`, {
+  region: self.region,
+  role,
+  accountId: config.accountId,
+  provider: cluster.provider,
+  oidcProviderArn: cluster.oidcProviderArn,
+  oidcIssuer: cluster.oidcIssuer,
+  namespace: backupJobs.namespace,
+  namespaceName: naming.backupNamespace,
+  image: config.jobs.image,
+  instanceIdentifier: naming.dbInstanceIdentifier(names, self),
+  peerInstanceArn: naming.dbInstanceArn(names, peer),
+  subnetGroupName: restoreTesting.subnetGroupName,
+  securityGroupId: restoreTesting.securityGroupId,
+  bucketName: naming.backupBucketName(names, self),
+  bucketArn: naming.backupBucketArn(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  metricsNamespace: naming.metricsNamespace,
+  databaseName: config.database.dbName,
+  smokeSql: config.jobs.smokeSql,
+  instanceClass: rt.instanceClass,
+  timeZone: config.jobs.timeZone,
+  partition: config.partition,
+  tags,
+});
+new RpoMonitor(`${stem}-rpo`, {
+  region: self.region,
+  role,
+  accountId: config.accountId,
+  provider: cluster.provider,
+  oidcProviderArn: cluster.oidcProviderArn,
+  oidcIssuer: cluster.oidcIssuer,
+  namespace: backupJobs.namespace,
+  namespaceName: naming.backupNamespace,
+  image: config.jobs.image,
+  instanceIdentifier: naming.dbInstanceIdentifier(names, self),
+  peerInstanceArn: naming.dbInstanceArn(names, peer),
+  vaultArns: [
+    naming.backupVaultArn(names, self),
+    ...(airGapped.enabled ? [naming.airGappedVaultArn(names, self)] : []),
+  ],
+  databaseHost: database.address,
+  databaseName: config.database.dbName,
+  databaseSecretArn: logins.backup.secretArn,
+  loginSecretArnPattern: naming.secretArnPattern(names, self.region, backupLoginSecretName),
+  deniedSecretArnPatterns: [self, peer].map((s) =>
+    naming.secretArnPattern(names, "*", naming.dbMasterSecretName(names, s)),
+  ),
+  kmsKeyArn: siteKey.keyArn,
+  metricsNamespace: naming.metricsNamespace,
+  partition: config.partition,
+  tags,
+});
+const rpoAlarms = new RpoAlarms(`${stem}-rpo-alarms`, {
+  region: self.region,
+  role,
+  topicArn: backupAlarms.topicArn,
+  alarmPrefix: stem,
+  metricsNamespace: naming.metricsNamespace,
+  vaultName: naming.backupVaultName(names, self),
+  tags,
+});
+
 export const site = self.site;
 export const siteRole = role;
 export const region = self.region;
@@ -570,6 +652,8 @@ export const backupNamespace = backupJobs.namespace;
 export const backupCronJobs = backupJobs.cronJobNames;
 export const alarmTopicArn = backupAlarms.topicArn;
 export const alarmNames = backupAlarms.alarmNames;
+export const rpoAlarmNames = rpoAlarms.alarmNames;
+export const pitrTestCronJobs = pitrJobs.cronJobNames;
 export const dnsRecordName = dns?.recordName;
 export const dnsFailoverType = dns ? dns.failoverType : "none";
 export const healthCheckId = dns?.healthCheckId;

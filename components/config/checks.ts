@@ -194,7 +194,7 @@ export const NODE_SYSTEM_GB = 20;
  * Smallest node disk the site's CronJobs fit on if every one of them lands on the same node at
  * once: the system plus each pod's ephemeral-storage limits (the kubelet evicts a pod beyond
  * them, emptyDirs included). The drill's download and PGDATA are not on it: they are EBS volumes
- * (generic ephemeral volumes of the EBS CSI driver), sized by jobs.drillScratchStorage alone.
+ * (generic ephemeral volumes of the EBS CSI driver), sized by jobs.drillScratchStorage (or the database size times jobs.drillScratchFactor) alone.
  * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
  */
 export function nodeDiskFloorGb(): number {
