@@ -336,7 +336,13 @@ export function streamRowCounter(
     // A copy: the caller reuses its buffer once feed returns.
     inflater.write(Buffer.from(buf.subarray(start, end)))
       ? undefined
-      : new Promise<void>((resolve) => inflater.once("drain", resolve));
+      : // "finish" too: a table's last write may be followed by end() in the same feed, and
+        // an ended stream emits no "drain".
+        new Promise<void>((resolve) => {
+          inflater.once("drain", resolve);
+          inflater.once("finish", resolve);
+          inflater.once("error", () => resolve());
+        });
 
   if (kind !== "archive") {
     const algorithm = { none: 0, gzip: 1, zstd: 3, lz4: 2 }[kind];
