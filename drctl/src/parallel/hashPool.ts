@@ -13,7 +13,7 @@ import { ROW_COUNT_FUNCTIONS, type CountKind, type StreamRows } from "./archiveR
  * The worker's source is inline (eval) so that it runs the same under the compiled image, ts-node
  * and vitest; the counting functions are spliced in from their compiled text. A file is read with
  * a 4 MiB buffer, so each worker holds ~4 MiB besides its heap; a stream job (`hashStream`) holds
- * the batches in flight (STREAM_IN_FLIGHT).
+ * up to STREAM_SLOTS × STREAM_BATCH_BYTES (8 MiB) of shared slots.
  */
 const WORKER_SOURCE = `
 "use strict";
@@ -227,21 +227,27 @@ export function hashFileOffThread(
   return pool.run({ message: { path, count }, label: path, onBytes, signal }).done;
 }
 
-/** Bytes of batches a stream job may have posted and the worker not yet taken. */
-export const STREAM_IN_FLIGHT = 8 << 20;
+/** Bytes of one batch of a stream job, and how many may wait for the worker at once. */
+export const STREAM_BATCH_BYTES = 1 << 20;
+export const STREAM_SLOTS = 8;
 
-/** A stream hashed (and counted) on a worker thread, fed batches this process no longer touches. */
+/** A stream hashed (and counted) on a worker thread, fed batches of up to STREAM_BATCH_BYTES. */
 export interface StreamJob {
-  /** Hands a batch over; resolves once fewer than STREAM_IN_FLIGHT bytes wait for the worker. */
-  push(batch: SharedArrayBuffer, length: number): Promise<void>;
+  /**
+   * Copies `data` into one of STREAM_SLOTS shared buffers the worker reads it from; resolves once
+   * it is copied, which waits while every slot is still being read. `data` must not change until.
+   */
+  push(data: Buffer): Promise<void>;
   /** Ends the stream: its SHA-256 (empty without `hash`), size and rows. */
   end(): Promise<FileHash>;
 }
 
 /**
  * Starts a stream job: with `hash` the worker computes the SHA-256 of every byte pushed, with
- * `count` it counts rows as that kind of stream. Batches are SharedArrayBuffers, which the worker
- * reads where they are: the caller must not write to one after pushing it.
+ * `count` it counts rows as that kind of stream. The slots are SharedArrayBuffers, reused once
+ * the worker acknowledged them (in order): a buffer posted to a worker and dropped would be freed
+ * only when both threads' garbage collectors let it go, and a worker that allocates little
+ * collects rarely, so fresh buffers grew the process by their total.
  */
 export function hashStream(options: {
   hash: boolean;
@@ -251,31 +257,46 @@ export function hashStream(options: {
   let worker: Worker | undefined;
   let jobId = -1;
   let ended = false;
+  let allocated = 0;
+  const free: SharedArrayBuffer[] = [];
+  const reading: SharedArrayBuffer[] = [];
   const early: [SharedArrayBuffer, number][] = [];
-  let inFlight = 0;
   const waiters: (() => void)[] = [];
+  const post = (w: Worker, slot: SharedArrayBuffer, length: number): void =>
+    w.postMessage({ id: jobId, chunk: slot, length });
   const { done } = pool.run({
     message: { open: true, hash: options.hash, count: options.count },
     label: "dump stream",
     onBytes: (n) => {
-      inFlight -= n;
+      free.push(reading.shift()!);
       options.onBytes?.(n);
-      while (inFlight < STREAM_IN_FLIGHT && waiters.length > 0) waiters.shift()!();
+      waiters.shift()?.();
     },
     started: (w, id) => {
       worker = w;
       jobId = id;
-      for (const [batch, length] of early.splice(0)) w.postMessage({ id, chunk: batch, length });
+      for (const [slot, length] of early.splice(0)) post(w, slot, length);
       if (ended) w.postMessage({ id, end: true });
     },
   });
+  const slot = async (): Promise<SharedArrayBuffer> => {
+    for (;;) {
+      const s =
+        free.pop() ??
+        (allocated < STREAM_SLOTS
+          ? (allocated++, new SharedArrayBuffer(STREAM_BATCH_BYTES))
+          : undefined);
+      if (s) return s;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
   return {
-    push(batch, length) {
-      inFlight += length;
-      if (worker) worker.postMessage({ id: jobId, chunk: batch, length });
-      else early.push([batch, length]);
-      if (inFlight < STREAM_IN_FLIGHT) return Promise.resolve();
-      return new Promise((resolve) => waiters.push(resolve));
+    async push(data) {
+      const s = await slot();
+      data.copy(Buffer.from(s));
+      reading.push(s);
+      if (worker) post(worker, s, data.length);
+      else early.push([s, data.length]);
     },
     end() {
       ended = true;

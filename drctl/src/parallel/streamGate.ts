@@ -1,19 +1,18 @@
 import { Transform, type TransformCallback } from "node:stream";
 import type { CountKind } from "./archiveRows";
-import { hashStream, type FileHash, type StreamJob } from "./hashPool";
+import {
+  STREAM_BATCH_BYTES as BATCH_BYTES,
+  hashStream,
+  type FileHash,
+  type StreamJob,
+} from "./hashPool";
 
 /**
- * What a program's pipe delivers, a few KiB per read (pg_dump writes its archive through stdio in
- * 4 KiB pieces), is gathered into batches of this size before it goes on: one write to the store
- * and one message to the hash worker per MiB instead of one per read.
- */
-export const BATCH_BYTES = 1 << 20;
-
-/**
- * Passes bytes through in BATCH_BYTES batches while a hash worker (hashPool.ts) computes their
- * SHA-256 and, with `count`, their row counts: this thread only copies each byte once, into a
- * batch the worker and the store both read where it lies (a SharedArrayBuffer, never written
- * again once handed on).
+ * Passes bytes through in 1 MiB batches while a hash worker (hashPool.ts) computes their SHA-256
+ * and, with `count`, their row counts. What a program's pipe delivers, a few KiB per read
+ * (pg_dump writes its archive through stdio in 4 KiB pieces), is gathered first: one write to the
+ * store and one message to the worker per MiB instead of one per read. This thread copies each
+ * byte twice (into the batch, and into the worker's shared slot), never hashes it.
  *
  * Like HashGate (postgres/tools.ts), its flush waits for `gate` — given the worker's result, and
  * resolving once the programs upstream exited 0 and what depends on them succeeded — so the
@@ -23,8 +22,7 @@ export class OffThreadGate extends Transform {
   bytes = 0;
   private result: FileHash | undefined;
   private readonly job: StreamJob;
-  private batch = new SharedArrayBuffer(BATCH_BYTES);
-  private view = Buffer.from(this.batch);
+  private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
   private used = 0;
 
   constructor(
@@ -43,7 +41,7 @@ export class OffThreadGate extends Transform {
     let waits: Promise<void> | undefined;
     while (p < chunk.length) {
       const n = Math.min(chunk.length - p, BATCH_BYTES - this.used);
-      chunk.copy(this.view, this.used, p, p + n);
+      chunk.copy(this.batch, this.used, p, p + n);
       this.used += n;
       p += n;
       if (this.used === BATCH_BYTES) waits = this.handOn();
@@ -74,11 +72,11 @@ export class OffThreadGate extends Transform {
 
   /** Sends the current batch downstream and to the worker, and starts a new one. */
   private handOn(): Promise<void> {
-    const length = this.used;
-    this.push(Buffer.from(this.batch, 0, length));
-    const pushed = this.job.push(this.batch, length);
-    this.batch = new SharedArrayBuffer(BATCH_BYTES);
-    this.view = Buffer.from(this.batch);
+    const full = this.batch.subarray(0, this.used);
+    this.push(full);
+    // The store reads `full` as it is; a new batch takes the next bytes, so it never changes.
+    const pushed = this.job.push(full);
+    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
     this.used = 0;
     return pushed;
   }
