@@ -228,6 +228,9 @@ const lockDays = {
   weekly: lock.days.weekly ?? storage.retentionDays.weekly,
   monthly: lock.days.monthly ?? storage.retentionDays.monthly,
 };
+// Pre-restore backups carry no retention of their own (an operator's drctl writes them), so the
+// default retention is their lock; the config checks it is the shortest (preRestoreLockIssues).
+const preRestoreLockDays = lock.days.preRestore ?? storage.retentionDays.preRestore;
 
 // The peer's names come from naming.ts, never from its state (DESIGN §2), so a promoted site can
 // point replication back at the old one on its own.
@@ -239,7 +242,10 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
   retentionDays: storage.retentionDays,
   noncurrentVersionExpirationDays: storage.noncurrentVersionExpirationDays,
   objectLock: lock.enabled
-    ? { mode: lock.mode, days: Math.min(lockDays.daily, lockDays.weekly, lockDays.monthly) }
+    ? {
+        mode: lock.mode,
+        days: Math.min(lockDays.daily, lockDays.weekly, lockDays.monthly, preRestoreLockDays),
+      }
     : undefined,
   breakGlassPrincipalArn: config.breakGlassPrincipalArn,
   replication: {
