@@ -88,23 +88,27 @@ const ONLY: Record<string, readonly Direction[]> = {
   "plan-name": ["failover", "failback"],
   "max-data-loss": ["failover"],
   "follow-timeout": ["failover", "failback"],
-  "max-lag": ["failback"],
-  "lag-timeout": ["failback"],
+  "max-lag": ["failback", "rebuild"],
+  "lag-timeout": ["failback", "rebuild"],
 };
 
 function parseOptions(argv: readonly string[]): Options | "help" {
   const sub = argv[0] === "failover" ? argv[1] : undefined;
-  const direction: string | undefined = sub === "reconcile" || sub === "reconnect" ? sub : argv[0];
-  if (
-    direction !== "failover" &&
-    direction !== "failback" &&
-    direction !== "reconcile" &&
-    direction !== "reconnect"
-  ) {
+  const given = sub === "reconcile" || sub === "reconnect" || sub === "rebuild" ? sub : argv[0];
+  const directions: readonly string[] = [
+    "failover",
+    "failback",
+    "reconcile",
+    "reconnect",
+    "rebuild",
+  ];
+  if (given === undefined || !directions.includes(given)) {
     throw new UsageError(
-      `unknown command ${JSON.stringify(direction)}; expected failover, failover reconcile, failover reconnect or failback`,
+      `unknown command ${JSON.stringify(given)}; expected failover, failover reconcile, ` +
+        `failover reconnect, failover rebuild or failback`,
     );
   }
+  const direction = given as Direction;
   const name =
     direction === "failover" || direction === "failback" ? direction : `failover ${direction}`;
   let values;
@@ -235,6 +239,19 @@ function checkRoles(o: Options, topology: Topology): string | undefined {
         throw new UsageError(
           `cannot read stack ${peer.stack} of ${peer.site} (${peer.unreadable ?? "no config"}); reconnect ` +
             `updates that stack, so its state must answer. Re-run once ${peer.region} is back.`,
+        );
+      }
+      return undefined;
+    case "rebuild":
+      if (role !== "fenced") {
+        throw new UsageError(
+          `rebuild makes a fenced site the standby again, but ${o.to} is ${role}` +
+            (role === "standby" ? ": it already is one" : ""),
+        );
+      }
+      if (peer.role !== "primary") {
+        throw new UsageError(
+          `rebuild makes ${o.to} a replica of the primary, but ${peer.site} is ${peer.role ?? "unreadable"}`,
         );
       }
       return undefined;

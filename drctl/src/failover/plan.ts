@@ -8,9 +8,11 @@ import { peerOf } from "./topology";
  * - reconcile: once the plan has run, bring both stacks' config to what it did, and update the
  *   surviving stack (primary-only settings in its own region).
  * - reconnect: once the old region answers, the old stack's `fenced` update and the links back.
+ * - rebuild: make a fenced site the standby of the primary again (after a failback, the site it
+ *   left), so the pair can fail over again.
  * - failback: rebuild the old site as standby, then the same plan the other way, graceful.
  */
-export type Direction = "failover" | "reconcile" | "reconnect" | "failback";
+export type Direction = "failover" | "reconcile" | "reconnect" | "rebuild" | "failback";
 
 /** One config edit, as `pulumi config set|rm [--path] <key> [value] -s <stack>` would make it. */
 export interface ConfigChange {
@@ -350,6 +352,7 @@ export function buildPlan(
     failover: () => [preflight(c, direction), ...activate(c, false), checkDns(to)],
     reconcile: () => reconcile(c, false),
     reconnect: () => reconnect(c, true),
+    rebuild: () => rebuild(c),
     // Both regions answer: the links come back in the same update that settles the new primary.
     failback: () => [
       preflight(c, direction),

@@ -143,7 +143,8 @@ export function otherRunsInProgress(dir: string, exceptPath: string): string[] {
   }
   return names
     .filter(
-      (n) => /^(failover|reconcile|reconnect)-.+\.json$/.test(n) && n !== basename(exceptPath),
+      (n) =>
+        /^(failover|reconcile|reconnect|rebuild)-.+\.json$/.test(n) && n !== basename(exceptPath),
     )
     .map((n) => join(dir, n));
 }
