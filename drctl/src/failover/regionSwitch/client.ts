@@ -162,6 +162,8 @@ export interface RegionSwitchClientConfig {
 
 interface ResolvedConfig {
   readonly region: string;
+  /** Where every command goes: the Region's data-plane endpoint unless overridden. */
+  readonly endpoint: string;
   readonly requestHandler: RequestHandler<unknown, unknown, { abortSignal?: AbortSignal }>;
   readonly apiVersion: string;
   readonly call: (operation: string, input: object, signal?: AbortSignal) => Promise<unknown>;
@@ -214,6 +216,9 @@ export class RegionSwitchServiceError extends Error {
   }
 }
 
+const endpointOf = (c: RegionSwitchClientConfig): URL =>
+  new URL(c.endpoint ?? `https://arc-region-switch.${c.region}.api.aws`);
+
 function transport(c: RegionSwitchClientConfig): ResolvedConfig["call"] {
   const signer = new SignatureV4({
     service: "arc-region-switch",
@@ -221,7 +226,7 @@ function transport(c: RegionSwitchClientConfig): ResolvedConfig["call"] {
     credentials: c.credentials ?? defaultProvider(),
     sha256: Sha256,
   });
-  const endpoint = new URL(c.endpoint ?? `https://arc-region-switch.${c.region}.api.aws`);
+  const endpoint = endpointOf(c);
   return async (operation, input, signal) => {
     const body = JSON.stringify(input);
     const unsigned = new HttpRequest({
@@ -285,6 +290,7 @@ export class RegionSwitchClient extends Client<
   constructor(config: RegionSwitchClientConfig) {
     super({
       region: config.region,
+      endpoint: endpointOf(config).toString(),
       // Unused: each command sends through `call`; the field is what smithy's Client expects.
       requestHandler: { handle: () => Promise.reject(new Error("not used")) },
       apiVersion: "2022-07-26",
