@@ -3,7 +3,7 @@
  * loads that code nor needs it in the backup agent image, which does not ship it
  * (docs/architecture.md §3).
  */
-export const FAILOVER_USAGE = `usage: drctl failover --to <site> [--mode ungraceful|graceful] [--print] [options]
+export const FAILOVER_USAGE = `usage: drctl failover --to <site> [options]
        drctl failover reconcile --to <site> [options]
        drctl failover reconnect --to <site> [options]
        drctl failover rebuild --to <site> [options]

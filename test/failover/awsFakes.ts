@@ -110,6 +110,8 @@ export class FakeRegionSwitch {
   readonly answers: { step: string; status: string; answer: string }[] = [];
   /** Called each time a step starts or ends, before Route 53's answer is recorded. */
   onStep: ((step: string, status: string) => void) | undefined;
+  /** A step that fails when it ends, once: the execution pauses (pausedByFailedStep). */
+  failStep: string | undefined;
 
   constructor(
     private readonly world: FakeWorld,
@@ -148,6 +150,15 @@ export class FakeRegionSwitch {
       await this.enter(getClient(), "ListPlanExecutions");
       return { items: this.executions.map((e) => this.view(e, e.activate)) };
     });
+  }
+
+  /** An operator resumes a paused execution in the console: the failed step runs again. */
+  resume(): void {
+    const e = this.executions.find((x) => x.state === "pausedByFailedStep");
+    const step = e?.steps.find((s) => s.status === "failed");
+    if (!e || !step) throw new Error("no paused execution");
+    step.status = "running";
+    e.state = "inProgress";
   }
 
   /** Another operator's execution, started from the console. */
@@ -253,6 +264,10 @@ export class FakeRegionSwitch {
             this.aws.replicaOf[activating] === undefined &&
             REGION_OF_SITE[activating] === e.activate;
           break;
+      }
+      if (step.name === this.failStep) {
+        ok = false;
+        this.failStep = undefined;
       }
       step.status = ok ? "completed" : "failed";
       if (!ok) e.state = "pausedByFailedStep";

@@ -181,6 +181,50 @@ describe("drctl failover --to usw2 with us-east-1 lost", () => {
     );
   });
 
+  it("stops at a paused execution saying what to do, and a re-run follows the same execution", async () => {
+    usEast1Lost();
+    h.regionSwitch.failStep = "scale-applications";
+
+    const first = await h.run("failover", "--to", "usw2");
+
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain(
+      "drctl failover: step region-switch-usw2 stopped the run: execution us-west-2/0000000000000001 is " +
+        "pausedByFailedStep (fence-old-primary=skipped, promote-replica=completed, route-traffic=completed, " +
+        "scale-applications=failed, post-check=notStarted); act on it in the console or with aws " +
+        "arc-region-switch (approve, resume or cancel), then re-run this command to follow it",
+    );
+    h.regionSwitch.resume();
+    const again = await h.run("failover", "--to", "usw2");
+
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(
+      "resuming the failover to usw2 started 2025-03-01T12:00:00.000Z at: Region switch plan",
+    );
+    expect(h.regionSwitch.executions).toHaveLength(1);
+    expect(h.regionSwitch.calls.filter((c) => c.endsWith("StartPlanExecution"))).toHaveLength(1);
+    expect(h.route53.answer()).toBe("usw2");
+  });
+
+  it("gives up following after --follow-timeout when us-west-2's data plane stops answering too", async () => {
+    usEast1Lost();
+    h.regionSwitch.onStep = (step, status) => {
+      if (step === "promote-replica" && status === "running") h.world.down.add("us-west-2");
+    };
+
+    const r = await h.run("failover", "--to", "usw2", "--follow-timeout", "1m");
+
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "execution us-west-2/0000000000000001 is still inProgress after 1m00s (--follow-timeout); it goes on in AWS.",
+    );
+    const report = readReport(h.workDir, "failover");
+    const polls = report.calls.filter((c) => c.target.endsWith("GetPlanExecution"));
+    // Every poll bounded by the aws deadline; the ones after us-west-2 went dark timed out.
+    expect(polls.every((c) => c.seconds <= 10)).toBe(true);
+    expect(polls.filter((c) => c.outcome === "timed out").length).toBeGreaterThanOrEqual(2);
+  });
+
   it("--print names the console path and the CLI commands, and calls nothing", async () => {
     usEast1Lost();
     const r = await h.run("failover", "--to", "usw2", "--print");

@@ -366,14 +366,6 @@ export function buildPlan(
   return { direction, to, from, steps };
 }
 
-/** The change as the pulumi command an operator would type. */
-export function describeChange(c: ConfigChange, stack: string): string {
-  const path = c.path ? " --path" : "";
-  return c.op === "set"
-    ? `pulumi config set${path} ${c.key} ${c.value ?? ""} --stack ${stack}`
-    : `pulumi config rm${path} ${c.key} --stack ${stack}`;
-}
-
 /** `us-west-2 ARC Region switch: StartPlanExecution …`, one line per call. */
 export function describeCall(t: CallTarget): string {
   const where = t.region === "pulumi" ? "Pulumi CLI/state" : t.region;
