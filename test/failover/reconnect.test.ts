@@ -1,4 +1,5 @@
 import { CreateJobCommand, S3ControlClient } from "@aws-sdk/client-s3-control";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { batchReplicationRoleArn } from "../../components/naming";
@@ -58,5 +59,55 @@ describe("the Batch Replication job's role (AwsSites, against the S3 Control SDK
     const override = "arn:aws:iam::111122223333:role/break-glass-batch";
     const { input } = await createJob({ DRCTL_BATCH_REPLICATION_ROLE_ARN: override });
     expect(input.RoleArn).toBe(override);
+  });
+});
+
+describe("the master secrets preflight compares (AwsSites, against the Secrets Manager SDK)", () => {
+  const topology = {
+    sites: [
+      { site: "use1", stack: "primary", region: "us-east-1", role: "primary" },
+      { site: "usw2", stack: "dr", region: "us-west-2", role: "standby" },
+    ],
+    config: { name: "acme-dr", accountId: "111122223333", partition: "aws" },
+  } as unknown as Topology;
+
+  it("reads use1's secret by its name in us-west-2 (its replica there) and keeps the RDS JSON fields", async () => {
+    const sm = mockClient(SecretsManagerClient);
+    const regions: string[] = [];
+    sm.on(GetSecretValueCommand).callsFake(async (input: { SecretId: string }, getClient) => {
+      regions.push(await getClient().config.region());
+      // AWS's RDS secret JSON structure:
+      // https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html
+      return {
+        Name: input.SecretId,
+        SecretString: JSON.stringify({
+          engine: "postgres",
+          host: "acme-dr-use1-pg.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+          username: "dradmin",
+          password: "not-printed",
+          dbname: "app",
+          port: 5432,
+        }),
+      };
+    });
+    try {
+      const fields = await new AwsSites(topology, {}).masterSecret(
+        "use1",
+        "us-west-2",
+        new AbortController().signal,
+      );
+      expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([
+        { SecretId: "acme-dr-use1/db/master" },
+      ]);
+      expect(regions).toEqual(["us-west-2"]);
+      expect(fields).toEqual({
+        host: "acme-dr-use1-pg.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+        port: 5432,
+        username: "dradmin",
+        dbname: "app",
+      });
+    } finally {
+      sm.restore();
+    }
   });
 });

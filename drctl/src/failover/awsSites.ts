@@ -75,7 +75,12 @@ export class AwsSites implements Probes, Controls {
     );
   }
 
-  async masterSecret(site: string, region: string): Promise<MasterSecretFields> {
+  /** The call's deadline bounds it: the Secrets Manager client tries once (maxAttempts 1). */
+  async masterSecret(
+    site: string,
+    region: string,
+    _signal?: AbortSignal,
+  ): Promise<MasterSecretFields> {
     const s = await this.secret(site, region);
     return { host: s.host, port: s.port, username: s.username, dbname: s.dbname };
   }
@@ -103,7 +108,8 @@ export class AwsSites implements Probes, Controls {
     } else {
       const region = this.ref(site).region;
       const secret = await this.secret(owner, region);
-      const own = await this.secret(site, region).catch(() => secret);
+      // The endpoint is always the site's own: its own secret's host, never the owner's.
+      const own = site === owner ? secret : await this.secret(site, region);
       const host = own.host;
       if (!host) {
         throw new Error(
