@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DB_BACKUP_RETENTION_FLOOR, type Role } from "../config";
 import { DbParameters } from "./parameters";
-import { roleTransitionProblems } from "./transition";
+import { engineUpgradeProblems, isMajorUpgrade, roleTransitionProblems } from "./transition";
 import { postgresAccess } from "./access";
 
 export interface DatabaseArgs {
@@ -57,6 +57,13 @@ export interface DatabaseArgs {
   readonly allowRebuild?: boolean;
   /** PostgreSQL major (or major.minor) version. @default "16" */
   readonly engineVersion?: string;
+  /**
+   * The version the last update deployed, when this update upgrades (engineUpgradeProblems says
+   * which moves are refused). @default engineVersion
+   */
+  readonly previousEngineVersion?: string;
+  /** Send AllowMajorVersionUpgrade: this update moves a writable instance to a new major. @default false */
+  readonly allowMajorVersionUpgrade?: boolean;
   /** @default "db.r6g.large" */
   readonly instanceClass?: string;
   /** @default 100 */
@@ -77,7 +84,10 @@ export interface DatabaseArgs {
 
 /** Problems with the args, each naming the argument; empty when valid. */
 export function databaseArgsProblems(args: DatabaseArgs): string[] {
-  const problems = roleTransitionProblems(args);
+  const problems = [
+    ...roleTransitionProblems(args),
+    ...engineUpgradeProblems({ ...args, engineVersion: args.engineVersion ?? "16" }),
+  ];
   const retention = args.backupRetentionDays ?? 14;
   // RDS allows 0-35 days; 0 would switch point-in-time recovery off on the primary.
   // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html
@@ -350,6 +360,9 @@ export class Database extends pulumi.ComponentResource {
         // such step. `protect` still guards it, the final snapshot and the retained automated
         // backups keep its data after a rebuild.
         deletionProtection: !allowRebuild && role !== "fenced",
+        // Only with a declared major upgrade; the new family's parameter group (DbParameters)
+        // goes in the same ModifyDBInstance, as RDS requires of a custom group.
+        allowMajorVersionUpgrade: args.allowMajorVersionUpgrade ? true : undefined,
         ...settings,
       },
       {
@@ -363,7 +376,14 @@ export class Database extends pulumi.ComponentResource {
         // A standalone instance cannot be re-attached as a replica: the provider would try an
         // update and fail ("cannot elect new source database"). Make that move a replacement,
         // which `protect` then refuses unless a rebuild is allowed.
-        replaceOnChanges: role === "standby" ? ["replicateSourceDb"] : [],
+        // A major upgrade of the source rebuilds the standby too (engineUpgradeProblems).
+        replaceOnChanges:
+          role === "standby"
+            ? [
+                "replicateSourceDb",
+                ...(isMajorUpgrade({ ...args, engineVersion }) ? ["engineVersion"] : []),
+              ]
+            : [],
         // Create-only inputs that a promoted replica inherited: never let them plan a replacement.
         // The password is sent when the instance is created standalone and never on a role move:
         // a replica's password is its source's (the catalog is replicated), which the master

@@ -191,6 +191,9 @@ export function computedState(
         },
       };
     }
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      // EC2 numbers a template's versions from 1 (CreateLaunchTemplate: LatestVersionNumber).
+      return { id: `lt-${hex(name, 17).toLowerCase()}`, state: { ...state, latestVersion: 1 } };
     case "aws:route53/healthCheck:HealthCheck":
       return {
         id: `${hex(name, 8).toLowerCase()}-0000-4000-8000-${hex(name, 12).toLowerCase()}`,
@@ -251,6 +254,15 @@ export function mockCall(
         }),
       };
     }
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      // Whoever runs the mocked `pulumi up`: a session of the deploying role the stack files list
+      // in cluster.adminPrincipalArns (STS GetCallerIdentity answers the session's ARN).
+      return {
+        id: MOCK_ACCOUNT,
+        accountId: MOCK_ACCOUNT,
+        arn: `arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/platform-admin/pulumi-up`,
+        userId: "AROAEXAMPLEID:pulumi-up",
+      };
     default:
       throw new Error(
         `unmocked invoke ${args.token}(${JSON.stringify(args.inputs)}): add it to test/support/mocks.ts ` +
