@@ -204,6 +204,19 @@ export function computedState(
   }
 }
 
+/**
+ * Passwords rotated out of band (put into a secret by an operator), by secret name: the mocked
+ * GetSecretValue answers them, in every region the secret is replicated to, whether the secret
+ * is named by name or by ARN. Tests of rotation set and clear it.
+ */
+export const ROTATED_PASSWORDS = new Map<string, string>();
+
+/** The secret name an id names: the name itself, or an ARN with Secrets Manager's suffix. */
+function secretName(secretId: string): string {
+  const m = /^arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId);
+  return m ? m[1] : secretId;
+}
+
 /** Provider functions the program may call; anything else fails the run. */
 export function mockCall(
   args: pulumi.runtime.MockCallArgs,
@@ -250,7 +263,8 @@ export function mockCall(
         versionStages: ["AWSCURRENT"],
         secretString: JSON.stringify({
           username: "dradmin",
-          password: `mock-password-${hex(secretId, 8)}`,
+          password:
+            ROTATED_PASSWORDS.get(secretName(secretId)) ?? `mock-password-${hex(secretId, 8)}`,
         }),
       };
     }
