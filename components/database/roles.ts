@@ -34,7 +34,7 @@ export interface DbRolesArgs {
   /**
    * The logins to create; index.ts passes `backup` (pg_read_all_data) and `app`. No login gets an
    * attribute the RDS master cannot grant: the master is `NOSUPERUSER CREATEROLE`, and PostgreSQL
-   * lets only a superuser (15 and earlier) or a role that has BYPASSRLS itself (16 and later) set
+   * lets only a superuser (15 and earlier) or, from 16, a role that has the attribute itself set
    * BYPASSRLS, SUPERUSER or REPLICATION (CREATE ROLE,
    * https://www.postgresql.org/docs/current/sql-createrole.html). Tables with row-level security
    * are read through a policy for the backup login (docs/first-deployment.md).
