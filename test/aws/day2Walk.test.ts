@@ -30,9 +30,7 @@ function set(stack: StackName, patch: Record<string, unknown>): void {
   const merged = { ...config[stack] };
   for (const [k, v] of Object.entries(patch))
     merged[k] =
-      v && typeof v === "object" && !Array.isArray(v)
-        ? { ...(merged[k] as object), ...(v) }
-        : v;
+      v && typeof v === "object" && !Array.isArray(v) ? { ...(merged[k] as object), ...v } : v;
   config[stack] = merged;
 }
 
