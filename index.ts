@@ -10,13 +10,14 @@ import { BatchReplicationRole } from "./components/backups/batchReplication";
 import { PitrJobs } from "./components/backups/pitrJobs";
 import { RpoAlarms } from "./components/backups/rpoAlarms";
 import { RpoMonitor } from "./components/backups/rpoMonitor";
-import { Cluster } from "./components/platform/cluster";
+import { Cluster, clusterUpgradeProblems } from "./components/platform/cluster";
 import { loadConfig } from "./components/config";
 import * as aws from "@pulumi/aws";
 import { Database } from "./components/database/instance";
-import { DbCredential } from "./components/database/credential";
+import { DbCredential, generatePassword } from "./components/database/credential";
+import * as pulumi from "@pulumi/pulumi";
 import { DbRoles } from "./components/database/roles";
-import { assertRoleTransition } from "./components/database/transition";
+import { assertDeclaredMoves } from "./components/database/transition";
 import { DnsFailover } from "./components/dns/failover";
 import * as naming from "./components/naming";
 import { Network } from "./components/platform/network";
@@ -37,12 +38,13 @@ const names = { name: config.name, accountId: config.accountId, partition: confi
 const stem = naming.siteStem(names, self);
 const tags = { ...config.tags, "dr-stack:site": self.site, "dr-stack:project": config.name };
 
-// The role move is checked before anything is registered: a refused move changes nothing.
-assertRoleTransition({
-  role,
-  previousRole: config.database.previousRole,
-  allowRebuild: config.database.allowRebuild,
-});
+// The declared moves (role, PostgreSQL and EKS versions) are checked before anything is
+// registered: a refused move changes nothing.
+assertDeclaredMoves(
+  { role, previousRole: config.database.previousRole, allowRebuild: config.database.allowRebuild },
+  { role, ...config.database },
+  clusterUpgradeProblems(config.cluster.version, config.cluster.previousVersion),
+);
 
 const siteKey = new SiteKey(`${stem}-key`, {
   region: self.region,
@@ -52,6 +54,7 @@ const siteKey = new SiteKey(`${stem}-key`, {
   breakGlassPrincipalArn: config.breakGlassPrincipalArn,
   // The peer's role that writes its backups' replicas into this site's bucket (issue 13.6).
   peerReplicationRoleArn: naming.replicationRoleArn(names, peer, self),
+  policyStep: { ...config.siteKey, roleMove: config.database.previousRole !== undefined },
   tags,
 });
 
@@ -71,6 +74,8 @@ const cluster = new Cluster(`${stem}-eks`, {
   region: self.region,
   clusterName: naming.clusterName(names, self),
   version: config.cluster.version,
+  previousVersion: config.cluster.previousVersion,
+  nodeReleaseVersion: config.cluster.nodeReleaseVersion,
   privateSubnetIds: network.privateSubnetIds,
   kmsKeyArn: siteKey.keyArn,
   publicAccessCidrs: config.cluster.publicAccessCidrs,
@@ -85,40 +90,9 @@ const cluster = new Cluster(`${stem}-eks`, {
 });
 
 const db = config.database;
-
-// Contract C2: the master credential lives in this site's region, owned by this stack, replicated
-// to the peer's. A standby's database is a physical copy of the peer's, so its credentials follow
-// the peer's (read from their replicas in this region); a site whose database is its own
-// generates them once. Either way, the secret is valid for this site's database whenever that
-// database is writable, promotion included, without any call into the peer's region.
-const credentialSource = (secretOf: (s: typeof peer) => string) =>
-  role === "standby" ? { copyOf: secretOf(peer) } : ("generate" as const);
-const master = new DbCredential(`${stem}-db-master`, {
-  region: self.region,
-  secretName: naming.dbMasterSecretName(names, self),
-  username: db.masterUsername,
-  kmsKeyArn: siteKey.keyArn,
-  replicaRegion: peer.region,
-  source: credentialSource((s) => naming.dbMasterSecretName(names, s)),
-  tags,
-});
-// The jobs' logins (issue 16.4): `backup` dumps as pg_read_all_data with BYPASSRLS, `app` is
-// the application's. Created in PostgreSQL by DbRoles (manageRoles) or by the one-time SQL in
-// docs/first-deployment.md; their secrets exist either way.
-const logins = Object.fromEntries(
-  (["backup", "app"] as const).map((login) => [
-    login,
-    new DbCredential(`${stem}-db-${login}`, {
-      region: self.region,
-      secretName: naming.dbLoginSecretName(names, self, login),
-      username: login,
-      kmsKeyArn: siteKey.keyArn,
-      replicaRegion: peer.region,
-      source: credentialSource((s) => naming.dbLoginSecretName(names, s, login)),
-      tags,
-    }),
-  ]),
-) as Record<"backup" | "app", DbCredential>;
+// Create-only: the same value goes to a new instance and to its new master secret (both ignore
+// later changes); a standby's password is its source's.
+const masterInitialPassword = role === "standby" ? undefined : pulumi.secret(generatePassword());
 
 // 13.3: the replication's kmsKeyId is ForceNew and AWS reads back the key ARN, which names
 // cannot give (key ids are random). Looked up in the peer region only while peerLinks is on, that
@@ -142,7 +116,7 @@ const database = new Database(`${stem}-db`, {
   subnetIds: network.privateSubnetIds,
   clientSecurityGroupId: cluster.clusterSecurityGroupId,
   adminCidrs: db.manageRoles ? db.adminCidrs : [],
-  masterPassword: role === "standby" ? undefined : master.password,
+  masterPassword: masterInitialPassword,
   readReplicaIdentifiers: [...Array(db.readReplicas).keys()].map((i) =>
     naming.dbReadReplicaIdentifier(names, self, i),
   ),
@@ -150,6 +124,8 @@ const database = new Database(`${stem}-db`, {
   previousRole: db.previousRole,
   allowRebuild: db.allowRebuild,
   engineVersion: db.engineVersion,
+  previousEngineVersion: db.previousEngineVersion,
+  allowMajorVersionUpgrade: db.allowMajorVersionUpgrade,
   instanceClass: db.instanceClass,
   allocatedStorageGb: db.allocatedStorageGb,
   maxAllocatedStorageGb: db.maxAllocatedStorageGb,
@@ -159,6 +135,46 @@ const database = new Database(`${stem}-db`, {
   partition: config.partition,
   tags,
 });
+
+// The master credential lives in this site's region, owned by this stack, replicated
+// to the peer's. A standby's database is a physical copy of the peer's, so its credentials follow
+// the peer's (read from their replicas in this region); a site whose database is its own
+// generates them once. Either way, the secret is valid for this site's database whenever that
+// database is writable, promotion included, without any call into the peer's region. Each secret
+// also names this site's instance (host, port, dbname), so it is written once the instance exists.
+const credentialSource = (secretOf: (s: typeof peer) => string) =>
+  role === "standby" ? { copyOf: secretOf(peer) } : ("generate" as const);
+const connection = { host: database.address, port: database.port, dbname: db.dbName };
+const master = new DbCredential(`${stem}-db-master`, {
+  region: self.region,
+  secretName: naming.dbMasterSecretName(names, self),
+  username: db.masterUsername,
+  kmsKeyArn: siteKey.keyArn,
+  replicaRegion: peer.region,
+  source: credentialSource((s) => naming.dbMasterSecretName(names, s)),
+  initialPassword: masterInitialPassword,
+  connection,
+  tags,
+});
+// The jobs' logins: `backup` dumps as pg_read_all_data (no BYPASSRLS: the RDS master cannot grant
+// it; tables with row-level security get a policy for it, docs/first-deployment.md), `app` is the
+// application's. Created in PostgreSQL by DbRoles (manageRoles) or by the one-time SQL in
+// docs/first-deployment.md; their secrets exist either way.
+const logins = Object.fromEntries(
+  (["backup", "app"] as const).map((login) => [
+    login,
+    new DbCredential(`${stem}-db-${login}`, {
+      region: self.region,
+      secretName: naming.dbLoginSecretName(names, self, login),
+      username: login,
+      kmsKeyArn: siteKey.keyArn,
+      replicaRegion: peer.region,
+      source: credentialSource((s) => naming.dbLoginSecretName(names, s, login)),
+      connection,
+      tags,
+    }),
+  ]),
+) as Record<"backup" | "app", DbCredential>;
 
 const backupRules = config.awsBackup;
 const airGapped = backupRules.airGappedVault;
@@ -196,19 +212,15 @@ const awsBackup = new AwsBackup(`${stem}-vault`, {
 // required by config with manageRoles).
 if (db.manageRoles && role === "primary") {
   new DbRoles(`${stem}-db-roles`, {
+    region: self.region,
     host: database.address,
     port: database.port,
     database: db.dbName,
     masterUsername: db.masterUsername,
-    masterPassword: master.password,
+    masterSecretArn: master.storedSecretArn,
     logins: [
-      {
-        name: "backup",
-        password: logins.backup.password,
-        grants: ["pg_read_all_data"],
-        bypassRowLevelSecurity: true,
-      },
-      { name: "app", password: logins.app.password },
+      { name: "backup", secretArn: logins.backup.storedSecretArn, grants: ["pg_read_all_data"] },
+      { name: "app", secretArn: logins.app.storedSecretArn },
     ],
   });
 }
@@ -357,7 +369,10 @@ const appConnection = new AppConnection(`${stem}-app`, {
   port: database.port,
   database: db.dbName,
   username: logins.app.username,
-  password: logins.app.password,
+  // The secret's current value, so the Secret in the cluster follows a rotation on the next up.
+  password: aws.secretsmanager
+    .getSecretVersionOutput({ region: self.region, secretId: logins.app.storedSecretArn })
+    .secretString.apply((s) => (JSON.parse(s) as { password: string }).password),
 });
 
 // The pair's ARC Region switch plan (docs/region-switch.md). Every stack, in every role, declares
@@ -632,6 +647,7 @@ export const region = self.region;
 export const peerSite = peer.site;
 export const peerRegion = peer.region;
 export const kmsKeyArn = siteKey.keyArn;
+export const siteKeyPolicyDigest = siteKey.policyDigest;
 export const vpcId = network.vpcId;
 export const privateSubnetIds = network.privateSubnetIds;
 export const clusterName = cluster.clusterName;

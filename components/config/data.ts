@@ -11,6 +11,17 @@ export const databaseSchema = z
       .string()
       .regex(/^\d+(\.\d+)?$/)
       .default("16"),
+    /**
+     * The engine version the last successful update deployed, set together with engineVersion
+     * when upgrading, so the move can be checked (components/database/transition.ts,
+     * engineUpgradeProblems). Unset means "no upgrade".
+     */
+    previousEngineVersion: z
+      .string()
+      .regex(/^\d+(\.\d+)?$/)
+      .optional(),
+    /** Lets this update move the database to a new PostgreSQL major version (RDS's AllowMajorVersionUpgrade). */
+    allowMajorVersionUpgrade: z.boolean().default(false),
     instanceClass: z.string().startsWith("db.").default("db.r6g.large"),
     allocatedStorageGb: z.number().int().min(20).default(100),
     maxAllocatedStorageGb: z.number().int().min(20).default(500),

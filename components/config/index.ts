@@ -57,6 +57,18 @@ export const configSchema = z
         error: "must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/break-glass",
       })
       .optional(),
+    /** The site key's policy step (components/platform/siteKey.ts, KeyPolicyStep). */
+    siteKey: z
+      .strictObject({
+        updatePolicy: z.boolean().default(false),
+        appliedPolicyDigest: z
+          .string()
+          .regex(/^[0-9a-f]{16}$/, {
+            error: "must be the 16 hex digits of the stack output siteKeyPolicyDigest",
+          })
+          .optional(),
+      })
+      .prefault({}),
     sites: z.record(
       z
         .string()

@@ -28,6 +28,23 @@ export const clusterSchema = z
       .string()
       .regex(/^1\.\d{2}$/, { error: "must be an EKS version such as 1.33" })
       .default("1.33"),
+    /**
+     * The Kubernetes version the last successful update deployed, set together with `version`
+     * when upgrading, so a skipped minor version is refused before EKS refuses it
+     * (components/platform/cluster.ts, clusterUpgradeProblems). Unset means "no upgrade".
+     */
+    previousVersion: z
+      .string()
+      .regex(/^1\.\d{2}$/, { error: "must be an EKS version such as 1.33" })
+      .optional(),
+    /**
+     * The EKS-optimized AMI release of the nodes (e.g. "1.33.0-20250704"); unset, EKS picks the
+     * latest for `version` when the node group is created or upgraded.
+     */
+    nodeReleaseVersion: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+-\d{8}$/)
+      .optional(),
     /** CIDRs allowed to reach the public API endpoint; empty means a private endpoint only. */
     publicAccessCidrs: z.array(cidr).default([]),
     nodeInstanceTypes: z.array(z.string()).min(1).default(["m6i.large"]),

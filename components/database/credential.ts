@@ -26,8 +26,47 @@ export interface DbCredentialArgs {
    * promotion this secret already holds the password the promoted database accepts.
    */
   readonly source: "generate" | { readonly copyOf: string };
+  /**
+   * With `source: "generate"`, the value written: index.ts generates the master password once per
+   * run and hands the same value to the instance, whose password is create-only too.
+   * @default a fresh generatePassword()
+   */
+  readonly initialPassword?: pulumi.Input<string>;
+  /**
+   * Where the credential connects: stored beside it as AWS's documented keys for an RDS
+   * PostgreSQL secret (`engine`, `host`, `port`, `dbname`; "JSON structure of AWS Secrets Manager
+   * secrets", https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html#reference_secret_json_structure_rds-postgres),
+   * so a client needs the secret alone.
+   */
+  readonly connection: DbConnection;
   /** @default {} */
   readonly tags?: Record<string, string>;
+}
+
+/** The database a credential logs in to. */
+export interface DbConnection {
+  /** This site's instance address (its own, in every role: a standby's is its replica's). */
+  readonly host: pulumi.Input<string>;
+  readonly port: pulumi.Input<number>;
+  readonly dbname: string;
+}
+
+/** The secret's JSON, in AWS's documented shape for RDS PostgreSQL (key order as AWS shows it). */
+export function credentialJson(c: {
+  username: string;
+  password: string;
+  host: string;
+  port: number;
+  dbname: string;
+}): string {
+  return JSON.stringify({
+    engine: "postgres",
+    host: c.host,
+    username: c.username,
+    password: c.password,
+    dbname: c.dbname,
+    port: c.port,
+  });
 }
 
 /** 32 characters of base64url: none of the `/`, `"`, `@` or space RDS refuses in a master password. */
@@ -36,9 +75,9 @@ export function generatePassword(): string {
 }
 
 /**
- * A database credential (`{"username","password"}`) in Secrets Manager in the site's own region,
- * with a replica in the peer's. Contract C2 for the master credential, and the same for each
- * login the jobs use. The password is never an output of the stack nor in any pod spec: pods get
+ * A database credential (`credentialJson`: engine, host, username, password, dbname, port) in
+ * Secrets Manager in the site's own region, with a replica in the peer's: the master credential,
+ * and the same for each login the jobs use. The password is never an output of the stack nor in any pod spec: pods get
  * the secret's ARN and read it with their own IAM identity.
  *
  * Why not RDS-managed passwords: RDS refuses to create a read replica of a source whose master
@@ -48,13 +87,19 @@ export function generatePassword(): string {
  * Why generated here and not @pulumi/random: the value is written once and then owned by
  * Secrets Manager (`ignoreChanges`), so node's CSPRNG is enough and no extra provider plugin is
  * needed. It is kept in Pulumi state as a secret (encrypted by the stack's secrets provider).
- * Rotation is deliberate: docs/first-deployment.md, "Rotating the master password".
+ * Rotation is deliberate and changes the database first: docs/runbooks/upgrades.md, "Rotating a
+ * password". Whatever reads the password later (the PostgreSQL provider, the jobs) reads the
+ * secret's current value, never this program's copy in state.
  */
 export class DbCredential extends pulumi.ComponentResource {
   public readonly secretArn: pulumi.Output<string>;
+  /**
+   * The secret's ARN, resolved only once its first value is stored: look the current value up
+   * through this (`aws.secretsmanager.getSecretVersion`), so a rotated password is read, not the
+   * one this program wrote.
+   */
+  public readonly storedSecretArn: pulumi.Output<string>;
   public readonly username: pulumi.Output<string>;
-  /** The stored password, as a Pulumi secret. Never export it. */
-  public readonly password: pulumi.Output<string>;
 
   constructor(name: string, args: DbCredentialArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:database:DbCredential", name, {}, opts);
@@ -81,15 +126,18 @@ export class DbCredential extends pulumi.ComponentResource {
     );
 
     const source = args.source;
-    const value =
+    const conn = args.connection;
+    const password =
       source === "generate"
-        ? pulumi.secret(JSON.stringify({ username: args.username, password: generatePassword() }))
+        ? pulumi.secret(args.initialPassword ?? generatePassword())
         : aws.secretsmanager
             .getSecretVersionOutput({ region, secretId: source.copyOf }, child)
-            .secretString.apply((s) => {
-              const peer = JSON.parse(s) as { password?: string };
-              return JSON.stringify({ username: args.username, password: peer.password ?? "" });
-            });
+            .secretString.apply((s) => (JSON.parse(s) as { password?: string }).password ?? "");
+    const value = pulumi
+      .all([password, conn.host, conn.port])
+      .apply(([p, host, port]) =>
+        credentialJson({ username: args.username, password: p, host, port, dbname: conn.dbname }),
+      );
 
     const version = new aws.secretsmanager.SecretVersion(
       name,
@@ -100,14 +148,12 @@ export class DbCredential extends pulumi.ComponentResource {
     );
 
     this.secretArn = secret.arn;
+    this.storedSecretArn = pulumi.all([secret.arn, version.id]).apply(([arn]) => arn);
     this.username = pulumi.output(args.username);
-    this.password = pulumi.secret(
-      version.secretString.apply((s) => (JSON.parse(s ?? "{}") as { password: string }).password),
-    );
     this.registerOutputs({
       secretArn: this.secretArn,
+      storedSecretArn: this.storedSecretArn,
       username: this.username,
-      password: this.password,
     });
   }
 }

@@ -2,7 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DB_BACKUP_RETENTION_FLOOR, type Role } from "../config";
 import { DbParameters } from "./parameters";
-import { roleTransitionProblems } from "./transition";
+import { roleSettings } from "./roleSettings";
+import { engineUpgradeProblems, isMajorUpgrade, roleTransitionProblems } from "./transition";
 import { postgresAccess } from "./access";
 
 export interface DatabaseArgs {
@@ -57,6 +58,13 @@ export interface DatabaseArgs {
   readonly allowRebuild?: boolean;
   /** PostgreSQL major (or major.minor) version. @default "16" */
   readonly engineVersion?: string;
+  /**
+   * The version the last update deployed, when this update upgrades (engineUpgradeProblems says
+   * which moves are refused). @default engineVersion
+   */
+  readonly previousEngineVersion?: string;
+  /** Send AllowMajorVersionUpgrade: this update moves a writable instance to a new major. @default false */
+  readonly allowMajorVersionUpgrade?: boolean;
   /** @default "db.r6g.large" */
   readonly instanceClass?: string;
   /** @default 100 */
@@ -77,7 +85,10 @@ export interface DatabaseArgs {
 
 /** Problems with the args, each naming the argument; empty when valid. */
 export function databaseArgsProblems(args: DatabaseArgs): string[] {
-  const problems = roleTransitionProblems(args);
+  const problems = [
+    ...roleTransitionProblems(args),
+    ...engineUpgradeProblems({ ...args, engineVersion: args.engineVersion ?? "16" }),
+  ];
   const retention = args.backupRetentionDays ?? 14;
   // RDS allows 0-35 days; 0 would switch point-in-time recovery off on the primary.
   // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html
@@ -110,85 +121,6 @@ export function databaseArgsProblems(args: DatabaseArgs): string[] {
     problems.push(`[peerInstanceArn] must be an RDS instance ARN, got "${args.peerInstanceArn}"`);
   }
   return problems;
-}
-
-/** What a role changes on the instance; everything else is identical in every role. */
-export interface RoleSettings {
-  readonly replicateSourceDb?: string;
-  readonly multiAz: boolean;
-  readonly backupRetentionPeriod: number;
-  readonly skipFinalSnapshot: boolean;
-  readonly finalSnapshotIdentifier?: string;
-  readonly username?: string;
-  readonly dbName?: string;
-  readonly password?: pulumi.Input<string>;
-}
-
-/**
- * The role-dependent instance inputs, as one pure function so the diff of each move is exactly
- * what docs/failover.md lists (test/database/transitions.test.ts holds it to that).
- */
-export function roleSettings(
-  role: Role,
-  o: {
-    peerInstanceArn: string;
-    backupRetentionDays: number;
-    finalSnapshotIdentifier: string;
-    dbName: string;
-    masterUsername: string;
-    masterPassword?: pulumi.Input<string>;
-  },
-): RoleSettings {
-  // A standalone instance (promoting, primary, fenced) keeps a final snapshot on delete. A replica
-  // cannot: RDS refuses FinalDBSnapshotIdentifier for a read replica, and its data is the peer's.
-  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html
-  // The provider keeps these two in state only (no ModifyDBInstance call), so to AWS phase 1
-  // still changes nothing but the replication.
-  const standalone = {
-    skipFinalSnapshot: false,
-    finalSnapshotIdentifier: o.finalSnapshotIdentifier,
-  };
-  switch (role) {
-    case "standby":
-      // Single-AZ and no automated backups: the replica's job is to be promotable; backups run on
-      // the primary and are replicated here (InstanceAutomatedBackupsReplication, AWS Backup copies).
-      return {
-        replicateSourceDb: o.peerInstanceArn,
-        multiAz: false,
-        backupRetentionPeriod: 0,
-        skipFinalSnapshot: true,
-      };
-    case "promoting":
-      // Phase 1: the standby minus its source, with its backup retention already. The provider
-      // passes backup_retention_period (and backup_window) to PromoteReadReplica itself
-      // (terraform-provider-aws internal/service/rds/instance.go, resourceInstanceUpdate:
-      // `PromoteReadReplicaInput{BackupRetentionPeriod: d.Get("backup_retention_period")}`), so
-      // the writable database never runs without automated backups, and no later change from 0
-      // costs the outage the RDS user guide warns of
-      // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html#USER_WorkingWithAutomatedBackups.Enabling).
-      // Multi-AZ waits for phase 2 (terraform-provider-aws #4419).
-      return {
-        multiAz: false,
-        backupRetentionPeriod: o.backupRetentionDays,
-        ...standalone,
-        password: o.masterPassword,
-      };
-    case "primary":
-    case "fenced":
-      // A fenced site keeps the primary's settings (its PITR window still covers the writes it
-      // took); only its parameter group changes.
-      return {
-        multiAz: true,
-        backupRetentionPeriod: o.backupRetentionDays,
-        ...standalone,
-        // Create-only (a promoted replica already has them, inherited from its source).
-        username: o.masterUsername,
-        dbName: o.dbName,
-        // From this site's own master secret (DbCredential); never RDS-managed, which would make
-        // every replica of this instance impossible (docs: rds-secrets-manager limitations).
-        password: o.masterPassword,
-      };
-  }
 }
 
 /**
@@ -350,6 +282,9 @@ export class Database extends pulumi.ComponentResource {
         // such step. `protect` still guards it, the final snapshot and the retained automated
         // backups keep its data after a rebuild.
         deletionProtection: !allowRebuild && role !== "fenced",
+        // Only with a declared major upgrade; the new family's parameter group (DbParameters)
+        // goes in the same ModifyDBInstance, as RDS requires of a custom group.
+        allowMajorVersionUpgrade: args.allowMajorVersionUpgrade ? true : undefined,
         ...settings,
       },
       {
@@ -363,7 +298,14 @@ export class Database extends pulumi.ComponentResource {
         // A standalone instance cannot be re-attached as a replica: the provider would try an
         // update and fail ("cannot elect new source database"). Make that move a replacement,
         // which `protect` then refuses unless a rebuild is allowed.
-        replaceOnChanges: role === "standby" ? ["replicateSourceDb"] : [],
+        // A major upgrade of the source rebuilds the standby too (engineUpgradeProblems).
+        replaceOnChanges:
+          role === "standby"
+            ? [
+                "replicateSourceDb",
+                ...(isMajorUpgrade({ ...args, engineVersion }) ? ["engineVersion"] : []),
+              ]
+            : [],
         // Create-only inputs that a promoted replica inherited: never let them plan a replacement.
         // The password is sent when the instance is created standalone and never on a role move:
         // a replica's password is its source's (the catalog is replicated), which the master

@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -5,29 +6,39 @@ import * as pulumi from "@pulumi/pulumi";
 export interface DbLogin {
   /** PostgreSQL role name, e.g. "backup"; the same as the username in its DbCredential. */
   readonly name: string;
-  /** Its password, from its DbCredential (a Pulumi secret). */
-  readonly password: pulumi.Input<string>;
+  /**
+   * Its secret (DbCredential.storedSecretArn): the role's password is the secret's **current**
+   * value, so rotating a login is "put the new value in its secret, then `pulumi up` the
+   * primary" and PostgreSQL follows (docs/runbooks/upgrades.md).
+   */
+  readonly secretArn: pulumi.Input<string>;
   /** Roles granted to it, e.g. ["pg_read_all_data"]. @default [] */
   readonly grants?: string[];
-  /**
-   * BYPASSRLS: reads every row of a table with row-level security. pg_dump as a mere
-   * pg_read_all_data member stops at the first such table ("query would be affected by
-   * row-level security policy"), because it sets row_security=off unless --enable-row-security
-   * (https://www.postgresql.org/docs/current/app-pgdump.html). @default false
-   */
-  readonly bypassRowLevelSecurity?: boolean;
 }
 
 export interface DbRolesArgs {
+  /** The primary's region, where its secrets live. */
+  readonly region: string;
   /** The primary's address; the deployer must reach it (database.adminCidrs). */
   readonly host: pulumi.Input<string>;
   readonly port: pulumi.Input<number>;
   /** Database the provider connects to. */
   readonly database: string;
   readonly masterUsername: string;
-  /** From the site's master DbCredential; never stored beyond the provider's secret config. */
-  readonly masterPassword: pulumi.Input<string>;
-  /** The logins to create; index.ts passes `backup` (pg_read_all_data, BYPASSRLS) and `app`. */
+  /**
+   * The master secret (DbCredential.storedSecretArn). The provider logs in with its **current**
+   * value, looked up on every run: a rotated master password (changed in RDS, then in the
+   * secret) is what the next `up` uses, not the value this program wrote once and keeps in state.
+   */
+  readonly masterSecretArn: pulumi.Input<string>;
+  /**
+   * The logins to create; index.ts passes `backup` (pg_read_all_data) and `app`. No login gets an
+   * attribute the RDS master cannot grant: the master is `NOSUPERUSER CREATEROLE`, and PostgreSQL
+   * lets only a superuser (15 and earlier) or, from 16, a role that has the attribute itself set
+   * BYPASSRLS, SUPERUSER or REPLICATION (CREATE ROLE,
+   * https://www.postgresql.org/docs/current/sql-createrole.html). Tables with row-level security
+   * are read through a policy for the backup login (docs/first-deployment.md).
+   */
   readonly logins: DbLogin[];
 }
 
@@ -53,8 +64,8 @@ export function dbRolesArgsProblems(args: DbRolesArgs): string[] {
  * Database logins on the primary, created with @pulumi/postgresql from the deployer. The
  * provider connects as the RDS master, which is not a superuser (`rds_superuser` is a role, not
  * SUPERUSER: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.Roles.rds_superuser.html),
- * over TLS. The passwords are the DbCredentials' (Secrets Manager), so
- * the jobs and the database agree by construction.
+ * over TLS. The passwords are the DbCredentials' current values (Secrets Manager), so the jobs
+ * and the database agree by construction, after a rotation too.
  */
 export class DbRoles extends pulumi.ComponentResource {
   /** PostgreSQL role names created, by login. */
@@ -65,6 +76,14 @@ export class DbRoles extends pulumi.ComponentResource {
     const problems = dbRolesArgsProblems(args);
     if (problems.length) throw new Error(`invalid DbRoles args:\n  ${problems.join("\n  ")}`);
 
+    const child = { parent: this };
+    const current = (secretId: pulumi.Input<string>) =>
+      pulumi.secret(
+        aws.secretsmanager
+          .getSecretVersionOutput({ region: args.region, secretId }, child)
+          .secretString.apply((s) => (JSON.parse(s) as { password: string }).password),
+      );
+
     const provider = new postgresql.Provider(
       `${name}-pg`,
       {
@@ -72,10 +91,10 @@ export class DbRoles extends pulumi.ComponentResource {
         port: args.port,
         database: args.database,
         username: args.masterUsername,
-        password: pulumi.secret(args.masterPassword),
+        password: current(args.masterSecretArn),
         // Encrypted but not verified: verify-full needs the RDS CA bundle on the deployer's disk
         // (the provider's `sslrootcert`), which the program cannot assume; the path is the
-        // operator's own network (database.adminCidrs). The CronJobs verify (contract C5).
+        // operator's own network (database.adminCidrs). The CronJobs verify the server.
         sslmode: "require",
         // The RDS master lacks SUPERUSER; the provider must not use superuser-only statements.
         superuser: false,
@@ -91,10 +110,9 @@ export class DbRoles extends pulumi.ComponentResource {
         {
           name: login.name,
           login: true,
-          password: pulumi.secret(login.password),
+          password: current(login.secretArn),
           // Hashed (SCRAM on RDS for PostgreSQL 14+), never plaintext, in pg_authid.
           encryptedPassword: true,
-          bypassRowLevelSecurity: login.bypassRowLevelSecurity ?? false,
         },
         { parent: this, provider },
       );

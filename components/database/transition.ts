@@ -124,8 +124,90 @@ function refusal(from: Role, to: Role): string {
   );
 }
 
-/** Throws one ConfigError listing every problem with the declared move; call before any resource. */
-export function assertRoleTransition(t: RoleTransition): void {
-  const problems = roleTransitionProblems(t);
+/** A PostgreSQL version move, declared like a role move (`database.previousEngineVersion`). */
+export interface EngineUpgrade {
+  readonly role: Role;
+  /** `dr-stack:database.engineVersion`, "16" or "16.4". */
+  readonly engineVersion: string;
+  /** `dr-stack:database.previousEngineVersion`: what the last update deployed. @default engineVersion */
+  readonly previousEngineVersion?: string;
+  /** `dr-stack:database.allowMajorVersionUpgrade`. @default false */
+  readonly allowMajorVersionUpgrade?: boolean;
+  /** `dr-stack:database.allowRebuild`. @default false */
+  readonly allowRebuild?: boolean;
+}
+
+const parts = (v: string) => v.split(".").map(Number);
+
+/** Whether the declared move changes the PostgreSQL major version upwards. */
+export function isMajorUpgrade(u: EngineUpgrade): boolean {
+  return (
+    u.previousEngineVersion !== undefined &&
+    parts(u.engineVersion)[0] > parts(u.previousEngineVersion)[0]
+  );
+}
+
+/**
+ * Every problem with a declared engine version move, each naming its config key and what to do;
+ * empty when RDS accepts it as this stack sends it.
+ * - RDS never downgrades an instance; a major upgrade needs AllowMajorVersionUpgrade
+ *   (ModifyDBInstance, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html).
+ * - A read replica is not upgraded on its own to a new major version ("Choosing a major version
+ *   for an RDS for PostgreSQL upgrade": read replicas are upgraded with their source,
+ *   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.PostgreSQL.MajorVersion.html);
+ *   no AWS page says what a major upgrade of the source does to a cross-Region replica, so the
+ *   standby is rebuilt as a new replica of the upgraded primary, which is a rebuild.
+ */
+export function engineUpgradeProblems(u: EngineUpgrade): string[] {
+  const from = u.previousEngineVersion;
+  if (from === undefined || from === u.engineVersion) return [];
+  const [fromMajor, fromMinor] = parts(from);
+  const [toMajor, toMinor] = parts(u.engineVersion);
+  const key = "dr-stack:database.engineVersion";
+  if (toMajor < fromMajor || (toMajor === fromMajor && (toMinor ?? 0) < (fromMinor ?? 0))) {
+    return [
+      `${key}: ${u.engineVersion} is older than the deployed ${from}; RDS cannot downgrade an ` +
+        `instance. Set it back to ${from}; to run an older version, restore a snapshot into a new ` +
+        `instance (docs/runbooks/upgrades.md).`,
+    ];
+  }
+  if (toMajor === fromMajor) return [];
+  if (u.role === "standby") {
+    return u.allowRebuild
+      ? []
+      : [
+          `${key}: ${from} to ${u.engineVersion} on a standby replaces its replica (RDS upgrades a ` +
+            `replica's major version only with its source, and the standby is rebuilt from the ` +
+            `upgraded primary), and rebuilding is not allowed. Upgrade the primary's stack first; ` +
+            `then here, in order: (1) keep engineVersion ${from}, ` +
+            `\`pulumi config set --path dr-stack:database.allowRebuild true\`, \`pulumi up\` (lifts ` +
+            `deletion protection); (2) set engineVersion ${u.engineVersion} and previousEngineVersion ` +
+            `${from}, \`pulumi up\` (a new replica); (3) ` +
+            `\`pulumi config set --path dr-stack:database.allowRebuild false\`, ` +
+            `\`pulumi config rm --path dr-stack:database.previousEngineVersion\`, \`pulumi up\` ` +
+            `(docs/runbooks/upgrades.md).`,
+        ];
+  }
+  return u.allowMajorVersionUpgrade
+    ? []
+    : [
+        `dr-stack:database.allowMajorVersionUpgrade: ${from} to ${u.engineVersion} is a major ` +
+          `version upgrade, which RDS refuses unless allowed. Run ` +
+          `\`pulumi config set --path dr-stack:database.allowMajorVersionUpgrade true\` together ` +
+          `with the new engineVersion and jobs.scratchImage (docs/runbooks/upgrades.md).`,
+      ];
+}
+
+/**
+ * Throws one ConfigError listing every problem with the declared moves (role, engine version,
+ * and whatever else the caller checked first); call before any resource, so a refused update
+ * changes nothing.
+ */
+export function assertDeclaredMoves(
+  t: RoleTransition,
+  engine: EngineUpgrade,
+  other: string[] = [],
+): void {
+  const problems = [...roleTransitionProblems(t), ...engineUpgradeProblems(engine), ...other];
   if (problems.length) throw new ConfigError(problems);
 }

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { EbsCsiDriver } from "./ebsCsi";
 import { kubeconfigFor } from "./kubeconfig";
+import { nodeLaunchTemplate } from "./nodeLaunchTemplate";
 
 /** Control-plane logs that an incident review needs: who called the API, and how they authenticated. */
 export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;
@@ -14,8 +15,16 @@ export interface ClusterArgs {
   readonly region: string;
   /** Physical cluster name, from naming.ts. */
   readonly clusterName: string;
-  /** Kubernetes version, e.g. "1.33". */
+  /** Kubernetes version, e.g. "1.33", of the control plane and the nodes. */
   readonly version: string;
+  /**
+   * The version the last update deployed, when this update upgrades (config
+   * cluster.previousVersion): a downgrade or a skipped minor version is refused before EKS
+   * refuses it. @default version
+   */
+  readonly previousVersion?: string;
+  /** EKS-optimized AMI release of the nodes. @default the latest for `version`, chosen by EKS */
+  readonly nodeReleaseVersion?: string;
   readonly privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
   /** Site KMS key: envelope encryption of Kubernetes secrets and of the control-plane log group. */
   readonly kmsKeyArn: pulumi.Input<string>;
@@ -88,6 +97,35 @@ export function clusterArgsProblems(args: ClusterArgs): string[] {
   return problems;
 }
 
+const minor = (v: string) => Number(v.split(".")[1]);
+
+/**
+ * An EKS version move the stack refuses, with what to do; empty when allowed. EKS updates a
+ * control plane one minor version at a time and never downgrades it ("Update existing cluster
+ * to new Kubernetes version", https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html).
+ */
+export function clusterUpgradeProblems(version: string, previousVersion?: string): string[] {
+  if (previousVersion === undefined || previousVersion === version) return [];
+  const from = minor(previousVersion);
+  const to = minor(version);
+  if (to < from) {
+    return [
+      `dr-stack:cluster.version: ${version} is older than the deployed ${previousVersion}; EKS ` +
+        `cannot downgrade a cluster. Set it back to ${previousVersion}.`,
+    ];
+  }
+  if (to > from + 1) {
+    return [
+      `dr-stack:cluster.version: ${previousVersion} to ${version} skips ` +
+        `${to - from - 1} minor version(s); EKS upgrades one minor version at a time. Set ` +
+        `cluster.version to 1.${from + 1} (cluster.previousVersion ${previousVersion}), \`pulumi up\` ` +
+        `this stack and then the peer's, and repeat for each version up to ${version} ` +
+        `(docs/runbooks/upgrades.md).`,
+    ];
+  }
+  return [];
+}
+
 function servicePrincipalTrust(service: string): string {
   return JSON.stringify({
     Version: "2012-10-17",
@@ -121,7 +159,10 @@ export class Cluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:compute:Cluster", name, {}, opts);
-    const problems = clusterArgsProblems(args);
+    const problems = [
+      ...clusterArgsProblems(args),
+      ...clusterUpgradeProblems(args.version, args.previousVersion),
+    ];
     if (problems.length) throw new Error(`invalid Cluster args:\n  ${problems.join("\n  ")}`);
     const publicAccessCidrs = args.publicAccessCidrs ?? [];
     const adminPrincipalArns = args.adminPrincipalArns;
@@ -184,13 +225,13 @@ export class Cluster extends pulumi.ComponentResource {
       { parent: this, dependsOn: [clusterPolicy, logGroup] },
     );
 
-    for (const [i, principalArn] of adminPrincipalArns.entries()) {
+    const adminAccess = adminPrincipalArns.map((principalArn, i) => {
       const entry = new aws.eks.AccessEntry(
         `${name}-admin-${i}`,
         { region, clusterName: cluster.name, principalArn, type: "STANDARD", tags },
         child,
       );
-      new aws.eks.AccessPolicyAssociation(
+      return new aws.eks.AccessPolicyAssociation(
         `${name}-admin-${i}`,
         {
           region,
@@ -201,7 +242,7 @@ export class Cluster extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [entry] },
       );
-    }
+    });
 
     const nodeRole = new aws.iam.Role(
       `${name}-nodes`,
@@ -238,6 +279,12 @@ export class Cluster extends pulumi.ComponentResource {
         ),
     );
 
+    const launchTemplate = nodeLaunchTemplate(
+      `${name}-nodes`,
+      { region, kmsKeyArn: args.kmsKeyArn, diskSizeGb: nodeDiskSizeGb, tags },
+      child,
+    );
+
     const nodeGroup = new aws.eks.NodeGroup(
       `${name}-nodes`,
       {
@@ -247,8 +294,15 @@ export class Cluster extends pulumi.ComponentResource {
         subnetIds: args.privateSubnetIds,
         instanceTypes: nodeInstanceTypes,
         amiType: "AL2023_x86_64_STANDARD",
-        // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateNodegroup.html (diskSize)
-        diskSize: nodeDiskSizeGb,
+        // The nodes follow the control plane in the same update, after it (clusterName is the
+        // cluster's output): EKS refuses nodes newer than the control plane (update-cluster.html).
+        version: args.version,
+        releaseVersion: args.nodeReleaseVersion,
+        // The root volume (size, site key) is the launch template's; diskSize would conflict.
+        launchTemplate: {
+          id: launchTemplate.id,
+          version: launchTemplate.latestVersion.apply((v) => String(v)),
+        },
         scalingConfig: { minSize: nodeMinSize, desiredSize: nodeDesiredSize, maxSize: nodeMaxSize },
         updateConfig: { maxUnavailable: 1 },
         tags,
@@ -313,7 +367,10 @@ export class Cluster extends pulumi.ComponentResource {
     this.provider = new k8s.Provider(
       `${name}-k8s`,
       { kubeconfig: this.kubeconfig, enableServerSideApply: true },
-      { parent: this, dependsOn: [nodeGroup] },
+      // The provider authenticates as the deployer, whom the API server admits only once the
+      // deployer's access policy is associated (access entries alone grant nothing:
+      // https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html); pods need nodes.
+      { parent: this, dependsOn: [nodeGroup, ...adminAccess] },
     );
     this.registerOutputs({
       clusterName: this.clusterName,

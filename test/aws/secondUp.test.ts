@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runStack, type RegisteredResource, type StackRun } from "../harness";
 import { keepGeneratedPasswords } from "../support/diff";
 import { computedState } from "../support/mocks";
+import { FORCE_NEW } from "./forceNew";
 
 /**
  * Issue 13, "second up is empty": the mocks answer as AWS reads resources back (a key ARN where
@@ -10,19 +11,6 @@ import { computedState } from "../support/mocks";
  * against that state the way the engine does (new inputs against old state, minus
  * ignoreChanges), plans nothing.
  */
-
-/** Inputs that replace the resource when they change (terraform-provider-aws schemas, ForceNew). */
-const FORCE_NEW: Record<string, string[]> = {
-  "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": [
-    "kmsKeyId",
-    "sourceDbInstanceArn",
-    "retentionPeriod",
-    "preSignedUrl",
-  ],
-  "aws:rds/instance:Instance": ["identifier", "kmsKeyId", "storageEncrypted", "dbName", "username"],
-  "aws:kms/alias:Alias": ["name"],
-  "aws:secretsmanager/secret:Secret": ["name"],
-};
 
 /**
  * Whether an input differs from the state read back: only what the program sets counts, so a

@@ -141,8 +141,12 @@ export function referencesOf(run: StackRun, region: string): Reference[] {
     const rg = (call.inputs.region as string | undefined) ?? region;
     if (call.token === "aws:kms/getAlias:getAlias")
       refs.push({ from: `invoke ${call.token}`, ref: `alias:${rg}:${call.inputs.name}` });
-    if (call.token === "aws:secretsmanager/getSecretVersion:getSecretVersion")
-      refs.push({ from: `invoke ${call.token}`, ref: `secret:${rg}:${call.inputs.secretId}` });
+    if (call.token === "aws:secretsmanager/getSecretVersion:getSecretVersion") {
+      // A secret is named by its name (in the call's region) or by its ARN.
+      const id = String(call.inputs.secretId);
+      const ref = id.startsWith("arn:") ? canonical(id) : `secret:${rg}:${id}`;
+      refs.push({ from: `invoke ${call.token}`, ref });
+    }
   }
   return refs;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runStack } from "../harness";
+import { mockCall } from "../support/mocks";
 
 const SECRET = "aws:secretsmanager/secret:Secret";
 const VERSION = "aws:secretsmanager/secretVersion:SecretVersion";
@@ -10,6 +11,16 @@ function stored(run: Awaited<ReturnType<typeof runStack>>, name: string) {
     username: string;
     password: string;
   };
+}
+
+const GET_SECRET = "aws:secretsmanager/getSecretVersion:getSecretVersion";
+/** What Secrets Manager answers now for `secretId` (the mocked GetSecretValue): its current value. */
+function currentPassword(secretId: string): string {
+  const answer = mockCall(
+    { token: GET_SECRET, inputs: { region: "us-east-1", secretId }, provider: "" },
+    "us-east-1",
+  );
+  return (JSON.parse(answer.secretString as string) as { password: string }).password;
 }
 
 describe("database credentials (contract C2) and logins (issue 16.4)", () => {
@@ -105,13 +116,22 @@ describe("database credentials (contract C2) and logins (issue 16.4)", () => {
     ).toEqual([]);
     const run = await runStack("primary", withRoles);
     const provider = run.one("pulumi:providers:postgresql");
+    // The provider logs in with the master secret's current value, looked up on every run, not
+    // the value this program wrote once (kept in state, ignoreChanges): after a rotation the
+    // next up logs in with the rotated password.
+    const masterArn = run.outputs.dbMasterSecretArn as string;
+    expect(run.invokes).toContainEqual({
+      token: GET_SECRET,
+      inputs: { region: "us-east-1", secretId: masterArn },
+    });
     expect(provider.inputs).toMatchObject({
       host: run.outputs.dbEndpoint,
       database: "app",
       username: "dradmin",
       sslmode: "require",
-      password: stored(run, "acme-dr-use1-db-master").password,
+      password: currentPassword(masterArn),
     });
+    expect(provider.inputs.password).not.toBe(stored(run, "acme-dr-use1-db-master").password);
     expect(String(provider.inputs.superuser)).toBe("false");
     const admin = run.one(
       "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
@@ -120,22 +140,55 @@ describe("database credentials (contract C2) and logins (issue 16.4)", () => {
     expect(admin.inputs).toMatchObject({ cidrIpv4: "10.99.0.0/24", fromPort: 5432, toPort: 5432 });
   });
 
-  it("creates backup with pg_read_all_data and BYPASSRLS, and app, with their secrets' passwords", async () => {
+  it("creates backup with pg_read_all_data and no BYPASSRLS, and app, with their secrets' current passwords", async () => {
     const run = await runStack("primary", withRoles);
+    const secretArn = (login: string) =>
+      `arn:aws:secretsmanager:us-east-1:111122223333:secret:acme-dr-use1/db/${login}-AbCdEf`;
     const backup = run.one("postgresql:index/role:Role", "acme-dr-use1-db-roles-backup");
-    expect(backup.inputs).toMatchObject({
+    // Exactly these inputs: no bypassRowLevelSecurity, superuser or replication, which the RDS
+    // master (NOSUPERUSER CREATEROLE) cannot grant (test/database/rdsMaster.test.ts).
+    expect(backup.inputs).toEqual({
       name: "backup",
       login: true,
       encryptedPassword: true,
-      bypassRowLevelSecurity: true,
-      password: stored(run, "acme-dr-use1-db-backup").password,
+      password: currentPassword(secretArn("backup")),
     });
     const app = run.one("postgresql:index/role:Role", "acme-dr-use1-db-roles-app");
-    expect(app.inputs).toMatchObject({ name: "app", bypassRowLevelSecurity: false });
-    expect(app.inputs.password).toBe(stored(run, "acme-dr-use1-db-app").password);
+    expect(app.inputs.bypassRowLevelSecurity).toBeUndefined();
+    expect(app.inputs.password).toBe(currentPassword(secretArn("app")));
     expect(run.ofType("postgresql:index/grantRole:GrantRole").map((g) => g.inputs)).toEqual([
       { role: "backup", grantRole: "pg_read_all_data" },
     ]);
+  });
+
+  it("stores AWS's documented keys for an RDS PostgreSQL secret: engine, host, port, dbname", async () => {
+    for (const [stack, site] of [
+      ["primary", "use1"],
+      ["dr", "usw2"],
+    ] as const) {
+      const run = await runStack(stack);
+      for (const login of ["master", "backup", "app"]) {
+        const value = JSON.parse(
+          run.one(VERSION, `acme-dr-${site}-db-${login}`).inputs.secretString,
+        );
+        // https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html
+        expect(Object.keys(value)).toEqual([
+          "engine",
+          "host",
+          "username",
+          "password",
+          "dbname",
+          "port",
+        ]);
+        expect(value).toMatchObject({
+          engine: "postgres",
+          host: run.outputs.dbEndpoint,
+          port: 5432,
+          dbname: "app",
+          username: login === "master" ? "dradmin" : login,
+        });
+      }
+    }
   });
 
   it("are only managed on a primary: a replica's catalog is read-only", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clusterArgsProblems } from "../../components/platform/cluster";
+import { clusterArgsProblems, clusterUpgradeProblems } from "../../components/platform/cluster";
 import { runStack } from "../harness";
 
 describe("EKS cluster", () => {
@@ -63,8 +63,32 @@ describe("EKS cluster", () => {
       .map((s) => s.id);
     expect(nodes.inputs.subnetIds).toEqual(privateIds);
     expect(nodes.inputs.scalingConfig).toEqual({ minSize: 2, desiredSize: 2, maxSize: 4 });
-    // Sized for the drill (cluster.nodeDiskSizeGb), not EKS's 20 GiB default.
-    expect(nodes.inputs.diskSize).toBe(80);
+    // The root volume is the launch template's (diskSize would conflict with it): sized by
+    // cluster.nodeDiskSizeGb, encrypted with the site key, not the account's default EBS key.
+    expect(nodes.inputs.diskSize).toBeUndefined();
+    const lt = run.one("aws:ec2/launchTemplate:LaunchTemplate");
+    expect(nodes.inputs.launchTemplate).toEqual({ id: lt.id, version: "1" });
+    expect(lt.inputs.blockDeviceMappings).toEqual([
+      {
+        deviceName: "/dev/xvda",
+        ebs: {
+          volumeSize: 80,
+          volumeType: "gp3",
+          encrypted: "true",
+          kmsKeyId: run.outputs.kmsKeyArn,
+          deleteOnTermination: "true",
+        },
+      },
+    ]);
+    expect(lt.inputs.imageId).toBeUndefined();
+    expect(lt.inputs.metadataOptions).toEqual({
+      httpEndpoint: "enabled",
+      httpTokens: "required",
+      httpPutResponseHopLimit: 2,
+    });
+    // The nodes follow the control plane's version in the same update.
+    expect(nodes.inputs.version).toBe("1.33");
+    expect(nodes.inputs.releaseVersion).toBeUndefined();
     expect(
       run
         .ofType("aws:eks/addon:Addon")
@@ -97,6 +121,14 @@ describe("EKS cluster", () => {
     ]);
     const provider = run.one("pulumi:providers:kubernetes");
     expect(provider.inputs.kubeconfig).toBe(run.outputs.kubeconfig);
+    // The provider acts as the deployer: it waits for the deployer's access policy, not only
+    // for the nodes (an access entry without its policy is refused by the API server).
+    expect(provider.dependsOn).toEqual(
+      expect.arrayContaining([
+        run.one("aws:eks/nodeGroup:NodeGroup").urn,
+        run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").urn,
+      ]),
+    );
   });
 
   it("registers every resource once and gives every regional resource the site's region", async () => {
@@ -161,5 +193,28 @@ describe("cluster admins (issue 13.5)", () => {
     expect(run.ofType("aws:eks/accessEntry:AccessEntry").map((e) => e.inputs.principalArn)).toEqual(
       [deployer, "arn:aws:iam::111122223333:role/platform-admin"],
     );
+  });
+});
+
+describe("EKS version moves", () => {
+  it("allows one minor version at a time, and refuses a skip or a downgrade saying what to do", () => {
+    expect(clusterUpgradeProblems("1.34", "1.33")).toEqual([]);
+    expect(clusterUpgradeProblems("1.33")).toEqual([]);
+    expect(clusterUpgradeProblems("1.35", "1.33")).toEqual([
+      "dr-stack:cluster.version: 1.33 to 1.35 skips 1 minor version(s); EKS upgrades one minor " +
+        "version at a time. Set cluster.version to 1.34 (cluster.previousVersion 1.33), `pulumi up` " +
+        "this stack and then the peer's, and repeat for each version up to 1.35 " +
+        "(docs/runbooks/upgrades.md).",
+    ]);
+    expect(clusterUpgradeProblems("1.32", "1.33")).toEqual([
+      "dr-stack:cluster.version: 1.32 is older than the deployed 1.33; EKS cannot downgrade a " +
+        "cluster. Set it back to 1.33.",
+    ]);
+  });
+
+  it("refuses a skipped minor version before registering anything", async () => {
+    await expect(
+      runStack("primary", { cluster: { version: "1.35", previousVersion: "1.33" } }),
+    ).rejects.toThrow("dr-stack:cluster.version: 1.33 to 1.35 skips 1 minor version(s)");
   });
 });

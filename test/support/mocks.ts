@@ -191,6 +191,9 @@ export function computedState(
         },
       };
     }
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      // EC2 numbers a template's versions from 1 (CreateLaunchTemplate: LatestVersionNumber).
+      return { id: `lt-${hex(name, 17).toLowerCase()}`, state: { ...state, latestVersion: 1 } };
     case "aws:route53/healthCheck:HealthCheck":
       return {
         id: `${hex(name, 8).toLowerCase()}-0000-4000-8000-${hex(name, 12).toLowerCase()}`,
@@ -210,6 +213,19 @@ export function computedState(
     default:
       return { id, state };
   }
+}
+
+/**
+ * Passwords rotated out of band (put into a secret by an operator), by secret name: the mocked
+ * GetSecretValue answers them, in every region the secret is replicated to, whether the secret
+ * is named by name or by ARN. Tests of rotation set and clear it.
+ */
+export const ROTATED_PASSWORDS = new Map<string, string>();
+
+/** The secret name an id names: the name itself, or an ARN with Secrets Manager's suffix. */
+function secretName(secretId: string): string {
+  const m = /^arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId);
+  return m ? m[1] : secretId;
 }
 
 /** Provider functions the program may call; anything else fails the run. */
@@ -258,10 +274,20 @@ export function mockCall(
         versionStages: ["AWSCURRENT"],
         secretString: JSON.stringify({
           username: "dradmin",
-          password: `mock-password-${hex(secretId, 8)}`,
+          password:
+            ROTATED_PASSWORDS.get(secretName(secretId)) ?? `mock-password-${hex(secretId, 8)}`,
         }),
       };
     }
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      // Whoever runs the mocked `pulumi up`: a session of the deploying role the stack files list
+      // in cluster.adminPrincipalArns (STS GetCallerIdentity answers the session's ARN).
+      return {
+        id: MOCK_ACCOUNT,
+        accountId: MOCK_ACCOUNT,
+        arn: `arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/platform-admin/pulumi-up`,
+        userId: "AROAEXAMPLEID:pulumi-up",
+      };
     default:
       throw new Error(
         `unmocked invoke ${args.token}(${JSON.stringify(args.inputs)}): add it to test/support/mocks.ts ` +
