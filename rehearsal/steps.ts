@@ -12,7 +12,7 @@ import {
   restoreBackup,
   runBackup,
   verifyBackup,
-} from "../drctl/src/main";
+} from "../drctl/src/api";
 import {
   LocalCluster,
   makeServerDir,

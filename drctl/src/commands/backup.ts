@@ -30,6 +30,7 @@ import {
 } from "../manifest";
 import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
 import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
+import { tableReadability, unreadableMessage } from "../postgres/rowSecurity";
 import { argvPasswordWarning, resolveTarget, type DbTarget } from "../postgres/target";
 import { warn } from "../metrics";
 import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
@@ -233,6 +234,15 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
           `and cannot dump it; install postgresql-client-${serverMajor} or point PG_BIN at its bin directory`,
       );
     }
+    const readability = await tableReadability(client);
+    if (readability.unreadable.length > 0) {
+      throw new DrctlError(
+        `${source.user} cannot read every row of ${readability.unreadable.length} table(s) in ` +
+          `${source.label}, so a backup would miss data; nothing was written: ` +
+          unreadableMessage(readability.unreadable),
+        EXIT.breached,
+      );
+    }
     await client.query("begin isolation level repeatable read, read only");
     const { rows: snap } = await client.query<{ s: string }>("select pg_export_snapshot() as s");
     const snapshot = snap[0].s;
@@ -267,6 +277,9 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const globalsSql = captureGlobals(source, env);
     const { args: zArgs, envelope } = dumpCompression(compression, pgDump);
     const args = ["-Fc", `--snapshot=${snapshot}`, ...zArgs];
+    // Every row of these is visible to the login through a USING (true) policy (checked above);
+    // without the flag pg_dump turns row_security off and fails on them.
+    if (readability.readThroughPolicy.length > 0) args.push("--enable-row-security");
     if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
     // What the manifest records besides the dump, read in the dump's snapshot once pg_dump is done.
     let counts: TableCount[] | undefined;
