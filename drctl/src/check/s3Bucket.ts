@@ -24,9 +24,10 @@ const errName = (err: unknown): string | undefined => (err as AwsError).name;
 const status = (err: unknown): number | undefined => (err as AwsError).$metadata?.httpStatusCode;
 
 /**
- * HeadBucket: 404 (no body, so the SDK names it NotFound) when the bucket does not exist, 403 when
- * it exists but these credentials may not see it
- * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html).
+ * A one-key listing under the store's daily/ prefix: the backup jobs may list only under their
+ * prefixes (HeadBucket would need s3:ListBucket without that condition). A bucket that does not
+ * exist answers 404 NoSuchBucket, a denied one 403
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
  */
 export async function bucketReachable(
   s3: typeof S3,
@@ -35,7 +36,13 @@ export async function bucketReachable(
   url: string,
 ): Promise<CheckLine> {
   try {
-    await client.send(new s3.HeadBucketCommand({ Bucket: b.bucket }));
+    await client.send(
+      new s3.ListObjectsV2Command({
+        Bucket: b.bucket,
+        Prefix: `${b.prefix ? `${b.prefix}/` : ""}daily/`,
+        MaxKeys: 1,
+      }),
+    );
     return ok("store", `${url}: bucket ${b.bucket} exists and answers`);
   } catch (err) {
     if (errName(err) === "NotFound" || errName(err) === "NoSuchBucket" || status(err) === 404) {
