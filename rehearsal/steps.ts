@@ -19,7 +19,7 @@ import {
   serverSpawnIdentity,
 } from "../drctl/src/postgres/localCluster";
 import type { Cleanup } from "./cleanup";
-import { reapUnder } from "./cleanup";
+import { reapOnCleanup } from "./cleanup";
 import { databaseSize, loadDataset } from "./dataset";
 import type { Fault, RehearsalOptions } from "./options";
 import { STEPS, type DrReport, type StepName } from "./report";
@@ -108,10 +108,7 @@ export async function rehearse(ctx: RunContext): Promise<void> {
   cleanup.add("remove run directory", () => {
     if (!options.keep) rmSync(runDir, { recursive: true, force: true });
   });
-  cleanup.add("stop leftover server processes", async () => {
-    const left = await reapUnder(runDir);
-    if (left.length > 0) throw new Error(`processes still running: ${left.join(", ")}`);
-  });
+  reapOnCleanup(cleanup, runDir);
   const sub = (name: string): string => {
     const dir = join(runDir, name);
     mkdirSync(dir);
