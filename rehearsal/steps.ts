@@ -81,6 +81,8 @@ export async function rehearse(ctx: RunContext): Promise<void> {
     log(`  … ${label}`);
     const checks = new Checks();
     const t0 = performance.now();
+    comp.started_at = new Date().toISOString();
+    comp.start_offset_seconds = round((t0 - started) / 1000);
     try {
       const result = await fn(checks);
       comp.status = "ok";
@@ -250,6 +252,13 @@ export async function rehearse(ctx: RunContext): Promise<void> {
     }
     const ack = await workload.waitForAck("standby", crashedAt, 10_000);
     report.rto_seconds = round((ack.at - crashedAt) / 1000, 3);
+    const since = (t: number) => round((t - started) / 1000);
+    report.failover_timeline = {
+      crash: since(crashedAt),
+      detected: since(detectedAt),
+      promote_requested: since(promoteAt),
+      first_write: since(ack.at),
+    };
     c.check(true, "first write");
     c.detail =
       `detected ${ms(detectedAt - crashedAt)}, promote requested ${ms(promoteAt - crashedAt)}, ` +
