@@ -43,7 +43,7 @@ import {
   parseSize,
   type FormatChoice,
 } from "../parallel/choose";
-import { Meter, silentSink, type EventSink } from "../progress";
+import { CopyProgress, Meter, eventSink, silentSink, type EventSink } from "../progress";
 import { putBytes, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 
@@ -196,6 +196,33 @@ function dumpCompression(
   // pg_dump 16+ compresses with zstd itself; older ones hand raw bytes to the zstd program.
   if (pgDump.major >= 16) return { args: ["--compress=zstd:1"], envelope: "none" };
   return { args: ["-Z0"], envelope: "zstd" };
+}
+
+/**
+ * Polls how far pg_dump is (progress.ts CopyProgress) against the sizes of the tables in the
+ * dump's snapshot; undefined, and the backup goes on without a percentage, when no second
+ * connection can be had.
+ */
+async function copyProgress(
+  client: Client,
+  source: DbTarget,
+  appName: string,
+): Promise<CopyProgress | undefined> {
+  const { rows } = await client.query<{ relid: string; bytes: string }>(
+    `select c.oid::text as relid, pg_table_size(c.oid)::text as bytes
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')
+       and n.nspname !~ '^pg_(toast|temp_)'`,
+  );
+  const watcher = await connect(source, "database").catch(() => undefined);
+  if (!watcher) return undefined;
+  const p = new CopyProgress(
+    watcher,
+    appName,
+    new Map(rows.map((r) => [r.relid, Number(r.bytes)])),
+  );
+  p.start();
+  return p;
 }
 
 /**
@@ -379,7 +406,9 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       return manifest;
     }
     const dumpKey = `${prefix}${DUMP_FILE}`;
-    const meter = new Meter("backup", sink);
+    const appName = `drctl-backup-${id}`;
+    const progress = await copyProgress(client, source, appName);
+    const meter = new Meter("backup", sink, undefined, () => progress?.estimate());
     const tools: Tool[] = [];
     let interrupted: DrctlError | undefined;
 
@@ -389,7 +418,8 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
      */
     const startDump = (): Readable | null => {
       const dump = runTool("pg_dump", pgDump.path, args, {
-        env: source.env,
+        // Named, so that CopyProgress finds its backend.
+        env: { ...source.env, PGAPPNAME: appName },
         stdio: ["ignore", "pipe", "pipe"],
       });
       tools.push(dump);
@@ -461,6 +491,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       throw interrupted ?? dumpError ?? err;
     } finally {
       disposeSignals();
+      await progress?.stop();
     }
     if (interrupted) throw interrupted;
     const stored = { sha256: gate.sha256(), bytes: gate.bytes };
@@ -480,8 +511,11 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
 
 export const BACKUP_USAGE = `drctl backup --tier daily|weekly|monthly [--database-url URL] [--store URL]
              [--compress zstd|gzip|none] [--sse-kms-key-id ID] [--s3-endpoint URL]
-             [--db-secret-arn ARN] [--jobs N] [--format auto|custom|directory]
-Streams a pg_dump into the store and prints the new backup's id.
+             [--db-secret-arn ARN] [--jobs N] [--format auto|custom|directory] [--json]
+Streams a pg_dump into the store and prints the new backup's id. Progress on stderr, with the
+percentage and ETA of the database's tables dumped; --json makes it JSON events even on a terminal,
+the last one a summary (id, bytes, tables, rows, seconds). Refuses (exit 2) when the login cannot
+read every row of every table (row security), naming the tables and the policy that fixes it.
 --jobs N above 1 dumps in parallel (pg_dump -Fd --jobs N, one object per file) databases of at
 least DRCTL_PARALLEL_MIN_SIZE (default 1GB); --format directory does so at any size.
 With --db-secret-arn / DRCTL_DB_SECRET_ARN the user and password come from that Secrets Manager
@@ -540,6 +574,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
       "sse-kms-key-id": { type: "string" },
       jobs: { type: "string" },
       format: { type: "string" },
+      json: { type: "boolean" },
     },
     false,
   );
@@ -548,6 +583,8 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
     return EXIT.ok;
   }
   const env = ctx.env;
+  // --json: the JSON event stream on stderr even on a terminal, ending with a summary.
+  const sink = values.json === true ? eventSink(ctx.io.stderr, Date.now, true) : ctx.sink;
   const tier = parseTier(pick(values, "tier", env, "DRCTL_TIER"));
   if (!tier) {
     throw new UsageError("drctl backup needs --tier daily|weekly|monthly (or DRCTL_TIER)");
@@ -567,18 +604,36 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
   const parallelMinBytes = minSize ? parseSize(minSize, "DRCTL_PARALLEL_MIN_SIZE") : undefined;
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
   warnArgvPassword(ctx, "backup", values, "database-url");
-  const source = await resolveSource(values, env, ctx.sink);
+  const source = await resolveSource(values, env, sink);
+  const started = Date.now();
   const manifest = await runBackup({
     store,
     tier,
     source,
     compression,
     env,
-    sink: ctx.sink,
+    sink,
     jobs,
     format,
     parallelMinBytes,
   });
+  if (values.json === true) {
+    sink({
+      event: "summary",
+      op: "backup",
+      id: manifest.id,
+      tier: manifest.tier,
+      store: store.url,
+      format: manifest.format,
+      compression: manifest.compression,
+      bytes: manifest.dump.size,
+      databaseBytes: manifest.restoreNeeds?.databaseBytes,
+      tables: manifest.tables.length,
+      rows: manifest.tables.reduce((n, t) => n + t.rows, 0),
+      sha256: manifest.dump.sha256,
+      seconds: (Date.now() - started) / 1000,
+    });
+  }
   ctx.out(manifest.id);
   return EXIT.ok;
 }
