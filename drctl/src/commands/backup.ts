@@ -448,6 +448,15 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const stopTools = (): void => {
       for (const t of tools) t.child.kill("SIGKILL");
     };
+    /** "pg_dump stopped" is said only once it has: SIGKILL is quick, but not instant. */
+    const toolsExited = (): Promise<unknown> =>
+      Promise.all(
+        tools.map(({ child }) =>
+          child.exitCode !== null || child.signalCode !== null
+            ? Promise.resolve()
+            : new Promise((r) => child.once("exit", r)),
+        ),
+      );
     // The dump streams through the hash gate into the store. The gate lets the stream end, and so
     // the store commit the object, only once the programs exited 0 and the row counts, taken in
     // the dump's snapshot after pg_dump finished, succeeded.
@@ -482,6 +491,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       // failed first and pg_dump is stopped here.
       const dumpEnded = tools.some((t) => t.child.exitCode !== null || t.child.signalCode !== null);
       stopTools();
+      await toolsExited();
       const dumpError = dumpEnded
         ? await programsDone().then(
             () => undefined,
@@ -493,7 +503,10 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       disposeSignals();
       await progress?.stop();
     }
-    if (interrupted) throw interrupted;
+    if (interrupted) {
+      await toolsExited();
+      throw interrupted;
+    }
     const stored = { sha256: gate.sha256(), bytes: gate.bytes };
     const zstdTool = envelope === "zstd" ? tools[1] : undefined;
     const manifest = await commit({
