@@ -28,6 +28,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   check: async () => (await import("./commands/check")).checkCli,
   drill: async () => (await import("./commands/drill")).drillCli,
   "restore-test": async () => (await import("./commands/restoreTestCli")).restoreTestCli,
+  "pitr-test": async () => (await import("./commands/pitrTest")).pitrTestCli,
+  rpo: async () => (await import("./commands/rpo")).rpoCli,
 };
 
 /** The full usage: loads every command's module, which only --help needs. */
@@ -42,6 +44,8 @@ async function usage(): Promise<string> {
     import("./commands/check").then((m) => m.CHECK_USAGE),
     import("./commands/drill").then((m) => m.DRILL_USAGE),
     import("./commands/restoreTestCli").then((m) => m.RESTORE_TEST_USAGE),
+    import("./commands/pitrTest").then((m) => m.PITR_TEST_USAGE),
+    import("./commands/rpo").then((m) => m.RPO_USAGE),
   ]);
   return `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
 
