@@ -22,6 +22,7 @@ import { checkStore, putBytes, readText, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 import { connect, warnArgvPassword } from "./backup";
 import { restoreBackup, type TableCheck } from "./restore";
+import { writeTimeline } from "./drillTimeline";
 import { verifyBackup } from "./verify";
 
 export const REPORT_FORMAT_VERSION = 1;
@@ -470,6 +471,14 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
   let writeError: DrctlError | undefined;
   try {
     await writeReport(store, report);
+    // The picture beside it is for people; the report is the record, so a failure only warns.
+    await writeTimeline(store, report).catch((err: unknown) =>
+      warn(
+        ctx.io.stderr,
+        "drill",
+        `the timeline picture could not be written beside ${report.reportKey}: ${explain(err, `store ${store.url}`).message}`,
+      ),
+    );
   } catch (err) {
     const e = explain(err, `store ${store.url}`);
     writeError = new DrctlError(

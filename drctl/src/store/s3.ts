@@ -331,23 +331,8 @@ async function loadSdk(options: S3StoreOptions): Promise<Sdk> {
     import("@aws-sdk/client-s3"),
     import("@aws-sdk/lib-storage"),
   ]);
-  const client =
-    options.client ??
-    new s3.S3Client({
-      region:
-        options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
-      ...(options.endpoint
-        ? {
-            endpoint: options.endpoint,
-            forcePathStyle: true,
-            // Many S3-compatible servers reject the flexible-checksum headers the SDK adds by default.
-            requestChecksumCalculation: "WHEN_REQUIRED",
-            responseChecksumValidation: "WHEN_REQUIRED",
-          }
-        : {}),
-    });
   return {
-    client,
+    client: options.client ?? newS3Client(s3, options),
     Upload,
     PutObjectCommand: s3.PutObjectCommand,
     GetObjectCommand: s3.GetObjectCommand,
@@ -355,4 +340,24 @@ async function loadSdk(options: S3StoreOptions): Promise<Sdk> {
     ListObjectsV2Command: s3.ListObjectsV2Command,
     DeleteObjectCommand: s3.DeleteObjectCommand,
   };
+}
+
+/**
+ * The client a store opened with `options` talks through: `drctl check` builds its bucket
+ * queries on the same one, so they reach the same endpoint with the same settings.
+ */
+export function newS3Client(s3: typeof S3, options: S3StoreOptions): S3Client {
+  return new s3.S3Client({
+    region:
+      options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+    ...(options.endpoint
+      ? {
+          endpoint: options.endpoint,
+          forcePathStyle: true,
+          // Many S3-compatible servers reject the flexible-checksum headers the SDK adds by default.
+          requestChecksumCalculation: "WHEN_REQUIRED",
+          responseChecksumValidation: "WHEN_REQUIRED",
+        }
+      : {}),
+  });
 }
