@@ -19,6 +19,7 @@ import * as naming from "./components/naming";
 import { Network } from "./components/platform/network";
 import { replicatesToPeer } from "./components/backups/replication";
 import { RestoreTestAlarms } from "./components/restoreTesting/alarms";
+import { SiteDashboard } from "./components/observability/dashboard";
 import { RestoreTestCheck } from "./components/restoreTesting/check";
 import { RestoreTesting } from "./components/restoreTesting/plan";
 import { SiteKey } from "./components/platform/siteKey";
@@ -419,7 +420,7 @@ new RestoreTestCheck(`${stem}-restore-check`, {
   partition: config.partition,
   tags,
 });
-new RestoreTestAlarms(`${stem}-restore-alarms`, {
+const restoreTestAlarms = new RestoreTestAlarms(`${stem}-restore-alarms`, {
   region: self.region,
   role,
   topicArn: backupAlarms.topicArn,
@@ -427,6 +428,14 @@ new RestoreTestAlarms(`${stem}-restore-alarms`, {
   metricsNamespace: naming.metricsNamespace,
   maxAgeDays: rt.maxAgeDays,
   tags,
+});
+
+// One dashboard of the site's DR signals in its own region: every alarmed metric with its threshold.
+const dashboard = new SiteDashboard(`${stem}-dashboard`, {
+  region: self.region,
+  dashboardName: naming.dashboardName(names, self),
+  heading: `# ${stem}: disaster-recovery signals\nSite ${self.site} in ${self.region}. Each graph is an alarmed metric; the line is its alarm's threshold (docs/backup-jobs.md, docs/restore-testing.md).`,
+  signals: [...backupAlarms.signals, ...restoreTestAlarms.signals],
 });
 
 export const site = self.site;
@@ -461,6 +470,7 @@ export const backupNamespace = backupJobs.namespace;
 export const backupCronJobs = backupJobs.cronJobNames;
 export const alarmTopicArn = backupAlarms.topicArn;
 export const alarmNames = backupAlarms.alarmNames;
+export const dashboardName = dashboard.dashboardName;
 export const dnsRecordName = dns?.recordName;
 export const dnsFailoverType = dns ? dns.failoverType : "none";
 export const healthCheckId = dns?.healthCheckId;
