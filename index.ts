@@ -23,6 +23,7 @@ import * as naming from "./components/naming";
 import { Network } from "./components/platform/network";
 import { replicatesToPeer } from "./components/backups/replication";
 import { RestoreTestAlarms } from "./components/restoreTesting/alarms";
+import { SiteDashboard } from "./components/observability/dashboard";
 import { RestoreTestCheck } from "./components/restoreTesting/check";
 import { RestoreTesting } from "./components/restoreTesting/plan";
 import { SiteKey } from "./components/platform/siteKey";
@@ -565,7 +566,7 @@ new RestoreTestCheck(`${stem}-restore-check`, {
   partition: config.partition,
   tags,
 });
-new RestoreTestAlarms(`${stem}-restore-alarms`, {
+const restoreTestAlarms = new RestoreTestAlarms(`${stem}-restore-alarms`, {
   region: self.region,
   role,
   topicArn: backupAlarms.topicArn,
@@ -641,6 +642,14 @@ const rpoAlarms = new RpoAlarms(`${stem}-rpo-alarms`, {
   tags,
 });
 
+// One dashboard of the site's DR signals in its own region: every alarmed metric with its threshold.
+const dashboard = new SiteDashboard(`${stem}-dashboard`, {
+  region: self.region,
+  dashboardName: naming.dashboardName(names, self),
+  heading: `# ${stem}: disaster-recovery signals\nSite ${self.site} in ${self.region}. Each graph is an alarmed metric; the line is its alarm's threshold (docs/backup-jobs.md, docs/restore-testing.md).`,
+  signals: [...backupAlarms.signals, ...restoreTestAlarms.signals, ...rpoAlarms.signals],
+});
+
 export const site = self.site;
 export const siteRole = role;
 export const region = self.region;
@@ -676,6 +685,7 @@ export const alarmTopicArn = backupAlarms.topicArn;
 export const alarmNames = backupAlarms.alarmNames;
 export const rpoAlarmNames = rpoAlarms.alarmNames;
 export const pitrTestCronJobs = pitrJobs.cronJobNames;
+export const dashboardName = dashboard.dashboardName;
 export const dnsRecordName = dns?.recordName;
 export const dnsFailoverType = dns ? dns.failoverType : "none";
 export const healthCheckId = dns?.healthCheckId;

@@ -94,6 +94,11 @@ export function backupVaultArn(n: NamingInput, s: SiteRef): string {
   return `arn:${partition(n)}:backup:${s.region}:${n.accountId}:backup-vault:${backupVaultName(n, s)}`;
 }
 
+/** The site's CloudWatch dashboard of its DR signals. */
+export function dashboardName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-dr`;
+}
+
 export function alarmTopicName(n: NamingInput, s: SiteRef): string {
   return `${siteStem(n, s)}-dr-alarms`;
 }

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { DashboardSignal } from "../observability/dashboard";
 import type { Role } from "../config";
 
 /**
@@ -324,6 +325,8 @@ export function validateBackupAlarmsArgs(args: BackupAlarmsArgs): void {
 export class BackupAlarms extends pulumi.ComponentResource {
   public readonly topicArn: pulumi.Output<string>;
   public readonly alarmNames: pulumi.Output<string[]>;
+  /** What each alarm watches, with the region of its metric: the site dashboard draws these. */
+  public readonly signals: readonly DashboardSignal[];
 
   constructor(name: string, args: BackupAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:BackupAlarms", name, {}, opts);
@@ -363,16 +366,20 @@ export class BackupAlarms extends pulumi.ComponentResource {
         { parent: this },
       );
     const alarms = specs.map((s) => alarm(s, { region, topicArn: topic.arn }));
+    const signals: DashboardSignal[] = specs.map((spec) => ({ spec, region }));
     const eh = args.endpointHealth;
     if (eh) {
       const local = eh.metricsRegion === region;
+      const spec = endpointHealthSpec(args.alarmPrefix, eh.healthCheckId);
       alarms.push(
-        alarm(endpointHealthSpec(args.alarmPrefix, eh.healthCheckId), {
+        alarm(spec, {
           region: eh.metricsRegion,
           topicArn: local ? topic.arn : (eh.peerTopicArn as string),
         }),
       );
+      signals.push({ spec, region: eh.metricsRegion });
     }
+    this.signals = signals;
 
     this.topicArn = topic.arn;
     this.alarmNames = pulumi.all(alarms.map((a) => a.name));

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../config";
 import { metricAlarmArgs, type AlarmSpec } from "./alarms";
+import type { DashboardSignal } from "../observability/dashboard";
 
 /**
  * Metric names `drctl rpo`, `drctl pitr-test` and `drctl status` publish (drctl/src/commands/rpo.ts,
@@ -179,6 +180,8 @@ export function rpoAlarmsArgsProblems(args: RpoAlarmsArgs): string[] {
 /** The data-at-risk alarms of a site, on its alarm topic. */
 export class RpoAlarms extends pulumi.ComponentResource {
   public readonly alarmNames: pulumi.Output<string[]>;
+  /** What each alarm watches: the site dashboard draws these. */
+  public readonly signals: readonly DashboardSignal[];
 
   constructor(name: string, args: RpoAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:RpoAlarms", name, {}, opts);
@@ -194,6 +197,7 @@ export class RpoAlarms extends pulumi.ComponentResource {
       copyMaxAgeHours: args.copyMaxAgeHours ?? RPO_ALARM_DEFAULTS.copyMaxAgeHours,
       pitrTestMaxAgeDays: args.pitrTestMaxAgeDays ?? RPO_ALARM_DEFAULTS.pitrTestMaxAgeDays,
     });
+    this.signals = specs.map((spec) => ({ spec, region: args.region }));
     const alarms = specs.map(
       (s) =>
         new aws.cloudwatch.MetricAlarm(

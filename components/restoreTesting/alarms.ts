@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { metricAlarmArgs, type AlarmSpec } from "../backups/alarms";
+import type { DashboardSignal } from "../observability/dashboard";
 import type { Role } from "../config";
 
 /**
@@ -95,6 +96,8 @@ export function restoreTestAlarmsArgsProblems(args: RestoreTestAlarmsArgs): stri
 /** The two restore-test alarms of a site, on its alarm topic; silent on a fenced site. */
 export class RestoreTestAlarms extends pulumi.ComponentResource {
   public readonly alarmNames: pulumi.Output<string[]>;
+  /** What each alarm watches: the site dashboard draws these. */
+  public readonly signals: readonly DashboardSignal[];
 
   constructor(name: string, args: RestoreTestAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:RestoreTestAlarms", name, {}, opts);
@@ -103,11 +106,9 @@ export class RestoreTestAlarms extends pulumi.ComponentResource {
       throw new Error(`invalid RestoreTestAlarms args:\n  ${problems.join("\n  ")}`);
     }
     const tags = args.tags ?? {};
-    const alarms = restoreTestAlarmSpecs(
-      args.metricsNamespace,
-      args.maxAgeDays ?? 35,
-      args.role,
-    ).map(
+    const specs = restoreTestAlarmSpecs(args.metricsNamespace, args.maxAgeDays ?? 35, args.role);
+    this.signals = specs.map((spec) => ({ spec, region: args.region }));
+    const alarms = specs.map(
       (s) =>
         new aws.cloudwatch.MetricAlarm(
           `${name}-${s.key}`,
