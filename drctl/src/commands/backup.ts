@@ -121,7 +121,7 @@ async function listTables(client: Client): Promise<TableRef[]> {
 }
 
 /**
- * `count(*)` of `rows` (default: every table listTables gives) in the caller's transaction.
+ * `count(*)` of `tables` (default: every table listTables gives) in the caller's transaction.
  * Names are quoted by the server (format %I), never assembled here.
  */
 export async function countRows(
@@ -245,13 +245,11 @@ async function copyProgress(
  * Streams a consistent pg_dump of `source` into `store` and commits it with a manifest.
  *
  * Order matters: a repeatable-read transaction exports its snapshot; pg_dump dumps that snapshot,
- * and its bytes stream through the SHA-256 into the store as they are produced; once pg_dump (and
- * zstd) exited 0 the same transaction — still on that snapshot — counts rows; the dump object is
- * committed only when the programs exited 0 and the counts succeeded; the manifest, written last,
- * is the commit point.
- *
- * The counts wait for pg_dump: run alongside, count(*) of every table competed with pg_dump's
- * backend for the CPU and the disk; after it, they read pages pg_dump just brought into memory.
+ * and its bytes stream into the store as they are produced while a worker thread hashes them and
+ * counts each table's rows in them; once pg_dump (and zstd) exited 0 the same transaction — still
+ * on that snapshot — reads the catalog and counts with count(*) only what the stream could not
+ * give; the dump object is committed only when the programs exited 0 and the counts succeeded;
+ * the manifest, written last, is the commit point.
  */
 export async function runBackup(options: BackupOptions): Promise<Manifest> {
   const env = options.env ?? process.env;
