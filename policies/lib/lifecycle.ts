@@ -5,7 +5,10 @@ import { propsOf } from "./resources";
 
 export type LifecycleRule = pulumi.Unwrap<aws.types.input.s3.BucketLifecycleConfigurationRule>;
 
-/** The scheduled backup tiers, each a CronJob's, and the key prefix drctl writes each under (DESIGN §4). */
+/**
+ * The scheduled backup tiers, each a CronJob's, and the key prefix drctl writes each under
+ * (docs/architecture.md §4).
+ */
 export const TIER_PREFIXES = { daily: "daily/", weekly: "weekly/", monthly: "monthly/" } as const;
 export type Tier = keyof typeof TIER_PREFIXES;
 

@@ -67,14 +67,31 @@ function files(dir: string): string[] {
     .map((d) => join(d.parentPath, d.name).slice(dir.length + 1));
 }
 
-/** Mounts a tmpfs of `size` at a new directory for the duration of `body`. */
+/**
+ * Mounts a tmpfs of `size` at a new directory for the duration of `body`. The umount is not lazy:
+ * it fails (EBUSY) if drctl left a descriptor open on the disk, such as a deleted scratch file.
+ * It is retried for a few seconds: pg_dump's workers are told to exit by their leader and may
+ * outlive it by a moment (pg_dump's parallel.c, ShutdownWorkersHard).
+ */
 async function withTmpfs(size: string, body: (mnt: string) => Promise<void>): Promise<void> {
   const mnt = mkdtempSync(join(work, "mnt-"));
   execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0700`, "tmpfs", mnt]);
   try {
     await body(mnt);
   } finally {
-    execFileSync("umount", [mnt]);
+    await unmount(mnt);
+  }
+}
+
+async function unmount(mnt: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync("umount", [mnt], { stdio: "pipe" });
+      return;
+    } catch (err) {
+      if (attempt === 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

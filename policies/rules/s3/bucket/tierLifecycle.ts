@@ -40,9 +40,9 @@ const configSchema = {
 /**
  * Each tier prefix of a backup bucket (`daily/`, `weekly/`, `monthly/`, `pre-restore/`) has an
  * enabled lifecycle rule that expires it, and no enabled rule expires that tier's objects sooner
- * than its floor (7 / 28 / 365 / 7 days by default, DESIGN §4; pre-restore's is how long a restore
- * can be undone) — including a broader rule, such as a whole-bucket expiration, that would quietly
- * cut the monthly tier short.
+ * than its floor (7 / 28 / 365 / 7 days by default, docs/architecture.md §4; pre-restore's is how
+ * long a restore can be undone) — including a broader rule, such as a whole-bucket expiration,
+ * that would quietly cut the monthly tier short.
  *
  * Severity: high; enforcement: mandatory. A stack policy because the lifecycle configuration is
  * its own resource in aws v7.
