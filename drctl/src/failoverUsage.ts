@@ -35,7 +35,7 @@ options:
   --mode <mode>           failover: ungraceful (default; the other region's steps are skipped) or
                           graceful (a planned switchover with both regions up)
   --print                 failover: print the console and CLI steps; call nothing
-  --plan-name <name>      the plan, when the account has several over the same two regions
+  --plan-name <name>      the plan (default: <dr-stack:name>-dr, as the owning stack names it)
   --max-data-loss <dur>   failover: refuse when the RPO bound is over this (default: refuse nothing)
   --follow-timeout <dur>  how long to follow the plan's execution (default 60m; it goes on in AWS)
   --max-lag <dur>         failback, rebuild: replica lag to wait for (default: dr-stack:alarms.replicaLagSeconds)

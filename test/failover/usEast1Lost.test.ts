@@ -234,7 +234,7 @@ describe("drctl failover --to usw2 with us-east-1 lost", () => {
     expect(h.world.calls).toEqual([]);
     expect(r.stdout).toContain(
       "  PLAN_ARN=$(aws arc-region-switch list-plans-in-region --region us-west-2 \\\n" +
-        "    --query \"plans[?owner=='111122223333' && contains(regions, 'us-east-1') && contains(regions, 'us-west-2')].arn | [0]\" --output text)\n" +
+        "    --query \"plans[?name=='acme-dr-dr'].arn | [0]\" --output text)\n" +
         "  EXECUTION_ID=$(aws arc-region-switch start-plan-execution --region us-west-2 \\\n" +
         '    --plan-arn "$PLAN_ARN" --target-region us-west-2 --action activate --mode ungraceful \\\n',
     );

@@ -1,7 +1,6 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Client } from "pg";
-import { writeCheck } from "../../../drctl/src/failover/sql";
-import { quoteIdent } from "./fenceSql";
+import { quoteIdent, writeCheck } from "../../../drctl/src/failover/sql";
 import { type Bounds, connect, type DbTarget, messageOf, targetFromEnv } from "./connect";
 
 /**

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { siteStem, type NamingInput } from "../../../components/naming";
+import { regionSwitchPlanName, siteStem, type NamingInput } from "../../../components/naming";
 import { EXIT, UsageError } from "../errors";
 import { FAILOVER_USAGE } from "../failoverUsage";
 import { errorText } from "./checks";
@@ -369,6 +369,8 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
   const { name, accountId, partition } = topology.config;
   const naming: NamingInput = { name, accountId, partition };
   const regions = [topology.sites[0].region, topology.sites[1].region] as const;
+  // The plan the owning stack declares, by the name naming gives it; --plan-name overrides.
+  const planName = o.planName ?? regionSwitchPlanName(naming);
 
   if (o.print) {
     out(
@@ -377,7 +379,7 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
         accountId,
         regions,
         mode: o.mode,
-        planName: o.planName,
+        planName,
         site: target.site,
       }),
     );
@@ -406,7 +408,7 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
     probes: deps.probes(topology),
     controls: deps.controls(topology),
     regionSwitch: deps.regionSwitch,
-    planQuery: { accountId, regions, name: o.planName },
+    planQuery: { accountId, regions, name: planName },
     naming,
     mode: o.mode,
     stateProblems: stateLocationProblems(deps.stateLocations, regions),

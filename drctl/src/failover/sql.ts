@@ -8,6 +8,17 @@ export interface SqlClient {
   ): Promise<{ rows: R[] }>;
 }
 
+/** `"app"`, with embedded quotes doubled: ALTER DATABASE takes an identifier, not a parameter. */
+export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** What the SQL fence did on the old primary. */
+export interface SqlFenceResult {
+  /** Sessions of other users ended with pg_terminate_backend. */
+  readonly terminated: number;
+  /** `pg_current_wal_lsn()` once fenced: the replica has every write when it has replayed this far. */
+  readonly lsn: string;
+}
+
 /** The database answered as a primary: the promotion has already run (or this is the wrong host). */
 export class NotAReplica extends Error {
   constructor(message: string) {
@@ -47,6 +58,34 @@ export async function readReplicaStatus(client: SqlClient): Promise<ReplicaStatu
     replayLsn: r.replay_lsn,
     receiveLsn: r.receive_lsn,
   };
+}
+
+/**
+ * The SQL-level fence of an old primary that still answers.
+ *
+ * `ALTER DATABASE … SET` changes the session default for sessions that start *afterwards*
+ * (https://www.postgresql.org/docs/current/sql-alterdatabase.html), so the sessions already open
+ * are ended with `pg_terminate_backend`
+ * (https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADMIN-SIGNAL). Sessions of
+ * superusers are left alone: only a superuser may signal them, and on RDS they are `rdsadmin`'s.
+ *
+ * What it does not stop: `default_transaction_read_only` is a user-settable default
+ * (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-DEFAULT-TRANSACTION-READ-ONLY),
+ * so any session may `SET default_transaction_read_only = off` or `BEGIN READ WRITE`, and a
+ * superuser (or the database owner) may `ALTER DATABASE … RESET` it. It keeps well-behaved clients
+ * from writing; the plan's traffic step keeps clients from reaching the site at all. The plan's fence function
+ * (components/regionSwitch/lambdas/fence.ts) runs it.
+ */
+export async function fenceDatabase(client: SqlClient, dbName: string): Promise<SqlFenceResult> {
+  await client.query(`ALTER DATABASE ${quoteIdent(dbName)} SET default_transaction_read_only = on`);
+  const { rows } = await client.query<{ terminated: string }>(
+    `SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid)) AS terminated
+       FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+      WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND NOT r.rolsuper`,
+    [dbName],
+  );
+  const lsn = await client.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  return { terminated: Number(rows[0].terminated), lsn: lsn.rows[0].lsn };
 }
 
 /**

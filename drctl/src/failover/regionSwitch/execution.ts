@@ -24,7 +24,7 @@ export interface PlanQuery {
   readonly accountId: string;
   /** Both sites' regions: a plan's `regions` are exactly two. */
   readonly regions: readonly [string, string];
-  /** `--plan-name`: required only when the account holds several plans over the same regions. */
+  /** naming.regionSwitchPlanName, or `--plan-name`. */
   readonly name?: string;
 }
 
