@@ -221,7 +221,9 @@ describe("drctl check's S3 lines against the SDK's shapes", { timeout: 120_000 }
         Effect: "Deny",
         Principal: "*",
         Action: "s3:PutObject",
-        Resource: ["daily", "weekly", "monthly"].map((p) => `arn:aws:s3:::acme-dr-backups/${p}/*`),
+        Resource: ["daily", "weekly", "monthly", "pre-restore"].map(
+          (p) => `arn:aws:s3:::acme-dr-backups/${p}/*`,
+        ),
         Condition: {
           Null: { "s3:if-none-match": "true" },
           Bool: { "s3:ObjectCreationOperation": "true" },
@@ -291,7 +293,7 @@ describe("drctl check's S3 lines against the SDK's shapes", { timeout: 120_000 }
       "ok store: s3://acme-dr-backups: bucket acme-dr-backups exists and answers",
       "ok versioning: enabled",
       "ok object-lock: default retention GOVERNANCE 35 days",
-      "ok create-only: the bucket policy denies s3:PutObject without If-None-Match under daily/, weekly/, monthly/",
+      "ok create-only: the bucket policy denies s3:PutObject without If-None-Match under daily/, weekly/, monthly/, pre-restore/",
       expect.stringMatching(
         /^ok probe: created, refused a second write, read back and left at reports\/check\/\d{8}T\d{6}Z-[0-9a-f]{6}\.json: Object Lock keeps it until its retention ends$/,
       ),

@@ -25,7 +25,7 @@ describe("usage errors exit 64 with what was expected", () => {
   it.each([
     [
       ["frobnicate"],
-      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status, check, drill, restore-test, failover, failback (drctl --help)',
+      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status, check, drill, restore-test, pitr-test, rpo, failover, failback (drctl --help)',
     ],
     [["list", "--bogus"], "drctl list: Unknown option '--bogus'; run drctl list --help"],
     [
