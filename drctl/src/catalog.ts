@@ -134,7 +134,12 @@ export function isComplete(e: BackupEntry): e is CompleteBackup {
   return e.status === "complete" && e.manifest !== undefined;
 }
 
-/** `latest` (newest complete, optionally within a tier) or an exact id. */
+/**
+ * `latest` (newest complete, optionally within a tier) or an exact id. Without a tier, `latest`
+ * skips `pre-restore` backups: one is a copy of a restore's target (which may be a scratch or
+ * check database), taken by the restore itself, never the source's newest backup; name its id or
+ * `--tier pre-restore` to use one.
+ */
 export async function findBackup(
   store: Store,
   ref: string,
@@ -142,7 +147,10 @@ export async function findBackup(
 ): Promise<CompleteBackup> {
   const all = await listBackups(store, options);
   if (ref === "latest") {
-    const complete = all.filter(isComplete);
+    const complete = all.filter(
+      (e): e is CompleteBackup =>
+        isComplete(e) && (options.tier !== undefined || e.tier !== "pre-restore"),
+    );
     const newest = complete[complete.length - 1];
     if (!newest) {
       throw new DrctlError(
