@@ -25,7 +25,13 @@ describe("stack config", () => {
     expect(c.self).toMatchObject({ site: "use1", region: "us-east-1" });
     expect(c.peer).toMatchObject({ site: "usw2", region: "us-west-2" });
     expect(c.database.backupRetentionDays).toBe(14);
-    expect(c.storage.retentionDays).toEqual({ daily: 7, weekly: 28, monthly: 365, reports: 365 });
+    expect(c.storage.retentionDays).toEqual({
+      daily: 7,
+      weekly: 28,
+      monthly: 365,
+      preRestore: 7,
+      reports: 365,
+    });
     expect(c.jobs.schedules).toEqual({
       daily: "0 2 * * *",
       weekly: "0 3 * * 0",
@@ -35,7 +41,11 @@ describe("stack config", () => {
       status: "15 * * * *",
     });
     expect(c.jobs.timeZone).toBe("Etc/UTC");
-    expect(c.jobs.drillScratchStorage).toBe("8Gi");
+    // Unset: index.ts sizes the scratch from database.allocatedStorageGb x drillScratchFactor.
+    expect(c.jobs.drillScratchStorage).toBeUndefined();
+    expect(c.jobs.drillScratchFactor).toBe(1.25);
+    expect([c.jobs.drillScratchIops, c.jobs.drillScratchThroughputMiBps]).toEqual([6000, 500]);
+    expect(c.jobs.drillDeadlineHours).toBe(8);
     expect(c.awsBackup.weekly).toEqual({ schedule: "cron(0 3 ? * SUN *)", deleteAfterDays: 28 });
   });
 

@@ -15,6 +15,8 @@ let work: string;
 let store: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "drctl-cli-"));
+  // An existing, empty store: one that does not exist is an error of its own (storeMissing.test.ts).
+  mkdirSync(join(work, "store"));
   store = pathToFileURL(join(work, "store")).href;
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
