@@ -1,11 +1,9 @@
 import { runBackup } from "../commands/backup";
 import { DrctlError } from "../errors";
+import { PRE_RESTORE } from "../manifest";
 import type { DbTarget } from "../postgres/target";
 import type { EventSink } from "../progress";
 import type { Store } from "../store";
-
-/** The tier a restore's safety backup is stored under. */
-export const SAFETY_TIER = "pre-restore" as const;
 
 /**
  * Backs up the whole target database, as `drctl backup` would, into `store` under tier
@@ -21,12 +19,12 @@ export async function takeSafetyBackup(
   sink: EventSink,
 ): Promise<string> {
   try {
-    const m = await runBackup({ store, tier: SAFETY_TIER, source: target, env, sink });
+    const m = await runBackup({ store, tier: PRE_RESTORE, source: target, env, sink });
     return m.id;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new DrctlError(
-      `the safety backup of ${target.label} into ${store.url} (tier ${SAFETY_TIER}) failed, so the ` +
+      `the safety backup of ${target.label} into ${store.url} (tier ${PRE_RESTORE}) failed, so the ` +
         `restore did not start and the target is unchanged: ${why}; fix that, or pass ` +
         `--no-safety-backup to restore without one`,
     );
