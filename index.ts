@@ -7,6 +7,9 @@ import { BackupAlarms, ROUTE53_METRICS_REGION } from "./components/backups/alarm
 import { BackupJobs } from "./components/backups/jobs";
 import { BackupStorage } from "./components/backups/storage";
 import { BatchReplicationRole } from "./components/backups/batchReplication";
+import { PitrJobs } from "./components/backups/pitrJobs";
+import { RpoAlarms } from "./components/backups/rpoAlarms";
+import { RpoMonitor } from "./components/backups/rpoMonitor";
 import { Cluster, clusterUpgradeProblems } from "./components/platform/cluster";
 import { loadConfig } from "./components/config";
 import * as aws from "@pulumi/aws";
@@ -23,6 +26,11 @@ import { RestoreTestAlarms } from "./components/restoreTesting/alarms";
 import { RestoreTestCheck } from "./components/restoreTesting/check";
 import { RestoreTesting } from "./components/restoreTesting/plan";
 import { SiteKey } from "./components/platform/siteKey";
+import { AppConnection } from "./components/applications/connection";
+import { RegionSwitchAccess } from "./components/regionSwitch/access";
+import { RegionSwitchFunctions } from "./components/regionSwitch/functions";
+import { RegionSwitchPlan } from "./components/regionSwitch/plan";
+import { RegionSwitchRole } from "./components/regionSwitch/executionRole";
 
 const config = loadConfig();
 const { self, peer, role } = config;
@@ -306,27 +314,30 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   ),
   objectLock: lock.enabled ? { mode: lock.mode, days: lockDays } : undefined,
   smokeSql: config.jobs.smokeSql,
-  drillScratchStorage: config.jobs.drillScratchStorage,
+  // Sized from the database unless set (docs/drill.md): a drill that cannot hold it proves nothing.
+  drillScratchStorage:
+    config.jobs.drillScratchStorage ??
+    `${Math.ceil(db.allocatedStorageGb * config.jobs.drillScratchFactor)}Gi`,
+  drillScratchPerformance: {
+    iops: config.jobs.drillScratchIops,
+    throughputMiBps: config.jobs.drillScratchThroughputMiBps,
+  },
+  drillDeadlineSeconds: Math.round(config.jobs.drillDeadlineHours * 3600),
   parallelJobs: config.jobs.parallelJobs,
   tags,
 });
 
-// Route 53 failover record and health checks, the same in every role (DESIGN §2b): the site named
-// by dr-stack:dns.primarySite answers as PRIMARY, the other as SECONDARY, and traffic moves by
-// health checks and the traffic control drctl flips in the peer's region (docs/dns-failover.md).
+// Route 53 failover record and health checks, the same in every role (docs/architecture.md §2b):
+// the site named by dr-stack:dns.primarySite answers as PRIMARY, the other as SECONDARY, and
+// traffic moves when the Region switch plan flips the checks it made, pinned in
+// dr-stack:regionSwitch.healthCheckIds (docs/dns-failover.md).
 const siteDns = self.config.dns;
 const dns =
   config.dns && siteDns
     ? new DnsFailover(`${stem}-dns`, {
         region: self.region,
         failoverType: config.dns.primarySite === self.site ? "PRIMARY" : "SECONDARY",
-        trafficControl: {
-          region: peer.region,
-          alarmName: naming.trafficControlAlarmName(names, self),
-          namespace: naming.trafficControl.namespace,
-          metricName: naming.trafficControl.metricName,
-          dimensions: { [naming.trafficControl.dimensionName]: self.site },
-        },
+        regionSwitchHealthCheckId: config.regionSwitch?.healthCheckIds[self.site],
         zoneId: config.dns.zoneId,
         recordName: config.dns.recordName,
         recordType: config.dns.recordType,
@@ -341,6 +352,116 @@ const dns =
         tags,
       })
     : undefined;
+
+// The applications' one place to read their own site's database from (docs/applications.md).
+const apps = config.applications;
+const appConnection = new AppConnection(`${stem}-app`, {
+  provider: cluster.provider,
+  namespace: apps.namespace,
+  secretName: naming.appDatabaseSecretName,
+  host: database.address,
+  port: database.port,
+  database: db.dbName,
+  username: logins.app.username,
+  // The secret's current value: a rotated app password reaches the cluster at the next up.
+  password: logins.app.currentPassword(),
+});
+
+// The pair's ARC Region switch plan (docs/region-switch.md). Every stack, in every role, declares
+// the two functions the plan runs in its region and the access entry that lets the plan scale its
+// applications; the owner stack declares the plan and its execution role, the same in every role.
+const rs = config.regionSwitch;
+const rsFunctions = rs
+  ? new RegionSwitchFunctions(`${stem}-rs`, {
+      region: self.region,
+      accountId: config.accountId,
+      functionNames: {
+        fence: naming.regionSwitchFunctionName(names, self, "fence"),
+        check: naming.regionSwitchFunctionName(names, self, "check"),
+      },
+      roleName: naming.regionSwitchFunctionRoleName(names, self),
+      subnetIds: network.privateSubnetIds,
+      securityGroupIds: [cluster.clusterSecurityGroupId],
+      dbHost: database.address,
+      dbPort: database.port,
+      dbName: db.dbName,
+      masterSecretName: naming.dbMasterSecretName(names, self),
+      masterSecretArnPattern: naming.secretArnPattern(
+        names,
+        self.region,
+        naming.dbMasterSecretName(names, self),
+      ),
+      kmsKeyArn: siteKey.keyArn,
+      smokeSql: config.jobs.smokeSql,
+      partition: config.partition,
+      tags,
+    })
+  : undefined;
+if (rs) {
+  new RegionSwitchAccess(`${stem}-rs-access`, {
+    region: self.region,
+    clusterName: cluster.clusterName,
+    executionRoleArn: naming.regionSwitchRoleArn(names),
+    namespace: apps.namespace,
+    partition: config.partition,
+    tags,
+  });
+}
+const planSites = [self, peer].sort((a, b) => a.site.localeCompare(b.site));
+const rsOwner =
+  rs && config.dns && rs.ownerSite === self.site ? { rs, dns: config.dns } : undefined;
+const rsRole = rsOwner
+  ? new RegionSwitchRole(`${stem}-rs-exec`, {
+      roleName: naming.regionSwitchRoleName(names),
+      accountId: config.accountId,
+      sites: planSites.map((s) => ({
+        region: s.region,
+        dbInstanceArn: naming.dbInstanceArn(names, s),
+        clusterArn: naming.clusterArn(names, s),
+        functionArns: naming.REGION_SWITCH_FUNCTIONS.map((fn) =>
+          naming.regionSwitchFunctionArn(names, s, fn),
+        ),
+        bucketArn: naming.backupBucketArn(names, s),
+        kmsKeyArnPattern: naming.kmsKeyArnPattern(names, s),
+        kmsAliasName: naming.kmsAliasName(names, s),
+      })),
+      zoneId: rsOwner.dns.zoneId,
+      reportPrefix: naming.regionSwitchReportPrefix,
+      alarmArns: Object.values(rsOwner.rs.trigger?.alarmArns ?? {}),
+      partition: config.partition,
+      tags,
+    })
+  : undefined;
+const rsPlan = rsOwner
+  ? new RegionSwitchPlan(
+      `${stem}-rs-plan`,
+      {
+        planName: naming.regionSwitchPlanName(names),
+        executionRoleArn: naming.regionSwitchRoleArn(names),
+        accountId: config.accountId,
+        sites: planSites.map((s) => ({
+          site: s.site,
+          region: s.region,
+          dbInstanceArn: naming.dbInstanceArn(names, s),
+          clusterArn: naming.clusterArn(names, s),
+          fenceFunctionArn: naming.regionSwitchFunctionArn(names, s, "fence"),
+          checkFunctionArn: naming.regionSwitchFunctionArn(names, s, "check"),
+          bucketName: naming.backupBucketName(names, s),
+          setIdentifier: naming.failoverSetIdentifier(names, s),
+        })),
+        primaryRegion: config.sites[rsOwner.dns.primarySite as string].region,
+        zoneId: rsOwner.dns.zoneId,
+        recordName: rsOwner.dns.recordName,
+        applications: apps,
+        reportPrefix: naming.regionSwitchReportPrefix,
+        recoveryTimeObjectiveMinutes: rsOwner.rs.recoveryTimeObjectiveMinutes,
+        trigger: rsOwner.rs.trigger,
+        tags,
+      },
+      // Region switch names the role in the plan; it must exist before the plan is evaluated.
+      { dependsOn: rsRole ? [rsRole] : [] },
+    )
+  : undefined;
 
 // Route 53 publishes health-check metrics in one region only; the alarm on this site's endpoint
 // check lives there and pages through the topic of whichever site is in that region (this one's,
@@ -386,7 +507,12 @@ const restoreTesting = new RestoreTesting(`${stem}-restore-test`, {
   region: self.region,
   accountId: config.accountId,
   namePrefix: stem,
-  vaultArn: naming.backupVaultArn(names, self),
+  // The vaults the peer's copies land in: the air-gapped one too when it is on (copies then go
+  // there only), so the DR region never tests an empty vault.
+  vaultArns: [
+    naming.backupVaultArn(names, self),
+    ...(airGapped.enabled ? [naming.airGappedVaultArn(names, self)] : []),
+  ],
   // Every RDS recovery point in this site's vault (the plans include only that vault), whichever
   // site's database made it: the wildcard names nothing in the peer region, so the first
   // deployment's step 1 does not reference a database that does not exist yet. "a wildcard:
@@ -441,6 +567,72 @@ new RestoreTestAlarms(`${stem}-restore-alarms`, {
   tags,
 });
 
+// The point-in-time layer proven monthly in every role, and the data at risk measured in seconds
+// (docs/restore-testing.md): both read only this region, so they keep working when the peer's
+// region is gone.
+const pitrJobs = new PitrJobs(`${stem}-pitr-test`, {
+  region: self.region,
+  role,
+  accountId: config.accountId,
+  provider: cluster.provider,
+  oidcProviderArn: cluster.oidcProviderArn,
+  oidcIssuer: cluster.oidcIssuer,
+  namespace: backupJobs.namespace,
+  namespaceName: naming.backupNamespace,
+  image: config.jobs.image,
+  instanceIdentifier: naming.dbInstanceIdentifier(names, self),
+  peerInstanceArn: naming.dbInstanceArn(names, peer),
+  subnetGroupName: restoreTesting.subnetGroupName,
+  securityGroupId: restoreTesting.securityGroupId,
+  bucketName: naming.backupBucketName(names, self),
+  bucketArn: naming.backupBucketArn(names, self),
+  kmsKeyArn: siteKey.keyArn,
+  metricsNamespace: naming.metricsNamespace,
+  databaseName: config.database.dbName,
+  smokeSql: config.jobs.smokeSql,
+  instanceClass: rt.instanceClass,
+  timeZone: config.jobs.timeZone,
+  partition: config.partition,
+  tags,
+});
+new RpoMonitor(`${stem}-rpo`, {
+  region: self.region,
+  role,
+  accountId: config.accountId,
+  provider: cluster.provider,
+  oidcProviderArn: cluster.oidcProviderArn,
+  oidcIssuer: cluster.oidcIssuer,
+  namespace: backupJobs.namespace,
+  namespaceName: naming.backupNamespace,
+  image: config.jobs.image,
+  instanceIdentifier: naming.dbInstanceIdentifier(names, self),
+  peerInstanceArn: naming.dbInstanceArn(names, peer),
+  vaultArns: [
+    naming.backupVaultArn(names, self),
+    ...(airGapped.enabled ? [naming.airGappedVaultArn(names, self)] : []),
+  ],
+  databaseHost: database.address,
+  databaseName: config.database.dbName,
+  databaseSecretArn: logins.backup.secretArn,
+  loginSecretArnPattern: naming.secretArnPattern(names, self.region, backupLoginSecretName),
+  deniedSecretArnPatterns: [self, peer].map((s) =>
+    naming.secretArnPattern(names, "*", naming.dbMasterSecretName(names, s)),
+  ),
+  kmsKeyArn: siteKey.keyArn,
+  metricsNamespace: naming.metricsNamespace,
+  partition: config.partition,
+  tags,
+});
+const rpoAlarms = new RpoAlarms(`${stem}-rpo-alarms`, {
+  region: self.region,
+  role,
+  topicArn: backupAlarms.topicArn,
+  alarmPrefix: stem,
+  metricsNamespace: naming.metricsNamespace,
+  vaultName: naming.backupVaultName(names, self),
+  tags,
+});
+
 export const site = self.site;
 export const siteRole = role;
 export const region = self.region;
@@ -474,9 +666,15 @@ export const backupNamespace = backupJobs.namespace;
 export const backupCronJobs = backupJobs.cronJobNames;
 export const alarmTopicArn = backupAlarms.topicArn;
 export const alarmNames = backupAlarms.alarmNames;
+export const rpoAlarmNames = rpoAlarms.alarmNames;
+export const pitrTestCronJobs = pitrJobs.cronJobNames;
 export const dnsRecordName = dns?.recordName;
 export const dnsFailoverType = dns ? dns.failoverType : "none";
 export const healthCheckId = dns?.healthCheckId;
 export const recordHealthCheckId = dns?.recordHealthCheckId;
-export const trafficHealthCheckId = dns?.trafficHealthCheckId;
-export const trafficControlAlarmName = dns?.trafficControlAlarmName;
+export const appNamespace = appConnection.namespace;
+export const appDatabaseSecret = appConnection.secretName;
+export const regionSwitchFenceFunctionArn = rsFunctions?.fenceFunctionArn;
+export const regionSwitchCheckFunctionArn = rsFunctions?.checkFunctionArn;
+export const regionSwitchRoleArn = rsRole?.roleArn;
+export const regionSwitchPlanArn = rsPlan?.planArn;

@@ -47,6 +47,13 @@ export interface DrReport {
   total_seconds: number;
   rto_seconds: number | null;
   rpo_commits_lost: number | null;
+  /**
+   * RPO in seconds: the crash minus the newest acknowledged commit the promoted node has, the
+   * window the lost commits lie in (what `drctl rpo --failed-at` reports from the heartbeat).
+   */
+  rpo_seconds: number | null;
+  /** The lost commits' acknowledgements, in seconds before the crash (first, last), or null. */
+  rpo_lost_window: { from_seconds_before_crash: number; to_seconds_before_crash: number } | null;
   acknowledged_commits: number;
   in_doubt_commits: number;
   wal: {
@@ -93,6 +100,8 @@ export function newReport(mode: "sync" | "async", requestedBytes: number): DrRep
     total_seconds: 0,
     rto_seconds: null,
     rpo_commits_lost: null,
+    rpo_seconds: null,
+    rpo_lost_window: null,
     acknowledged_commits: 0,
     in_doubt_commits: 0,
     wal: {},

@@ -272,8 +272,25 @@ export async function rehearse(ctx: RunContext): Promise<void> {
     } finally {
       await conn.end();
     }
+    const lostAcks = acked.filter((a) => !have.has(a.id) && a.at <= crashedAt);
     const lost = acked.filter((a) => !have.has(a.id)).length;
     report.rpo_commits_lost = lost;
+    // RPO in seconds, as the heartbeat measures it in AWS: the failure minus the newest commit
+    // (acknowledged before it) that the promoted node has.
+    const kept = acked.filter((a) => have.has(a.id) && a.at <= crashedAt).map((a) => a.at);
+    const lastKept = kept.length > 0 ? Math.max(...kept) : undefined;
+    report.rpo_seconds =
+      lostAcks.length === 0 || lastKept === undefined ? 0 : round((crashedAt - lastKept) / 1000, 3);
+    report.rpo_lost_window =
+      lostAcks.length === 0
+        ? null
+        : {
+            from_seconds_before_crash: round((crashedAt - lostAcks[0].at) / 1000, 3),
+            to_seconds_before_crash: round(
+              (crashedAt - lostAcks[lostAcks.length - 1].at) / 1000,
+              3,
+            ),
+          };
     report.acknowledged_commits = acked.length;
     report.in_doubt_commits = workload.inDoubt;
     c.rate(acked.length - lost, acked.length);
@@ -291,7 +308,7 @@ export async function rehearse(ctx: RunContext): Promise<void> {
       report.wal.records_not_received === undefined
         ? ""
         : `; WAL not received: ${report.wal.records_not_received} records, ${report.wal.commits_not_received} commits`;
-    c.detail = `${lost} of ${acked.length.toLocaleString("en-US")} acknowledged commits lost, ${workload.inDoubt} in doubt${walText}`;
+    c.detail = `${lost} of ${acked.length.toLocaleString("en-US")} acknowledged commits lost (RPO ${report.rpo_seconds} s), ${workload.inDoubt} in doubt${walText}`;
   });
 
   // 8. Restore the newest backup into a scratch instance; row counts against the manifest.

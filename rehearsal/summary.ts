@@ -89,6 +89,13 @@ export function formatSummary(report: DrReport): string {
     `  RPO                 ${report.rpo_commits_lost ?? "-"} of ${report.acknowledged_commits} acknowledged commits lost` +
       ` (${report.in_doubt_commits} in doubt: the crash cut them off before COMMIT returned)`,
   );
+  lines.push(
+    `  RPO (seconds)       ${report.rpo_seconds ?? "-"} s` +
+      (report.rpo_lost_window
+        ? `: the lost commits were acknowledged ${report.rpo_lost_window.from_seconds_before_crash} s to ` +
+          `${report.rpo_lost_window.to_seconds_before_crash} s before the crash`
+        : ""),
+  );
   if (report.wal.standby_receive_lsn) {
     const gap =
       report.wal.records_not_received === undefined

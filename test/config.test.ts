@@ -35,7 +35,11 @@ describe("stack config", () => {
       status: "15 * * * *",
     });
     expect(c.jobs.timeZone).toBe("Etc/UTC");
-    expect(c.jobs.drillScratchStorage).toBe("8Gi");
+    // Unset: index.ts sizes the scratch from database.allocatedStorageGb x drillScratchFactor.
+    expect(c.jobs.drillScratchStorage).toBeUndefined();
+    expect(c.jobs.drillScratchFactor).toBe(1.25);
+    expect([c.jobs.drillScratchIops, c.jobs.drillScratchThroughputMiBps]).toEqual([6000, 500]);
+    expect(c.jobs.drillDeadlineHours).toBe(8);
     expect(c.awsBackup.weekly).toEqual({ schedule: "cron(0 3 ? * SUN *)", deleteAfterDays: 28 });
   });
 

@@ -4,7 +4,7 @@ import type { Role, Tier } from "../config";
 import { EBS_CSI } from "../platform/ebsCsi";
 import { backupPodSpec, SCRATCH_CONTAINER, SCRATCH_URL, type ScratchVolume } from "./pod";
 import { jobsEgressPolicy } from "./egress";
-import { drctlResources, scratchResources } from "./resources";
+import { drctlResources, scratchResources, scratchServerSettings } from "./resources";
 import type { BackupJobPurpose } from "../naming";
 import { storageBytes } from "../quantity";
 import { cronError, isIanaTimeZone, parseCidr } from "../validation";
@@ -69,6 +69,10 @@ export interface BackupCronJobsArgs {
   readonly smokeSql?: string[];
   /** Size of each of the drill's scratch volumes (PGDATA, and the downloaded dump). @default "8Gi" */
   readonly drillScratchStorage?: string;
+  /** gp3 IOPS and throughput (MiB/s) of each scratch volume. @default { iops: 3000, throughputMiBps: 125 } */
+  readonly drillScratchPerformance?: { readonly iops: number; readonly throughputMiBps: number };
+  /** The drill Job's activeDeadlineSeconds. @default JOB_TIMING.drill.activeDeadlineSeconds */
+  readonly drillDeadlineSeconds?: number;
   /**
    * Parallel jobs of the backups' pg_dump and the drill's pg_restore (env DRCTL_JOBS, contract
    * C6); the containers' CPU and memory follow it. @default 1
@@ -111,7 +115,13 @@ export function jobActivity(role: Role): { backups: boolean; drill: boolean } {
 export function validateBackupCronJobsArgs(
   args: Pick<
     BackupCronJobsArgs,
-    "schedules" | "timeZone" | "vpcCidr" | "store" | "drillScratchStorage" | "parallelJobs"
+    | "schedules"
+    | "timeZone"
+    | "vpcCidr"
+    | "store"
+    | "drillScratchStorage"
+    | "parallelJobs"
+    | "drillScratchPerformance"
   >,
 ): void {
   for (const [key, schedule] of Object.entries(args.schedules) as Array<[string, string]>) {
@@ -130,6 +140,24 @@ export function validateBackupCronJobsArgs(
   }
   const scratch = storageBytes(args.drillScratchStorage ?? "8Gi");
   if ("problem" in scratch) throw new Error(`[drillScratchStorage] ${scratch.problem}`);
+  const perf = args.drillScratchPerformance;
+  if (perf) {
+    // "500 IOPS per GiB" and "0.25 MiB/s per provisioned IOPS": EBS refuses the volume otherwise.
+    // https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html#gp3-ebs-volume-type
+    const gib = Number(scratch.bytes / 2n ** 30n);
+    if (perf.iops > 500 * gib) {
+      throw new Error(
+        `[drillScratchPerformance.iops] ${perf.iops} IOPS need a volume of at least ${Math.ceil(perf.iops / 500)}Gi ` +
+          `(500 IOPS per GiB), but drillScratchStorage is ${args.drillScratchStorage ?? "8Gi"}; lower the IOPS or raise the size`,
+      );
+    }
+    if (perf.throughputMiBps > perf.iops / 4) {
+      throw new Error(
+        `[drillScratchPerformance.throughputMiBps] ${perf.throughputMiBps} MiB/s needs at least ` +
+          `${perf.throughputMiBps * 4} IOPS (0.25 MiB/s per IOPS), got ${perf.iops}`,
+      );
+    }
+  }
   const jobs = args.parallelJobs ?? 1;
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new Error(`[parallelJobs] must be a positive integer, got ${jobs}`);
@@ -273,7 +301,18 @@ export class BackupCronJobs extends pulumi.ComponentResource {
       {
         metadata: { name: SCRATCH_STORAGE_CLASS, labels },
         provisioner: EBS_CSI.driverName,
-        parameters: { type: "gp3", encrypted: "true", kmsKeyId: args.kmsKeyArn },
+        parameters: {
+          type: "gp3",
+          encrypted: "true",
+          kmsKeyId: args.kmsKeyArn,
+          // A restore is write-bound: gp3's free 3,000 IOPS and 125 MiB/s would be its ceiling.
+          ...(args.drillScratchPerformance
+            ? {
+                iops: String(args.drillScratchPerformance.iops),
+                throughput: String(args.drillScratchPerformance.throughputMiBps),
+              }
+            : {}),
+        },
         reclaimPolicy: "Delete",
         volumeBindingMode: "WaitForFirstConsumer",
         allowVolumeExpansion: false,
@@ -350,7 +389,10 @@ export class BackupCronJobs extends pulumi.ComponentResource {
               metadata: { labels: jobLabels },
               spec: {
                 backoffLimit: timing.backoffLimit,
-                activeDeadlineSeconds: timing.activeDeadlineSeconds,
+                activeDeadlineSeconds:
+                  plan.kind === "drill"
+                    ? (args.drillDeadlineSeconds ?? timing.activeDeadlineSeconds)
+                    : timing.activeDeadlineSeconds,
                 ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
                 template: {
                   metadata: {
@@ -382,6 +424,7 @@ export class BackupCronJobs extends pulumi.ComponentResource {
                             image: args.scratchImage,
                             data: drillVolume,
                             resources: scratchResources(parallelJobs),
+                            settings: scratchServerSettings(parallelJobs),
                           }
                         : undefined,
                   }),

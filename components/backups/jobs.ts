@@ -65,6 +65,10 @@ export interface BackupJobsArgs {
   readonly smokeSql?: string[];
   /** @default "8Gi" */
   readonly drillScratchStorage?: string;
+  /** gp3 IOPS and throughput of each scratch volume. @default gp3's baseline */
+  readonly drillScratchPerformance?: { readonly iops: number; readonly throughputMiBps: number };
+  /** The drill Job's deadline in seconds. @default 8 h */
+  readonly drillDeadlineSeconds?: number;
   /** Parallel jobs of the backups and the drill (DRCTL_JOBS). @default 1 */
   readonly parallelJobs?: number;
   /** Tags for the AWS resources. @default {} */
@@ -169,6 +173,8 @@ export class BackupJobs extends pulumi.ComponentResource {
         databaseName: args.databaseName,
         smokeSql: args.smokeSql,
         drillScratchStorage: args.drillScratchStorage,
+        drillScratchPerformance: args.drillScratchPerformance,
+        drillDeadlineSeconds: args.drillDeadlineSeconds,
         parallelJobs: args.parallelJobs,
       },
       { parent: this },

@@ -101,6 +101,8 @@ export interface ScratchPostgresInput {
   /** Where PGDATA lives: the restored database must fit. */
   readonly data: ScratchVolume;
   readonly resources: Resources;
+  /** Server settings beyond listen_addresses, passed as `-c name=value`. @default {} */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -115,7 +117,11 @@ export function scratchPostgresContainer(s: ScratchPostgresInput): Container {
     name: SCRATCH_CONTAINER,
     image: s.image,
     restartPolicy: "Always",
-    args: ["-c", "listen_addresses=127.0.0.1"],
+    args: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      ...Object.entries(s.settings ?? {}).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+    ],
     env: [
       { name: "POSTGRES_HOST_AUTH_METHOD", value: "trust" },
       // A subdirectory of the mount: initdb creates it owned by the postgres user with mode

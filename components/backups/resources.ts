@@ -31,12 +31,13 @@ export const NODE_DISK_GIB = { drctl: 2, scratch: 1, restoreCheck: 0.125 } as co
 
 /**
  * Node disk of every CronJob pod of a site at once: six drctl pods (three backups, verify, status,
- * drill), the drill's scratch server and the restore-test check (components/restoreTesting/check.ts,
- * 128Mi). test/kubernetesSchema.test.ts sums the limits of the CronJobs a mocked run registers
+ * drill), the drill's scratch server, and four small checks of 128Mi each: the restore-test check
+ * (components/restoreTesting/check.ts), the two point-in-time tests (components/backups/pitrJobs.ts)
+ * and the data-at-risk monitor (components/backups/rpoMonitor.ts). test/kubernetesSchema.test.ts sums the limits of the CronJobs a mocked run registers
  * against this figure, so a new CronJob cannot slip past the node-disk floor.
  */
 export const SITE_JOBS_NODE_DISK_GIB =
-  6 * NODE_DISK_GIB.drctl + NODE_DISK_GIB.scratch + NODE_DISK_GIB.restoreCheck;
+  6 * NODE_DISK_GIB.drctl + NODE_DISK_GIB.scratch + 4 * NODE_DISK_GIB.restoreCheck;
 
 /** MiB as Kubernetes writes it back (`1Gi`, not `1024Mi`), so a second up sees no change. */
 function mebibytes(n: number): string {
@@ -76,5 +77,29 @@ export function scratchResources(jobs: number): Resources {
       memory: mebibytes(2048 + 512 * extra),
       "ephemeral-storage": `${NODE_DISK_GIB.scratch}Gi`,
     },
+  };
+}
+
+/**
+ * The throwaway server tuned for one thing, a restore it may lose: no fsync, no full-page writes
+ * and no synchronous commit (a crash means running the drill again), wal_level=minimal with
+ * max_wal_senders=0 (it requires it) so COPY into a table created in the same transaction writes
+ * no WAL, and maintenance_work_mem from the container's memory: each pg_restore job builds indexes
+ * with its own, and half of the limit is left to shared buffers and the backends.
+ * https://www.postgresql.org/docs/current/populate.html
+ * https://www.postgresql.org/docs/current/non-durability.html
+ */
+export function scratchServerSettings(jobs: number): Record<string, string> {
+  const limitMiB = 2048 + 512 * (jobs - 1);
+  return {
+    fsync: "off",
+    full_page_writes: "off",
+    synchronous_commit: "off",
+    wal_level: "minimal",
+    max_wal_senders: "0",
+    maintenance_work_mem: `${Math.floor(limitMiB / 2 / jobs)}MB`,
+    max_wal_size: "16GB",
+    checkpoint_timeout: "30min",
+    autovacuum: "off",
   };
 }

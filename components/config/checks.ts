@@ -1,4 +1,5 @@
 import { dnsConfigIssues, type DnsConfig } from "./dns";
+import { regionSwitchConfigIssues, type RegionSwitchConfig } from "./regionSwitch";
 import { DB_BACKUP_RETENTION_FLOOR, NAMESPACE, RETENTION_FLOORS, TIERS } from "./primitives";
 import { cidrsOverlap } from "../validation";
 import { scratchImageProblem } from "../backups/jobs";
@@ -17,6 +18,7 @@ export interface ParsedKeys {
   readonly storage: z.infer<typeof storageSchema>;
   readonly jobs: z.infer<typeof jobsSchema>;
   readonly dns?: DnsConfig;
+  readonly regionSwitch?: RegionSwitchConfig;
 }
 
 export interface KeyIssue {
@@ -153,6 +155,8 @@ export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
     }
   }
   for (const issue of dnsConfigIssues(c.dns, c.sites)) add(issue.path, issue.message);
+  for (const issue of regionSwitchConfigIssues(c.regionSwitch, names, c.dns !== undefined))
+    add(issue.path, issue.message);
   if (c.database.manageRoles && c.database.adminCidrs.length === 0) {
     // The instance is private (publiclyAccessible false) and its security group admits the
     // cluster alone, so the PostgreSQL provider running beside `pulumi up` never reaches 5432.
@@ -190,7 +194,7 @@ export const NODE_SYSTEM_GB = 20;
  * Smallest node disk the site's CronJobs fit on if every one of them lands on the same node at
  * once: the system plus each pod's ephemeral-storage limits (the kubelet evicts a pod beyond
  * them, emptyDirs included). The drill's download and PGDATA are not on it: they are EBS volumes
- * (generic ephemeral volumes of the EBS CSI driver), sized by jobs.drillScratchStorage alone.
+ * (generic ephemeral volumes of the EBS CSI driver), sized by jobs.drillScratchStorage (or the database size times jobs.drillScratchFactor) alone.
  * https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
  */
 export function nodeDiskFloorGb(): number {

@@ -106,7 +106,8 @@ export const jobsSchema = z
     }),
     /**
      * Size of each of the drill's two scratch volumes (generic ephemeral volumes, EBS gp3 with the
-     * site key): the restored database's PGDATA, and the downloaded dump. The restored database must fit.
+     * site key): the restored database's PGDATA, and the downloaded dump. The restored database must
+     * fit. Unset: database.allocatedStorageGb x drillScratchFactor, in Gi (docs/drill.md).
      */
     drillScratchStorage: z
       .string()
@@ -114,7 +115,23 @@ export const jobsSchema = z
         const parsed = storageBytes(value);
         if ("problem" in parsed) ctx.addIssue({ code: "custom", message: parsed.problem });
       })
-      .default("8Gi"),
+      .optional(),
+    /**
+     * Scratch size over the database's allocated storage: the restored PGDATA holds the same tables
+     * and indexes without the source's bloat, plus the WAL of the restore (wal_level=minimal keeps
+     * that small); a quarter more is room for both. The dump volume is the same size, and a dump is
+     * smaller than the database it came from.
+     */
+    drillScratchFactor: z.number().min(1).default(1.25),
+    /**
+     * gp3 IOPS and throughput (MiB/s) of each scratch volume. gp3 gives 3,000 and 125 for free;
+     * a restore is write-bound, so the default buys more. At most 500 IOPS per GiB and 0.25 MiB/s
+     * per IOPS (checked against the size). https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html
+     */
+    drillScratchIops: z.number().int().min(3000).max(16000).default(6000),
+    drillScratchThroughputMiBps: z.number().int().min(125).max(1000).default(500),
+    /** The drill Job's deadline (activeDeadlineSeconds), in hours: the RTO the drill must meet. */
+    drillDeadlineHours: z.number().positive().max(24).default(8),
     /**
      * Parallel jobs of pg_dump -j / pg_restore -j in the backup, restore-test and drill CronJobs
      * (env DRCTL_JOBS, contract C6). 1 keeps the single-stream custom format; more takes a

@@ -32,6 +32,17 @@ export function dbParameterList(readOnly: boolean): aws.types.input.rds.Paramete
     // TLS for every connection, including drctl's and the replicas'.
     // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html
     { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
+    // pg_cron writes the heartbeat that measures the data at risk in seconds (docs/restore-testing.md):
+    // a library loaded at server start, so it is in the group from its creation and no instance
+    // ever needs a reboot for it (a static parameter: pending-reboot). RDS runs pg_cron 1.6 on
+    // PostgreSQL 16 (pg_available_extensions shows 1.6), and interval schedules ('5 seconds') need
+    // 1.5 or later. The same group in every role: the job catalog replicates with everything
+    // else, and a hot standby refuses the heartbeat's write, so only the writable instance beats,
+    // the promoted one included, with no step of ours. What pg_cron's launcher itself does on a
+    // standby we found in no AWS page: the heartbeat's design does not depend on it.
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL_pg_cron.html
+    // https://github.com/citusdata/pg_cron (README: "'[1-59] seconds'" schedules, from 1.5)
+    { name: "shared_preload_libraries", value: "pg_cron", applyMethod: "pending-reboot" },
   ];
   if (readOnly) {
     // Dynamic parameter: takes effect for new transactions without a reboot.

@@ -100,7 +100,11 @@ export function restoreTestPolicyDocument(p: RestoreTestPolicyInput): string {
         // AWS Backup table (ListRestoreJobs is a list call); they are scoped by the plan ARN
         // drctl passes, not by IAM.
         // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html
-        Action: ["backup:ListRestoreJobs", "backup:PutRestoreValidationResult"],
+        Action: [
+          "backup:ListRestoreJobs",
+          "backup:PutRestoreValidationResult",
+          "backup:GetRestoreTestingPlan",
+        ],
         Resource: "*",
       },
       {

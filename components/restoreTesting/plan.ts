@@ -20,8 +20,11 @@ export interface RestoreTestingArgs {
   readonly accountId: string;
   /** Prefix of the plan names, e.g. the site stem `acme-dr-use1` (hyphens become underscores). */
   readonly namePrefix: string;
-  /** This site's vault (naming.backupVaultArn): its own recovery points and the peer's copies. */
-  readonly vaultArn: string;
+  /**
+   * Every vault of this site a recovery point may be in (naming.backupVaultArn, and
+   * naming.airGappedVaultArn when the air-gapped vault is on: the peer's copies land there then).
+   */
+  readonly vaultArns: readonly string[];
   /**
    * Databases whose recovery points may be in the vault: both sites' instance ARNs
    * (naming.dbInstanceArn), since either site may have been the primary that copied here.
@@ -98,6 +101,16 @@ export function restoreTestingArgsProblems(args: RestoreTestingArgs): string[] {
       problems.push(`[${key}] must be a whole number of hours from 1 to 168, got ${value}`);
     }
   }
+  if (args.vaultArns.length < 1) problems.push(`[vaultArns] must name at least this site's vault`);
+  for (const arn of args.vaultArns) {
+    if (!/^arn:[^:]+:backup:[a-z0-9-]+:\d{12}:backup-vault:[\w.-]+$/.test(arn)) {
+      problems.push(`[vaultArns] "${arn}" is not an AWS Backup vault ARN`);
+    } else if (arn.split(":")[3] !== args.region) {
+      problems.push(
+        `[vaultArns] "${arn}" is not in ${args.region}: a plan tests its own region's vaults`,
+      );
+    }
+  }
   // "up to 30 specific protected resource ARNs" (CreateRestoreTestingSelection).
   if (args.protectedResourceArns.length < 1 || args.protectedResourceArns.length > 30) {
     problems.push(
@@ -147,6 +160,8 @@ export class RestoreTesting extends pulumi.ComponentResource {
   public readonly planArns: pulumi.Output<string[]>;
   public readonly roleArn: pulumi.Output<string>;
   public readonly securityGroupId: pulumi.Output<string>;
+  /** The restored copies' subnet group (the point-in-time test restores there too). */
+  public readonly subnetGroupName: pulumi.Output<string>;
 
   constructor(name: string, args: RestoreTestingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:backup:RestoreTesting", name, {}, opts);
@@ -225,8 +240,11 @@ export class RestoreTesting extends pulumi.ComponentResource {
           startWindowHours,
           recoveryPointSelection: {
             algorithm: kind === "latest" ? "LATEST_WITHIN_WINDOW" : "RANDOM_WITHIN_WINDOW",
-            // This vault only: in the DR region that is the copies the primary sent here.
-            includeVaults: [args.vaultArn],
+            // This site's vaults only: in the DR region, where the primary's copies land (the
+            // air-gapped one when it is on). A logically air-gapped vault's recovery points may be
+            // restore-tested like a standard vault's.
+            // https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html
+            includeVaults: [...args.vaultArns],
             // The plan's rules take snapshots (no continuous backup), and a cross-Region copy of
             // an RDS continuous backup is a snapshot anyway, so CONTINUOUS would never match here.
             // Point-in-time restores are RDS's own layer (docs/restore-testing.md).
@@ -258,7 +276,9 @@ export class RestoreTesting extends pulumi.ComponentResource {
     this.planArns = pulumi.all(plans.map((p) => p.arn));
     this.roleArn = role.arn;
     this.securityGroupId = sg.id;
+    this.subnetGroupName = subnets.name;
     this.registerOutputs({
+      subnetGroupName: this.subnetGroupName,
       planArns: this.planArns,
       roleArn: this.roleArn,
       securityGroupId: this.securityGroupId,

@@ -2,7 +2,9 @@ import { makeCtx, type Io } from "./cli";
 import { backupCli, BACKUP_USAGE } from "./commands/backup";
 import { drillCli, DRILL_USAGE } from "./commands/drill";
 import { listCli, LIST_USAGE } from "./commands/list";
+import { pitrTestCli, PITR_TEST_USAGE } from "./commands/pitrTest";
 import { pruneCli, PRUNE_USAGE } from "./commands/prune";
+import { rpoCli, RPO_USAGE } from "./commands/rpo";
 import { restoreCli, RESTORE_USAGE } from "./commands/restore";
 import { restoreTestCli, RESTORE_TEST_USAGE } from "./commands/restoreTestCli";
 import { statusCli, STATUS_USAGE } from "./commands/status";
@@ -35,6 +37,8 @@ const COMMANDS = {
   status: statusCli,
   drill: drillCli,
   "restore-test": restoreTestCli,
+  "pitr-test": pitrTestCli,
+  rpo: rpoCli,
 } as const;
 
 const USAGE = `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
@@ -54,6 +58,10 @@ ${STATUS_USAGE}
 ${DRILL_USAGE}
 
 ${RESTORE_TEST_USAGE}
+
+${PITR_TEST_USAGE}
+
+${RPO_USAGE}
 
 ${FAILOVER_USAGE}
 With DRCTL_METRICS_NAMESPACE set, backup, drill and status publish CloudWatch metrics

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { DrctlError } from "./errors";
 import type { Manifest } from "./manifestSchema";
 
-export const TIERS = ["daily", "weekly", "monthly"] as const;
+export const TIERS = ["daily", "weekly", "monthly", "pre-restore"] as const;
 export type Tier = (typeof TIERS)[number];
 
 export const COMPRESSIONS = ["zstd", "gzip", "none"] as const;

@@ -26,6 +26,8 @@ export const METRICS = {
   drillRestoreDuration: { name: "DrillRestoreDurationSeconds", unit: "Seconds" },
   drillBackupAge: { name: "DrillBackupAgeSeconds", unit: "Seconds" },
   drillLastSuccessAge: { name: "DrillLastSuccessAgeSeconds", unit: "Seconds" },
+  /** drctl/src/pitr/pitrTest.ts PITR_METRICS.lastSuccessAge: re-published hourly by status. */
+  pitrLastSuccessAge: { name: "PitrTestLastSuccessAgeSeconds", unit: "Seconds" },
 } as const satisfies Record<string, { name: string; unit: StandardUnit }>;
 
 export type MetricKind = keyof typeof METRICS;

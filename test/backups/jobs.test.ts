@@ -95,8 +95,9 @@ describe("backup CronJobs on the primary", () => {
       DRCTL_SCRATCH_URL: "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=disable",
       DRCTL_SMOKE_SQL: "[]",
       DRCTL_JOBS: "1",
-      // Contract C6: 8Gi (jobs.drillScratchStorage's default) = 8 * 2^30 bytes, each volume.
-      DRCTL_SCRATCH_BYTES: "8589934592",
+      // Contract C6: unset jobs.drillScratchStorage sizes each volume from the database: 100 GiB
+      // allocated x 1.25 = 125Gi = 125 * 2^30 bytes, at least the configured database size.
+      DRCTL_SCRATCH_BYTES: "134217728000",
     });
     for (const cj of Object.values(jobs)) {
       expect(drctlOf(cj).image).toBe(
@@ -219,7 +220,29 @@ describe("backup CronJobs on the primary", () => {
       limits: { cpu: "2", memory: "2Gi", "ephemeral-storage": "1Gi" },
     });
     expect(pg.restartPolicy).toBe("Always");
-    expect(pg.args).toEqual(["-c", "listen_addresses=127.0.0.1"]);
+    // Tuned for a restore it may lose (components/backups/resources.ts scratchServerSettings).
+    expect(pg.args).toEqual([
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "fsync=off",
+      "-c",
+      "full_page_writes=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "wal_level=minimal",
+      "-c",
+      "max_wal_senders=0",
+      "-c",
+      "maintenance_work_mem=1024MB",
+      "-c",
+      "max_wal_size=16GB",
+      "-c",
+      "checkpoint_timeout=30min",
+      "-c",
+      "autovacuum=off",
+    ]);
     expect(pg.securityContext.runAsUser).toBe(999);
     expect(pg.startupProbe.exec.command).toEqual([
       "pg_isready",
@@ -258,7 +281,7 @@ describe("backup CronJobs on the primary", () => {
             spec: {
               accessModes: ["ReadWriteOnce"],
               storageClassName: "drctl-scratch",
-              resources: { requests: { storage: "8Gi" } },
+              resources: { requests: { storage: "125Gi" } },
             },
           },
         },
@@ -436,7 +459,14 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
         labels: { "app.kubernetes.io/name": "drctl", "app.kubernetes.io/part-of": "dr-stack" },
       },
       provisioner: "ebs.csi.aws.com",
-      parameters: { type: "gp3", encrypted: "true", kmsKeyId: run.outputs.kmsKeyArn },
+      // jobs.drillScratchIops / drillScratchThroughputMiBps defaults: a restore is write-bound.
+      parameters: {
+        type: "gp3",
+        encrypted: "true",
+        kmsKeyId: run.outputs.kmsKeyArn,
+        iops: "6000",
+        throughput: "500",
+      },
       reclaimPolicy: "Delete",
       volumeBindingMode: "WaitForFirstConsumer",
       allowVolumeExpansion: false,
@@ -448,7 +478,7 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
     const inCluster = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
     // Namespace, 3 ServiceAccounts, StorageClass, 6 CronJobs, NetworkPolicy; and the restore-test
     // check's own ServiceAccount and CronJob (components/restoreTesting/check.ts).
-    expect(inCluster).toHaveLength(14);
+    expect(inCluster).toHaveLength(19);
     const provider = run.one("pulumi:providers:kubernetes");
     expect(provider.name).toBe("acme-dr-use1-eks-k8s");
     for (const r of inCluster) {

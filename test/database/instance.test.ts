@@ -85,6 +85,7 @@ describe("role: primary (Pulumi.primary.yaml)", () => {
     expect(params.inputs.region).toBe("us-east-1");
     expect(params.inputs.parameters).toEqual([
       { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
+      { name: "shared_preload_libraries", value: "pg_cron", applyMethod: "pending-reboot" },
     ]);
 
     const subnets = run.one("aws:rds/subnetGroup:SubnetGroup", "acme-dr-use1-db");
@@ -243,6 +244,7 @@ describe("role: standby (Pulumi.dr.yaml)", () => {
     for (const r of [params, subnets, sg]) expect(r.inputs.region).toBe("us-west-2");
     expect(params.inputs.parameters).toEqual([
       { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
+      { name: "shared_preload_libraries", value: "pg_cron", applyMethod: "pending-reboot" },
     ]);
   });
 
@@ -291,6 +293,7 @@ describe("role: fenced", () => {
     const params = run.one(PARAMS, "acme-dr-use1-db-params");
     expect(params.inputs.parameters).toEqual([
       { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
+      { name: "shared_preload_libraries", value: "pg_cron", applyMethod: "pending-reboot" },
       { name: "default_transaction_read_only", value: "1", applyMethod: "immediate" },
     ]);
     const db = run.one(INSTANCE, "acme-dr-use1-db");

@@ -197,6 +197,7 @@ describe("failback: rebuilding a fenced site as standby", () => {
     // The read-only fence goes with the old instance: the group is back to TLS only.
     expect(run.one("aws:rds/parameterGroup:ParameterGroup").inputs.parameters).toEqual([
       { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
+      { name: "shared_preload_libraries", value: "pg_cron", applyMethod: "pending-reboot" },
     ]);
   });
 

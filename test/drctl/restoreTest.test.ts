@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
   BackupClient,
+  GetRestoreTestingPlanCommand,
   ListRestoreJobsCommand,
   PutRestoreValidationResultCommand,
   type RestoreJobsListMember,
@@ -306,6 +307,57 @@ describe("drctl restore-test validates what the restore testing plan restored", 
         reason: `instance ${RESTORED_ID} is modifying`,
       },
     ]);
+  });
+
+  it("fails, once a month, a plan older than 32 days that started no restore job in 32 days", async () => {
+    const store = freshStore();
+    answer([]);
+    backup
+      .on(GetRestoreTestingPlanCommand, { RestoreTestingPlanName: "acme_dr_usw2_latest" })
+      .resolves({
+        RestoreTestingPlan: {
+          RestoreTestingPlanName: "acme_dr_usw2_latest",
+          CreationTime: new Date(Date.now() - 90 * 86400_000),
+          RecoveryPointSelection: undefined,
+          ScheduleExpression: "cron(0 8 3 * ? *)",
+        } as never,
+      });
+    const r = await drctl(["restore-test"], env(store));
+    expect(r.code).toBe(2);
+    // The second lookup asks for the 32 days the finding is about.
+    const lookups = backup.commandCalls(ListRestoreJobsCommand).map((c) => c.args[0].input);
+    expect(lookups).toHaveLength(2);
+    const days = (Date.now() - (lookups[1].ByCreatedAfter as Date).getTime()) / 86400_000;
+    expect(Math.round(days)).toBe(32);
+    const [report] = reports();
+    expect(report.file).toBe(
+      `${new Date().toISOString().slice(0, 7)}-acme_dr_usw2_latest-nothing-matched.json`,
+    );
+    expect(report.passed).toBe(false);
+    expect(report.reason).toMatch(
+      /^restore testing plan acme_dr_usw2_latest started no restore job in 32 days/,
+    );
+    expect(validations()).toEqual([]);
+    // Once: the next hourly run finds the report and stays quiet.
+    expect((await drctl(["restore-test"], env(store))).code).toBe(0);
+    expect(reports()).toHaveLength(1);
+  });
+
+  it("validates a job whose validation window is open (VALIDATING is not a result)", async () => {
+    const store = freshStore();
+    answer([job({ ValidationStatus: "VALIDATING" })]);
+    const r = await drctl(["restore-test", "--json"], env(store));
+    expect(r.code).toBe(0);
+    expect(validations()).toEqual([
+      {
+        RestoreJobId: "a1b2c3d4-0000-4000-8000-000000000001",
+        ValidationStatus: "SUCCESSFUL",
+        ValidationStatusMessage: expect.stringMatching(
+          /^drctl restore-test: connected as backup, /,
+        ),
+      },
+    ]);
+    expect(reports()).toHaveLength(1);
   });
 
   it("publishes a recorded result the last run could not hand to AWS Backup, without reconnecting", async () => {

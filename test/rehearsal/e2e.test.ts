@@ -35,6 +35,18 @@ describe.each([
     expect(report.acknowledged_commits).toBeGreaterThan(0);
     if (mode === "sync") expect(report.rpo_commits_lost).toBe(0);
     else expect(report.rpo_commits_lost).toBeGreaterThanOrEqual(0);
+    // RPO in seconds: zero with nothing lost; else the lost commits lie inside it.
+    if (report.rpo_commits_lost === 0) {
+      expect(report.rpo_seconds).toBe(0);
+      expect(report.rpo_lost_window).toBeNull();
+    } else {
+      const w = report.rpo_lost_window as {
+        from_seconds_before_crash: number;
+        to_seconds_before_crash: number;
+      };
+      expect(w.from_seconds_before_crash).toBeGreaterThanOrEqual(w.to_seconds_before_crash);
+      expect(report.rpo_seconds as number).toBeGreaterThanOrEqual(w.from_seconds_before_crash);
+    }
     expect(report.integrity_pass_rate).toBe(1);
     expect(report.components.find((c) => c.name === "restore")?.integrity_pass_rate).toBe(1);
     expect(report.manual_interventions).toBe(0);

@@ -365,7 +365,7 @@ describe("restore testing config", () => {
       region: "us-east-1",
       accountId: "111122223333",
       namePrefix: "acme-dr-use1",
-      vaultArn: "arn:aws:backup:us-east-1:111122223333:backup-vault:acme-dr-use1-vault",
+      vaultArns: ["arn:aws:backup:us-east-1:111122223333:backup-vault:acme-dr-use1-vault"],
       protectedResourceArns: [USE1_DB],
       vpcId: "vpc-1",
       subnetIds: ["subnet-1"],

@@ -9,6 +9,7 @@ export const DEFAULT_RETENTION_DAYS: Readonly<Record<Tier, number>> = {
   daily: 7,
   weekly: 28,
   monthly: 365,
+  "pre-restore": 7,
 };
 
 /** An incomplete backup younger than this may still be running, so prune leaves it alone. */

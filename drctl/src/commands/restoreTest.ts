@@ -25,6 +25,13 @@ import type { RestoreJob, RestoreTestAws } from "./restoreTestAws";
  */
 
 export const DEFAULT_RESTORE_TEST_DIR = "reports/restore-tests";
+/**
+ * A plan that started no restore job in this many days has a selection that matches nothing (a
+ * month of schedule, and a day's start window more): the check says so and fails, rather than
+ * passing on no evidence.
+ */
+export const NOTHING_MATCHED_DAYS = 32;
+
 /** Validation windows are at most 168 h; a day more covers the restore itself. */
 export const DEFAULT_LOOKBACK_HOURS = 192;
 
@@ -227,6 +234,48 @@ export async function lastPassingRestoreTest(
   return undefined;
 }
 
+/**
+ * A failed report, once a month per plan, when the plan (older than NOTHING_MATCHED_DAYS) started no
+ * restore job in that long: AWS Backup starts none when the selection matches no recovery point
+ * in the included vaults, and says so nowhere else.
+ */
+async function nothingMatched(
+  o: RestoreTestOptions,
+  planArn: string,
+  dir: string,
+  existing: Map<string, string>,
+  at: Date,
+): Promise<RestoreTestReport | undefined> {
+  const windowStart = new Date(at.getTime() - NOTHING_MATCHED_DAYS * 86400_000);
+  const created = await o.aws.planCreatedAt(planArn);
+  if (!created || created > windowStart) return undefined;
+  if ((await o.aws.listRestoreJobs(planArn, windowStart)).length > 0) return undefined;
+  const plan = /:restore-testing-plan:([0-9A-Za-z_]+)/.exec(planArn)?.[1] ?? "plan";
+  const name = `${at.toISOString().slice(0, 7)}-${plan}-nothing-matched.json`;
+  if (existing.has(name)) return undefined;
+  const r: RestoreTestReport = {
+    kind: "restore-test",
+    restoreJobId: "none",
+    planArn,
+    sourceResourceArn: null,
+    restoredResourceArn: null,
+    recoveryPointArn: null,
+    recoveryPointCreatedAt: null,
+    restoreCompletedAt: null,
+    restoreSeconds: null,
+    validatedAt: at.toISOString(),
+    passed: false,
+    reason:
+      `restore testing plan ${plan} started no restore job in ${NOTHING_MATCHED_DAYS} days: its ` +
+      `selection matched no recovery point in the vaults it includes (no copies arrived, or the ` +
+      `selection does not match them); see docs/restore-testing.md`,
+    tables: null,
+    smoke: [],
+  };
+  await putBytes(o.store, `${dir}/${name}`, Buffer.from(`${JSON.stringify(r, null, 2)}\n`));
+  return r;
+}
+
 /** One pass over every plan's recent restore jobs; see the module comment. */
 export async function checkRestoreTests(o: RestoreTestOptions): Promise<RestoreTestRun> {
   const now = o.now ?? (() => new Date());
@@ -238,7 +287,12 @@ export async function checkRestoreTests(o: RestoreTestOptions): Promise<RestoreT
   const finished: RestoreTestReport[] = [];
   const waiting: { restoreJobId: string; reason: string }[] = [];
   for (const planArn of o.planArns) {
-    for (const job of await o.aws.listRestoreJobs(planArn, since)) {
+    const jobs = await o.aws.listRestoreJobs(planArn, since);
+    if (jobs.length === 0) {
+      const r = await nothingMatched(o, planArn, dir, existing, now());
+      if (r) finished.push(r);
+    }
+    for (const job of jobs) {
       const key = reportKey(dir, job, now());
       const known = existing.get(key.slice(dir.length + 1));
       const wait = (reason: string) => waiting.push({ restoreJobId: job.restoreJobId, reason });
@@ -263,7 +317,14 @@ export async function checkRestoreTests(o: RestoreTestOptions): Promise<RestoreT
         finished.push(r);
         continue;
       }
-      if (job.validationStatus !== undefined || job.deletionStatus !== undefined) continue;
+      // VALIDATING is not a result: it is the open validation window, the state in which AWS
+      // Backup waits for PutRestoreValidationResult ("VALIDATING" beside SUCCESSFUL | FAILED |
+      // TIMED_OUT in RestoreJobsListMember.ValidationStatus). Only a published result, or a
+      // deletion under way, ends the check's work on a job.
+      // https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreJobsListMember.html
+      // https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html
+      const decided = job.validationStatus !== undefined && job.validationStatus !== "VALIDATING";
+      if (decided || job.deletionStatus !== undefined) continue;
       // A report without a published result: the last run stopped between the two; publish it.
       const earlier = known ? await readReport(o.store, known) : undefined;
       let r = earlier;

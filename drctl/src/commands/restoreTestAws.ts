@@ -39,6 +39,8 @@ export interface DbInstance {
 export interface RestoreTestAws {
   /** Restore jobs the plan created after `createdAfter`, every page. */
   listRestoreJobs(planArn: string, createdAfter: Date): Promise<RestoreJob[]>;
+  /** When the plan was created (GetRestoreTestingPlan CreationTime), or undefined if unknown. */
+  planCreatedAt(planArn: string): Promise<Date | undefined>;
   /** The instance, or undefined when RDS says it does not exist (already deleted). */
   describeDbInstance(identifier: string): Promise<DbInstance | undefined>;
   putValidationResult(
@@ -129,6 +131,20 @@ export async function awsRestoreTestPort(region: string): Promise<RestoreTestAws
         next = out.NextToken;
       } while (next);
       return jobs;
+    },
+    async planCreatedAt(planArn) {
+      // `restore-testing-plan:<name>-<id>`: plan names hold no hyphen (letters, digits, _).
+      const name = /:restore-testing-plan:([0-9A-Za-z_]+)/.exec(planArn)?.[1];
+      if (!name) return undefined;
+      try {
+        const out = await backup.send(
+          new backupSdk.GetRestoreTestingPlanCommand({ RestoreTestingPlanName: name }),
+          deadline(),
+        );
+        return out?.RestoreTestingPlan?.CreationTime;
+      } catch (err) {
+        throw awsError(err, `reading restore testing plan ${name}`, "backup:GetRestoreTestingPlan");
+      }
     },
     async describeDbInstance(identifier) {
       try {

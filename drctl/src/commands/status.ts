@@ -6,6 +6,7 @@ import { TIERS, type Tier } from "../manifest";
 import { metricsTarget, publishMetrics, warn, type Datum } from "../metrics";
 import type { Store } from "../store";
 import { DEFAULT_REPORT_DIR, lastPassingDrill } from "./drill";
+import { lastPassingPitrTest } from "../pitr/pitrTest";
 
 export const DEFAULT_MAX_AGE = "26h";
 
@@ -66,7 +67,11 @@ export async function backupStatus(
  * passing drill report exists. A tier (or drill) with nothing is left without a datapoint: the
  * alarms treat missing data as breaching, so "none" pages like "too old".
  */
-export function statusData(r: StatusResult, lastDrillAgeSeconds?: number): Datum[] {
+export function statusData(
+  r: StatusResult,
+  lastDrillAgeSeconds?: number,
+  lastPitrTestAgeSeconds?: number,
+): Datum[] {
   const data: Datum[] = r.tiers.flatMap((t) =>
     t.ageSeconds === undefined
       ? []
@@ -74,6 +79,9 @@ export function statusData(r: StatusResult, lastDrillAgeSeconds?: number): Datum
   );
   if (lastDrillAgeSeconds !== undefined) {
     data.push({ metric: "drillLastSuccessAge", value: lastDrillAgeSeconds });
+  }
+  if (lastPitrTestAgeSeconds !== undefined) {
+    data.push({ metric: "pitrLastSuccessAge", value: lastPitrTestAgeSeconds });
   }
   return data;
 }
@@ -130,8 +138,22 @@ export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
           `DrillLastSuccessAgeSeconds is not published this run`,
       );
     }
+    // The point-in-time tests run monthly; their age is re-published here, hourly, so the alarm
+    // can look back 35 days (components/backups/rpoAlarms.ts).
+    let pitrAge: number | undefined;
+    try {
+      const last = await lastPassingPitrTest(store);
+      if (last) pitrAge = Math.round((now.getTime() - last.finishedAt.getTime()) / 1000);
+    } catch (err) {
+      warn(
+        ctx.io.stderr,
+        "status",
+        `could not read point-in-time test reports from ${store.url} (${err instanceof Error ? err.message : String(err)}); ` +
+          `PitrTestLastSuccessAgeSeconds is not published this run`,
+      );
+    }
     // Published before any exit, including a breach: that is when the age matters most.
-    await publishMetrics(target, statusData(r, drillAge), ctx.io.stderr, "status");
+    await publishMetrics(target, statusData(r, drillAge, pitrAge), ctx.io.stderr, "status");
   }
   if (values.json) {
     ctx.out(JSON.stringify(r, null, 2));
