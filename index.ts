@@ -240,6 +240,9 @@ const lockDays = {
   weekly: lock.days.weekly ?? storage.retentionDays.weekly,
   monthly: lock.days.monthly ?? storage.retentionDays.monthly,
 };
+// Pre-restore backups carry no retention of their own (an operator's drctl writes them), so the
+// default retention is their lock; the config checks it is the shortest (preRestoreLockIssues).
+const preRestoreLockDays = lock.days.preRestore ?? storage.retentionDays.preRestore;
 
 // The peer's names come from naming.ts, never from its state (DESIGN §2), so a promoted site can
 // point replication back at the old one on its own.
@@ -251,7 +254,10 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
   retentionDays: storage.retentionDays,
   noncurrentVersionExpirationDays: storage.noncurrentVersionExpirationDays,
   objectLock: lock.enabled
-    ? { mode: lock.mode, days: Math.min(lockDays.daily, lockDays.weekly, lockDays.monthly) }
+    ? {
+        mode: lock.mode,
+        days: Math.min(lockDays.daily, lockDays.weekly, lockDays.monthly, preRestoreLockDays),
+      }
     : undefined,
   breakGlassPrincipalArn: config.breakGlassPrincipalArn,
   replication: {
@@ -363,8 +369,10 @@ const appConnection = new AppConnection(`${stem}-app`, {
   port: database.port,
   database: db.dbName,
   username: logins.app.username,
-  // The secret's current value: a rotated app password reaches the cluster at the next up.
-  password: logins.app.currentPassword(),
+  // The secret's current value, so the Secret in the cluster follows a rotation on the next up.
+  password: aws.secretsmanager
+    .getSecretVersionOutput({ region: self.region, secretId: logins.app.storedSecretArn })
+    .secretString.apply((s) => (JSON.parse(s) as { password: string }).password),
 });
 
 // The pair's ARC Region switch plan (docs/region-switch.md). Every stack, in every role, declares

@@ -72,3 +72,16 @@ export async function reapUnder(dir: string, timeoutMs = 5_000): Promise<number[
   }
   return left;
 }
+
+/**
+ * Registers, as the last undo to run before the run directory goes, the wait for every server
+ * process the rehearsal started under `runDir`: a postmaster killed with SIGKILL leaves backends
+ * that exit only when they notice, holding their data directory (and a CI job's next server on a
+ * reused port would meet them). `npm run drill` returns only after they are gone.
+ */
+export function reapOnCleanup(cleanup: Cleanup, runDir: string): void {
+  cleanup.add("stop leftover server processes", async () => {
+    const left = await reapUnder(runDir);
+    if (left.length > 0) throw new Error(`processes still running: ${left.join(", ")}`);
+  });
+}

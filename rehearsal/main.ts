@@ -2,6 +2,7 @@ import { Cleanup } from "./cleanup";
 import { USAGE, UsageError, faultFromEnv, parseOptions, type RehearsalOptions } from "./options";
 import { newReport, writeReport, type DrReport } from "./report";
 import { StepFailed, rehearse } from "./steps";
+import { writeTimeline } from "./timeline";
 import { formatSummary, judge } from "./summary";
 
 /** Exit codes (docs/drill.md). */
@@ -42,8 +43,13 @@ export async function runRehearsal(argv: string[]): Promise<number> {
     }
     judge(report, options);
     writeReport(options.reportPath, report);
+    const timeline = writeTimeline(options.reportPath, report);
     if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else process.stdout.write(`${formatSummary(report)}\n  report: ${options.reportPath}\n`);
+    else {
+      process.stdout.write(
+        `${formatSummary(report)}\n  report: ${options.reportPath}\n  timeline: ${timeline}\n`,
+      );
+    }
     if (report.failure) return EXIT.failed;
     return report.passed ? EXIT.ok : EXIT.missed;
   };

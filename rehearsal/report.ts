@@ -22,6 +22,10 @@ export interface ComponentReport {
   /** "ok", "failed", or "not run" (an earlier step failed). */
   status: "ok" | "failed" | "not run";
   success: boolean;
+  /** When the step started (ISO 8601); null when it did not run. */
+  started_at: string | null;
+  /** Seconds from the rehearsal's start to this step's; null when it did not run. */
+  start_offset_seconds: number | null;
   duration_seconds: number;
   /** Checks this step made that passed / checks made (1 when all passed; 0 when not run). */
   integrity_pass_rate: number;
@@ -46,6 +50,17 @@ export interface DrReport {
   components: ComponentReport[];
   total_seconds: number;
   rto_seconds: number | null;
+  /**
+   * The failover's instants, in seconds from the rehearsal's start: the crash (SIGKILL), the
+   * probe seeing the primary down, pg_promote requested, the first write acknowledged by the
+   * promoted node. RTO = first_write - crash. Null until the failover step ran.
+   */
+  failover_timeline: {
+    crash: number;
+    detected: number;
+    promote_requested: number;
+    first_write: number;
+  } | null;
   rpo_commits_lost: number | null;
   /**
    * RPO in seconds: the crash minus the newest acknowledged commit the promoted node has, the
@@ -93,12 +108,15 @@ export function newReport(mode: "sync" | "async", requestedBytes: number): DrRep
       title: s.title,
       status: "not run",
       success: false,
+      started_at: null,
+      start_offset_seconds: null,
       duration_seconds: 0,
       integrity_pass_rate: 0,
       manual_interventions: 0,
     })),
     total_seconds: 0,
     rto_seconds: null,
+    failover_timeline: null,
     rpo_commits_lost: null,
     rpo_seconds: null,
     rpo_lost_window: null,

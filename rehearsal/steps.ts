@@ -12,14 +12,14 @@ import {
   restoreBackup,
   runBackup,
   verifyBackup,
-} from "../drctl/src/main";
+} from "../drctl/src/api";
 import {
   LocalCluster,
   makeServerDir,
   serverSpawnIdentity,
 } from "../drctl/src/postgres/localCluster";
 import type { Cleanup } from "./cleanup";
-import { reapUnder } from "./cleanup";
+import { reapOnCleanup } from "./cleanup";
 import { databaseSize, loadDataset } from "./dataset";
 import type { Fault, RehearsalOptions } from "./options";
 import { STEPS, type DrReport, type StepName } from "./report";
@@ -81,6 +81,8 @@ export async function rehearse(ctx: RunContext): Promise<void> {
     log(`  … ${label}`);
     const checks = new Checks();
     const t0 = performance.now();
+    comp.started_at = new Date().toISOString();
+    comp.start_offset_seconds = round((t0 - started) / 1000);
     try {
       const result = await fn(checks);
       comp.status = "ok";
@@ -108,10 +110,7 @@ export async function rehearse(ctx: RunContext): Promise<void> {
   cleanup.add("remove run directory", () => {
     if (!options.keep) rmSync(runDir, { recursive: true, force: true });
   });
-  cleanup.add("stop leftover server processes", async () => {
-    const left = await reapUnder(runDir);
-    if (left.length > 0) throw new Error(`processes still running: ${left.join(", ")}`);
-  });
+  reapOnCleanup(cleanup, runDir);
   const sub = (name: string): string => {
     const dir = join(runDir, name);
     mkdirSync(dir);
@@ -253,6 +252,13 @@ export async function rehearse(ctx: RunContext): Promise<void> {
     }
     const ack = await workload.waitForAck("standby", crashedAt, 10_000);
     report.rto_seconds = round((ack.at - crashedAt) / 1000, 3);
+    const since = (t: number) => round((t - started) / 1000);
+    report.failover_timeline = {
+      crash: since(crashedAt),
+      detected: since(detectedAt),
+      promote_requested: since(promoteAt),
+      first_write: since(ack.at),
+    };
     c.check(true, "first write");
     c.detail =
       `detected ${ms(detectedAt - crashedAt)}, promote requested ${ms(promoteAt - crashedAt)}, ` +

@@ -186,6 +186,8 @@ interface JobPlan {
   readonly args: string[];
   readonly active: boolean;
   readonly tier?: Tier;
+  /** drctl arguments of an init container that must pass before the job's own command runs. */
+  readonly preflight?: string[];
 }
 
 /** The six CronJobs of a site: name, schedule, drctl arguments, and whether they run. */
@@ -200,6 +202,10 @@ export function jobPlans(role: Role, schedules: BackupSchedules): JobPlan[] {
       args: ["backup", "--tier", tier],
       active: active.backups,
       tier,
+      // Once a month the whole setup is proven (store, bucket protections, KMS, database, TLS,
+      // pg_dump, row security, drill scratch) before the backup: a broken setup fails this job on
+      // the 1st with one line per problem, instead of the next restore finding out.
+      ...(tier === "monthly" ? { preflight: ["check"] } : {}),
     })),
     {
       key: "verify-daily",
@@ -352,6 +358,9 @@ export class BackupCronJobs extends pulumi.ComponentResource {
           { name: "DRCTL_JOBS", value: String(parallelJobs) },
           ...databaseEnv,
         );
+        // What `drctl check` sizes the drill's scratch volumes against.
+        if (plan.preflight)
+          env.push({ name: "DRCTL_SCRATCH_BYTES", value: String(drillScratchBytes) });
         if (args.objectLock) {
           env.push(
             { name: "DRCTL_OBJECT_LOCK_MODE", value: args.objectLock.mode },
@@ -427,6 +436,7 @@ export class BackupCronJobs extends pulumi.ComponentResource {
                             settings: scratchServerSettings(parallelJobs),
                           }
                         : undefined,
+                    preflight: plan.preflight,
                   }),
                 },
               },

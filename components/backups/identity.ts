@@ -7,6 +7,8 @@ import { iamRoleNameProblem } from "../validation";
 /** The tier prefixes backups live under and the drill's report prefix (DESIGN §4). */
 export const TIER_PREFIXES = ["daily", "weekly", "monthly"] as const;
 export const REPORTS_PREFIX = "reports";
+/** Where `drctl check` writes its probe object (drctl/src/commands/check.ts). */
+export const CHECK_PREFIX = `${REPORTS_PREFIX}/check`;
 
 export interface BackupIdentityArgs {
   /** What the jobs running as this identity do: decides the policy (DESIGN §8). */
@@ -58,8 +60,9 @@ export interface JobPolicyInput {
 export function jobPrefixes(purpose: BackupJobPurpose): { read: string[]; create: string[] } {
   const tiers = [...TIER_PREFIXES];
   switch (purpose) {
+    // reports/check: `drctl check`, run before each monthly backup, writes and reads its probe.
     case "writer":
-      return { read: tiers, create: tiers };
+      return { read: [...tiers, CHECK_PREFIX], create: [...tiers, CHECK_PREFIX] };
     case "reader":
       return { read: [...tiers, REPORTS_PREFIX], create: [] };
     case "drill":
@@ -109,6 +112,23 @@ export function jobPolicyDocument(p: JobPolicyInput): string {
       // drctl lists with Prefix "daily/" etc.; `*` also matches the empty rest.
       Condition: { StringLike: { "s3:prefix": read.map((prefix) => `${prefix}/*`) } },
     },
+    ...(p.purpose === "writer"
+      ? [
+          {
+            Sid: "ReadBucketProtection",
+            Effect: "Allow",
+            // What `drctl check` reads of the bucket before each monthly backup: versioning, the
+            // Object Lock default retention and the create-only bucket policy. Reads only.
+            // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
+            Action: [
+              "s3:GetBucketVersioning",
+              "s3:GetBucketObjectLockConfiguration",
+              "s3:GetBucketPolicy",
+            ],
+            Resource: [p.bucketArn],
+          },
+        ]
+      : []),
     {
       Sid: "UseSiteKeyThroughS3",
       Effect: "Allow",

@@ -156,6 +156,21 @@ export interface PodSpecInput {
   readonly volumeLabels?: Record<string, string>;
   /** The drill's scratch PostgreSQL; omitted for backups, verify and status. @default undefined */
   readonly scratch?: ScratchPostgresInput;
+  /**
+   * drctl arguments run first, in an init container like the drctl container (same image,
+   * environment, identity and limits): the job's own command starts only if they exit 0
+   * (https://kubernetes.io/docs/concepts/workloads/pods/init-containers/). @default undefined
+   */
+  readonly preflight?: string[];
+}
+
+function initContainers(p: PodSpecInput): Container[] | undefined {
+  const out: Container[] = [];
+  if (p.scratch) out.push(scratchPostgresContainer(p.scratch));
+  if (p.preflight) {
+    out.push({ ...drctlContainer(p.drctl), name: `drctl-${p.preflight[0]}`, args: p.preflight });
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /** The locked-down pod every CronJob runs. */
@@ -187,7 +202,7 @@ export function backupPodSpec(p: PodSpecInput): PodSpec {
       fsGroup: DRCTL_UID,
       seccompProfile: { type: "RuntimeDefault" },
     },
-    initContainers: p.scratch ? [scratchPostgresContainer(p.scratch)] : undefined,
+    initContainers: initContainers(p),
     containers: [drctlContainer(p.drctl)],
     volumes,
   };

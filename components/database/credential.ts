@@ -100,23 +100,6 @@ export class DbCredential extends pulumi.ComponentResource {
    */
   public readonly storedSecretArn: pulumi.Output<string>;
   public readonly username: pulumi.Output<string>;
-  private readonly region: string;
-
-  /**
-   * The secret's current password (a lookup on every run), as a Pulumi secret: what a consumer
-   * that hands the password on (a Kubernetes Secret) must use, so a rotation reaches it at the
-   * next `up`. Never export it.
-   */
-  currentPassword(): pulumi.Output<string> {
-    return pulumi.secret(
-      aws.secretsmanager
-        .getSecretVersionOutput(
-          { region: this.region, secretId: this.storedSecretArn },
-          { parent: this },
-        )
-        .secretString.apply((s) => (JSON.parse(s) as { password: string }).password),
-    );
-  }
 
   constructor(name: string, args: DbCredentialArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:database:DbCredential", name, {}, opts);
@@ -166,7 +149,6 @@ export class DbCredential extends pulumi.ComponentResource {
 
     this.secretArn = secret.arn;
     this.storedSecretArn = pulumi.all([secret.arn, version.id]).apply(([arn]) => arn);
-    this.region = region;
     this.username = pulumi.output(args.username);
     this.registerOutputs({
       secretArn: this.secretArn,

@@ -1,72 +1,61 @@
-import { makeCtx, type Io } from "./cli";
-import { backupCli, BACKUP_USAGE } from "./commands/backup";
-import { drillCli, DRILL_USAGE } from "./commands/drill";
-import { listCli, LIST_USAGE } from "./commands/list";
-import { pitrTestCli, PITR_TEST_USAGE } from "./commands/pitrTest";
-import { pruneCli, PRUNE_USAGE } from "./commands/prune";
-import { rpoCli, RPO_USAGE } from "./commands/rpo";
-import { restoreCli, RESTORE_USAGE } from "./commands/restore";
-import { restoreTestCli, RESTORE_TEST_USAGE } from "./commands/restoreTestCli";
-import { statusCli, STATUS_USAGE } from "./commands/status";
-import { verifyCli, VERIFY_USAGE } from "./commands/verify";
+import type { Ctx, Io } from "./cli";
 import { DrctlError, EXIT, explain } from "./errors";
 import { FAILOVER_USAGE } from "./failoverUsage";
-import { withBackupMetrics } from "./metrics";
 import { DRCTL_VERSION } from "./version";
 
-export { runBackup } from "./commands/backup";
-export { verifyBackup } from "./commands/verify";
-export { restoreBackup } from "./commands/restore";
-export { pruneBackups } from "./commands/prune";
-export { backupStatus } from "./commands/status";
-export { drill, writeReport, lastPassingDrill } from "./commands/drill";
-export { publishMetrics, metricsTarget } from "./metrics";
-export { listBackups, findBackup } from "./catalog";
-export { openStore } from "./store";
-export { resolveTarget } from "./postgres/target";
-export { EXIT } from "./errors";
+type Command = (argv: string[], ctx: Ctx) => Promise<number>;
 
-const COMMANDS = {
+/**
+ * Each command's module is loaded only when that command runs: loading all of them (the AWS SDK
+ * clients, pg, zod) took most of a second before `drctl --version` could answer. The library
+ * exports live in api.ts for the same reason.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
   // Metrics are published around the backup command, not inside it: a metrics outage must never
   // fail a backup, and the backup pipeline stays free of CloudWatch.
-  backup: withBackupMetrics(backupCli),
-  list: listCli,
-  verify: verifyCli,
-  restore: restoreCli,
-  prune: pruneCli,
-  status: statusCli,
-  drill: drillCli,
-  "restore-test": restoreTestCli,
-  "pitr-test": pitrTestCli,
-  rpo: rpoCli,
-} as const;
+  backup: async () => {
+    const [{ backupCli }, { withBackupMetrics }] = await Promise.all([
+      import("./commands/backup"),
+      import("./metrics"),
+    ]);
+    return withBackupMetrics(backupCli);
+  },
+  list: async () => (await import("./commands/list")).listCli,
+  verify: async () => (await import("./commands/verify")).verifyCli,
+  restore: async () => (await import("./commands/restore")).restoreCli,
+  prune: async () => (await import("./commands/prune")).pruneCli,
+  status: async () => (await import("./commands/status")).statusCli,
+  check: async () => (await import("./commands/check")).checkCli,
+  drill: async () => (await import("./commands/drill")).drillCli,
+  "restore-test": async () => (await import("./commands/restoreTestCli")).restoreTestCli,
+  "pitr-test": async () => (await import("./commands/pitrTest")).pitrTestCli,
+  rpo: async () => (await import("./commands/rpo")).rpoCli,
+};
 
-const USAGE = `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
+/** The full usage: loads every command's module, which only --help needs. */
+async function usage(): Promise<string> {
+  const texts = await Promise.all([
+    import("./commands/backup").then((m) => m.BACKUP_USAGE),
+    import("./commands/list").then((m) => m.LIST_USAGE),
+    import("./commands/verify").then((m) => m.VERIFY_USAGE),
+    import("./commands/restore").then((m) => m.RESTORE_USAGE),
+    import("./commands/prune").then((m) => m.PRUNE_USAGE),
+    import("./commands/status").then((m) => m.STATUS_USAGE),
+    import("./commands/check").then((m) => m.CHECK_USAGE),
+    import("./commands/drill").then((m) => m.DRILL_USAGE),
+    import("./commands/restoreTestCli").then((m) => m.RESTORE_TEST_USAGE),
+    import("./commands/pitrTest").then((m) => m.PITR_TEST_USAGE),
+    import("./commands/rpo").then((m) => m.RPO_USAGE),
+  ]);
+  return `drctl ${DRCTL_VERSION}: logical PostgreSQL backups with integrity manifests
 
-${BACKUP_USAGE}
-
-${LIST_USAGE}
-
-${VERIFY_USAGE}
-
-${RESTORE_USAGE}
-
-${PRUNE_USAGE}
-
-${STATUS_USAGE}
-
-${DRILL_USAGE}
-
-${RESTORE_TEST_USAGE}
-
-${PITR_TEST_USAGE}
-
-${RPO_USAGE}
+${texts.join("\n\n")}
 
 ${FAILOVER_USAGE}
 With DRCTL_METRICS_NAMESPACE set, backup, drill and status publish CloudWatch metrics
 (--no-metrics turns that off for one run; a metrics failure is only a warning).
 Exit codes: 0 success, 1 operation failed, 2 objective breached or verification failed, 64 usage error.`;
+}
 
 /** Runs drctl with `argv` (without node and script) and returns the exit code. Never exits. */
 export async function main(
@@ -75,7 +64,7 @@ export async function main(
 ): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    io.stdout.write(`${USAGE}\n`);
+    io.stdout.write(`${await usage()}\n`);
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   if (command === "--version" || command === "version") {
@@ -84,7 +73,7 @@ export async function main(
   }
   if (command === "failover" || command === "failback") {
     // The failover orchestrator drives Pulumi stacks, not a backup store: it parses its own flags.
-    // It is the operator's tool and the backup agent image does not ship it (DESIGN §3): the path
+    // It is the operator's tool and the backup agent image does not ship it (docs/architecture.md §3): the path
     // is a variable so that the image's build (drctl/tsconfig.build.json) does not compile it in.
     if (argv.includes("--help") || argv.includes("-h")) {
       io.stdout.write(FAILOVER_USAGE);
@@ -110,9 +99,10 @@ export async function main(
     );
     return EXIT.usage;
   }
-  const ctx = makeCtx(io);
+  const ctx = (await import("./cli")).makeCtx(io);
   try {
-    return await COMMANDS[command as keyof typeof COMMANDS](rest, ctx);
+    const run = await COMMANDS[command]();
+    return await run(rest, ctx);
   } catch (err) {
     const e = explain(err, "drctl");
     if (e instanceof DrctlError) {

@@ -106,6 +106,25 @@ describe("backup CronJobs on the primary", () => {
     }
   });
 
+  it("runs drctl check before the monthly backup, as the backup container, and only then", async () => {
+    const jobs = cronJobs(await runStack("primary"));
+    const monthly = podOf(jobs["backup-monthly"]);
+    const backup = drctlOf(jobs["backup-monthly"]);
+    // An init container must exit 0 before the pod's containers start:
+    // https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
+    expect(monthly.initContainers).toEqual([{ ...backup, name: "drctl-check", args: ["check"] }]);
+    expect(envOf(backup)).toMatchObject({
+      DRCTL_TIER: "monthly",
+      // The check sizes the drill's scratch volumes (8Gi by default) against the newest backup.
+      DRCTL_SCRATCH_BYTES: "8589934592",
+      DRCTL_OBJECT_LOCK_DAYS: "365",
+    });
+    for (const n of ["backup-daily", "backup-weekly"]) {
+      expect(podOf(jobs[n]).initContainers, n).toBeUndefined();
+      expect(envOf(drctlOf(jobs[n])).DRCTL_SCRATCH_BYTES, n).toBeUndefined();
+    }
+  });
+
   it("bounds every job in time, history and concurrency", async () => {
     const jobs = cronJobs(await runStack("primary"));
     const timing = Object.fromEntries(

@@ -65,9 +65,20 @@ function expected(site: "use1" | "usw2", region: string, kmsKeyArn: string) {
   const tierPrefixes = ["daily/*", "weekly/*", "monthly/*"];
   return {
     writer: {
-      CreateObjects: create(tiers),
-      ReadObjects: read(tiers),
-      ListPrefixes: list(tierPrefixes),
+      // reports/check/: the probe of `drctl check`, which runs before each monthly backup.
+      CreateObjects: create([...tiers, `${arn}/reports/check/*`]),
+      ReadObjects: read([...tiers, `${arn}/reports/check/*`]),
+      ListPrefixes: list([...tierPrefixes, "reports/check/*"]),
+      ReadBucketProtection: {
+        Sid: "ReadBucketProtection",
+        Effect: "Allow",
+        Action: [
+          "s3:GetBucketVersioning",
+          "s3:GetBucketObjectLockConfiguration",
+          "s3:GetBucketPolicy",
+        ],
+        Resource: [arn],
+      },
       UseSiteKeyThroughS3: key(["kms:GenerateDataKey", "kms:Decrypt"]),
       PublishBackupMetrics: metrics,
       ReadBackupLoginSecret: {

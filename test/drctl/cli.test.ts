@@ -15,6 +15,8 @@ let work: string;
 let store: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "drctl-cli-"));
+  // An existing, empty store: one that does not exist is an error of its own (storeMissing.test.ts).
+  mkdirSync(join(work, "store"));
   store = pathToFileURL(join(work, "store")).href;
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -23,7 +25,7 @@ describe("usage errors exit 64 with what was expected", () => {
   it.each([
     [
       ["frobnicate"],
-      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status, drill, restore-test, failover, failback (drctl --help)',
+      'drctl: unknown command "frobnicate"; expected one of backup, list, verify, restore, prune, status, check, drill, restore-test, failover, failback (drctl --help)',
     ],
     [["list", "--bogus"], "drctl list: Unknown option '--bogus'; run drctl list --help"],
     [
@@ -32,7 +34,7 @@ describe("usage errors exit 64 with what was expected", () => {
     ],
     [
       ["backup", "--tier", "hourly"],
-      'drctl backup: --tier must be one of daily, weekly, monthly, got "hourly"',
+      'drctl backup: --tier must be one of daily, weekly, monthly, pre-restore, got "hourly"',
     ],
     [
       ["backup", "--tier", "daily", "--compress", "lz4"],
@@ -85,7 +87,7 @@ describe("usage errors exit 64 with what was expected", () => {
   it("flags win over the environment", async () => {
     const r = await drctl(["backup", "--tier", "yearly"], { DRCTL_TIER: "daily" });
     expect(plainErrors(r.stderr)).toEqual([
-      'drctl backup: --tier must be one of daily, weekly, monthly, got "yearly"',
+      'drctl backup: --tier must be one of daily, weekly, monthly, pre-restore, got "yearly"',
     ]);
   });
 });
@@ -184,7 +186,10 @@ describe("operation errors are one line with what to do next (exit 1)", () => {
       const events = stderr
         .trim()
         .split("\n")
-        .map((l) => (JSON.parse(l) as { event: string }).event);
+        .map((l) => JSON.parse(l) as { event: string; op: string })
+        // The launcher's own notice when it rebuilt drctl/dist first (test/drctl/build.test.ts).
+        .filter((e) => e.op !== "drctl")
+        .map((e) => e.event);
       expect(events[0]).toBe("start");
       expect(events[events.length - 1]).toBe("done");
     });

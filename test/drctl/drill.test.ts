@@ -159,6 +159,18 @@ describe("drctl drill", () => {
       new GetObjectCommand({ Bucket: "drills", Key: `site-a/${report.reportKey}` }),
     );
     expect(JSON.parse(await obj.Body!.transformToString())).toEqual(report);
+    // Beside it, its timeline: a bar per step that ran, and the restore time.
+    const svg = await (
+      await client.send(
+        new GetObjectCommand({
+          Bucket: "drills",
+          Key: `site-a/${report.reportKey.replace(/\.json$/, ".svg")}`,
+        }),
+      )
+    ).Body!.transformToString();
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect([...svg.matchAll(/<rect class="bar ok"/g)]).toHaveLength(report.steps.length);
+    expect(svg).toContain(`>restore time ${report.restoreDurationSeconds!.toFixed(1)} s</text>`);
     client.destroy();
     // The scratch database is gone.
     expect(await drillDatabases()).toEqual([]);
@@ -208,6 +220,7 @@ describe("drctl drill", () => {
     await sql(cluster, "postgres", `drop database ${report.scratch.database}`);
     expect(readdirSync(join(dir, "reports"))).toEqual([
       `${report.startedAt.slice(0, 10)}-${report.drillId}.json`,
+      `${report.startedAt.slice(0, 10)}-${report.drillId}.svg`,
     ]);
   });
 

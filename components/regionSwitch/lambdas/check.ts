@@ -1,6 +1,7 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Client } from "pg";
-import { quoteIdent, writeCheck } from "../../../drctl/src/failover/sql";
+import { writeCheck } from "../../../drctl/src/failover/sql";
+import { quoteIdent } from "./fenceSql";
 import { type Bounds, connect, type DbTarget, messageOf, targetFromEnv } from "./connect";
 
 /**

@@ -1,11 +1,11 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { fenceDatabase } from "../../../drctl/src/failover/sql";
+import { fenceDatabase } from "./fenceSql";
 import { type Bounds, connect, type DbTarget, messageOf, targetFromEnv } from "./connect";
 
 /**
  * The plan's fence step: the function of the region being deactivated makes its own database
- * read-only for new sessions and ends the open ones, if the database answers (the SQL is drctl's,
- * drctl/src/failover/sql.ts). Best effort and bounded: a database that does not answer within
+ * read-only for new sessions and ends the open ones, if the database answers (the SQL is in
+ * fenceSql.ts). Best effort and bounded: a database that does not answer within
  * the bounds is reported, not waited for, and the step still succeeds, so the promotion that
  * follows never waits on the region being left.
  */

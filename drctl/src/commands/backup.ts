@@ -30,6 +30,7 @@ import {
 } from "../manifest";
 import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/binaries";
 import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
+import { tableReadability, unreadableMessage } from "../postgres/rowSecurity";
 import { argvPasswordWarning, resolveTarget, type DbTarget } from "../postgres/target";
 import { warn } from "../metrics";
 import { capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
@@ -44,7 +45,7 @@ import {
   parseSize,
   type FormatChoice,
 } from "../parallel/choose";
-import { Meter, silentSink, type EventSink } from "../progress";
+import { CopyProgress, Meter, eventSink, silentSink, type EventSink } from "../progress";
 import { putBytes, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 
@@ -214,6 +215,33 @@ function dumpCompression(
 }
 
 /**
+ * Polls how far pg_dump is (progress.ts CopyProgress) against the sizes of the tables in the
+ * dump's snapshot; undefined, and the backup goes on without a percentage, when no second
+ * connection can be had.
+ */
+async function copyProgress(
+  client: Client,
+  source: DbTarget,
+  appName: string,
+): Promise<CopyProgress | undefined> {
+  const { rows } = await client.query<{ relid: string; bytes: string }>(
+    `select c.oid::text as relid, pg_table_size(c.oid)::text as bytes
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')
+       and n.nspname !~ '^pg_(toast|temp_)'`,
+  );
+  const watcher = await connect(source, "database").catch(() => undefined);
+  if (!watcher) return undefined;
+  const p = new CopyProgress(
+    watcher,
+    appName,
+    new Map(rows.map((r) => [r.relid, Number(r.bytes)])),
+  );
+  p.start();
+  return p;
+}
+
+/**
  * Streams a consistent pg_dump of `source` into `store` and commits it with a manifest.
  *
  * Order matters: a repeatable-read transaction exports its snapshot; pg_dump dumps that snapshot,
@@ -247,6 +275,15 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       throw new DrctlError(
         `pg_dump ${pgDump.version} (${pgDump.path}) is older than the server (PostgreSQL ${serverVersion}) ` +
           `and cannot dump it; install postgresql-client-${serverMajor} or point PG_BIN at its bin directory`,
+      );
+    }
+    const readability = await tableReadability(client);
+    if (readability.unreadable.length > 0) {
+      throw new DrctlError(
+        `${source.user} cannot read every row of ${readability.unreadable.length} table(s) in ` +
+          `${source.label}, so a backup would miss data; nothing was written: ` +
+          unreadableMessage(readability.unreadable),
+        EXIT.breached,
       );
     }
     await client.query("begin isolation level repeatable read, read only");
@@ -283,6 +320,9 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const globalsSql = captureGlobals(source, env);
     const { args: zArgs, envelope } = dumpCompression(compression, pgDump);
     const args = ["-Fc", `--snapshot=${snapshot}`, ...zArgs];
+    // Every row of these is visible to the login through a USING (true) policy (checked above);
+    // without the flag pg_dump turns row_security off and fails on them.
+    if (readability.readThroughPolicy.length > 0) args.push("--enable-row-security");
     if (source.dbnameArg) args.push(`--dbname=${source.dbnameArg}`);
     // What the manifest records besides the dump, read in the dump's snapshot once pg_dump is done.
     let counts: TableCount[] | undefined;
@@ -394,7 +434,9 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       return manifest;
     }
     const dumpKey = `${prefix}${DUMP_FILE}`;
-    const meter = new Meter("backup", sink);
+    const appName = `drctl-backup-${id}`;
+    const progress = await copyProgress(client, source, appName);
+    const meter = new Meter("backup", sink, undefined, () => progress?.estimate());
     const tools: Tool[] = [];
     let interrupted: DrctlError | undefined;
 
@@ -404,7 +446,8 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
      */
     const startDump = (): Readable | null => {
       const dump = runTool("pg_dump", pgDump.path, args, {
-        env: source.env,
+        // Named, so that CopyProgress finds its backend.
+        env: { ...source.env, PGAPPNAME: appName },
         stdio: ["ignore", "pipe", "pipe"],
       });
       tools.push(dump);
@@ -433,6 +476,15 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const stopTools = (): void => {
       for (const t of tools) t.child.kill("SIGKILL");
     };
+    /** "pg_dump stopped" is said only once it has: SIGKILL is quick, but not instant. */
+    const toolsExited = (): Promise<unknown> =>
+      Promise.all(
+        tools.map(({ child }) =>
+          child.exitCode !== null || child.signalCode !== null
+            ? Promise.resolve()
+            : new Promise((r) => child.once("exit", r)),
+        ),
+      );
     // The dump streams through the gate into the store while a worker hashes it and, unless
     // zstd wrapped it, counts its rows. The gate lets the stream end, and so the store commit the
     // object, only once the programs exited 0 and the inventory succeeded.
@@ -467,6 +519,7 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       // failed first and pg_dump is stopped here.
       const dumpEnded = tools.some((t) => t.child.exitCode !== null || t.child.signalCode !== null);
       stopTools();
+      await toolsExited();
       const dumpError = dumpEnded
         ? await programsDone().then(
             () => undefined,
@@ -476,8 +529,12 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
       throw interrupted ?? dumpError ?? err;
     } finally {
       disposeSignals();
+      await progress?.stop();
     }
-    if (interrupted) throw interrupted;
+    if (interrupted) {
+      await toolsExited();
+      throw interrupted;
+    }
     const stored = { sha256: gate.sha256(), bytes: gate.bytes };
     const zstdTool = envelope === "zstd" ? tools[1] : undefined;
     const manifest = await commit({
@@ -496,10 +553,13 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
 export const BACKUP_USAGE = `drctl backup --tier daily|weekly|monthly [--database-url URL] [--store URL]
              [--compress zstd|gzip|none] [--sse-kms-key-id ID] [--s3-endpoint URL]
              [--db-secret-arn ARN] [--jobs N] [--format auto|custom|directory]
-             [--verify-counts]
+             [--verify-counts] [--json]
 Streams a pg_dump into the store and prints the new backup's id. Row counts are read from the
 dump stream; --verify-counts also counts every table in the dump's snapshot and fails on any
-difference.
+difference. Progress on stderr, with the percentage and ETA of the database's tables dumped;
+--json makes it JSON events even on a terminal, the last one a summary (id, bytes, tables, rows,
+seconds). Refuses (exit 2) when the login cannot read every row of every table (row security),
+naming the tables and the policy that fixes it.
 --jobs N above 1 dumps in parallel (pg_dump -Fd --jobs N, one object per file) databases of at
 least DRCTL_PARALLEL_MIN_SIZE (default 1GB); --format directory does so at any size.
 With --db-secret-arn / DRCTL_DB_SECRET_ARN the user and password come from that Secrets Manager
@@ -559,6 +619,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
       jobs: { type: "string" },
       format: { type: "string" },
       "verify-counts": { type: "boolean" },
+      json: { type: "boolean" },
     },
     false,
   );
@@ -567,6 +628,8 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
     return EXIT.ok;
   }
   const env = ctx.env;
+  // --json: the JSON event stream on stderr even on a terminal, ending with a summary.
+  const sink = values.json === true ? eventSink(ctx.io.stderr, Date.now, true) : ctx.sink;
   const tier = parseTier(pick(values, "tier", env, "DRCTL_TIER"));
   if (!tier) {
     throw new UsageError("drctl backup needs --tier daily|weekly|monthly (or DRCTL_TIER)");
@@ -586,19 +649,37 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
   const parallelMinBytes = minSize ? parseSize(minSize, "DRCTL_PARALLEL_MIN_SIZE") : undefined;
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
   warnArgvPassword(ctx, "backup", values, "database-url");
-  const source = await resolveSource(values, env, ctx.sink);
+  const source = await resolveSource(values, env, sink);
+  const started = Date.now();
   const manifest = await runBackup({
     store,
     tier,
     source,
     compression,
     env,
-    sink: ctx.sink,
+    sink,
     jobs,
     format,
     parallelMinBytes,
     verifyCounts: values["verify-counts"] === true,
   });
+  if (values.json === true) {
+    sink({
+      event: "summary",
+      op: "backup",
+      id: manifest.id,
+      tier: manifest.tier,
+      store: store.url,
+      format: manifest.format,
+      compression: manifest.compression,
+      bytes: manifest.dump.size,
+      databaseBytes: manifest.restoreNeeds?.databaseBytes,
+      tables: manifest.tables.length,
+      rows: manifest.tables.reduce((n, t) => n + t.rows, 0),
+      sha256: manifest.dump.sha256,
+      seconds: (Date.now() - started) / 1000,
+    });
+  }
   ctx.out(manifest.id);
   return EXIT.ok;
 }

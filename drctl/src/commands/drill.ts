@@ -18,10 +18,11 @@ import { resolveTarget, type DbTarget } from "../postgres/target";
 import { silentSink, type EventSink } from "../progress";
 import { parseScratchBytes, scratchFit } from "../restore/scratchFit";
 import { runSmokeSql, smokeFailure, smokePassed, type SmokeResult } from "../restore/smokeSql";
-import { putBytes, readText, type Store } from "../store";
+import { checkStore, putBytes, readText, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 import { connect, warnArgvPassword } from "./backup";
 import { restoreBackup, type TableCheck } from "./restore";
+import { writeTimeline } from "./drillTimeline";
 import { verifyBackup } from "./verify";
 
 export const REPORT_FORMAT_VERSION = 1;
@@ -450,6 +451,8 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
   const reportDir = str(values, "report-dir") ?? env.DRCTL_REPORT_DIR ?? DEFAULT_REPORT_DIR;
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
   const target = metricsTarget(env, { noMetrics: values["no-metrics"] === true });
+  // Before anything else: a report written to a store that is not there would create it.
+  await checkStore(store);
 
   const report = await drill({
     store,
@@ -468,6 +471,14 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
   let writeError: DrctlError | undefined;
   try {
     await writeReport(store, report);
+    // The picture beside it is for people; the report is the record, so a failure only warns.
+    await writeTimeline(store, report).catch((err: unknown) =>
+      warn(
+        ctx.io.stderr,
+        "drill",
+        `the timeline picture could not be written beside ${report.reportKey}: ${explain(err, `store ${store.url}`).message}`,
+      ),
+    );
   } catch (err) {
     const e = explain(err, `store ${store.url}`);
     writeError = new DrctlError(

@@ -1,11 +1,12 @@
 import { parse, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
 import { formatAge, parseDuration } from "../duration";
 import { EXIT } from "../errors";
-import { isComplete, listBackups } from "../catalog";
-import { TIERS, type Tier } from "../manifest";
+import { isComplete, listTiers, type BackupEntry } from "../catalog";
+import { isScheduledTier, PRE_RESTORE, SCHEDULED_TIERS, TIERS, type Tier } from "../manifest";
 import { metricsTarget, publishMetrics, warn, type Datum } from "../metrics";
-import type { Store } from "../store";
+import { checkStore, readText, StoreAccessDenied, type Store } from "../store";
 import { DEFAULT_REPORT_DIR, lastPassingDrill } from "./drill";
+import { DEFAULT_RESTORE_TEST_DIR } from "./restoreTest";
 import { lastPassingPitrTest } from "../pitr/pitrTest";
 
 export const DEFAULT_MAX_AGE = "26h";
@@ -15,11 +16,19 @@ export interface TierStatus {
   readonly id?: string;
   readonly finishedAt?: string;
   readonly ageSeconds?: number;
+  /**
+   * Why the tier could not be listed (pre-restore only): the job identities may not list
+   * `pre-restore/` (docs/backup-storage.md), and status runs as one of them.
+   */
+  readonly notListed?: string;
 }
 
 export interface StatusResult {
   readonly tiers: TierStatus[];
-  /** Age of the newest complete backup in any tier; undefined when there is none. */
+  /**
+   * Age of the newest complete backup of any scheduled tier; undefined when there is none. A
+   * pre-restore backup does not count: it would hide CronJobs that stopped.
+   */
   readonly newestAgeSeconds?: number;
   readonly maxAgeSeconds: number;
   /** Backups whose manifest is there but cannot be trusted, with the reason. */
@@ -34,12 +43,22 @@ export async function backupStatus(
   maxAgeMs: number,
   now: Date = new Date(),
 ): Promise<StatusResult> {
-  const entries = await listBackups(store);
+  await checkStore(store);
+  const entries: BackupEntry[] = await listTiers(store, SCHEDULED_TIERS);
+  let notListed: string | undefined;
+  try {
+    entries.push(...(await listTiers(store, [PRE_RESTORE])));
+  } catch (err) {
+    // Only a denial is expected (the status CronJob's identity); anything else is a real failure.
+    if (!(err instanceof StoreAccessDenied)) throw err;
+    notListed = err.message;
+  }
   const all = entries.filter(isComplete);
   const unreadable = entries
     .filter((e) => e.status === "unreadable")
     .map((e) => ({ tier: e.tier, id: e.id, problem: e.problem ?? "unreadable" }));
   const tiers: TierStatus[] = TIERS.map((tier) => {
+    if (tier === PRE_RESTORE && notListed !== undefined) return { tier, notListed };
     const newest = all.filter((e) => e.tier === tier).pop();
     if (!newest) return { tier };
     return {
@@ -49,7 +68,9 @@ export async function backupStatus(
       ageSeconds: Math.round((now.getTime() - newest.time.getTime()) / 1000),
     };
   });
-  const ages = tiers.flatMap((t) => (t.ageSeconds === undefined ? [] : [t.ageSeconds]));
+  const ages = tiers.flatMap((t) =>
+    t.ageSeconds === undefined || !isScheduledTier(t.tier) ? [] : [t.ageSeconds],
+  );
   const newestAgeSeconds = ages.length ? Math.min(...ages) : undefined;
   const maxAgeSeconds = Math.round(maxAgeMs / 1000);
   return {
@@ -62,10 +83,107 @@ export async function backupStatus(
   };
 }
 
+/** The newest drill or restore test report: how long ago, its result, its restore time. */
+export interface LastRun {
+  readonly key: string;
+  readonly at: string;
+  readonly ageSeconds: number;
+  readonly passed: boolean;
+  /** Why it failed; absent when it passed. */
+  readonly failure?: string;
+  /** The restore's duration: the drill's restore path, or AWS Backup's restore job (RTO). */
+  readonly restoreSeconds: number | null;
+}
+
+/** The newest report directly under `dir/` that parses and has `at` as a time, else undefined. */
+async function newestReport(
+  store: Store,
+  dir: string,
+  read: (json: Record<string, unknown>) => Omit<LastRun, "key" | "ageSeconds"> | undefined,
+  now: Date,
+): Promise<LastRun | undefined> {
+  const base = `${dir.replace(/^\/+|\/+$/g, "")}/`;
+  const keys = (await store.list(base))
+    .map((o) => o.key)
+    .filter((k) => k.endsWith(".json") && !k.slice(base.length).includes("/"));
+  for (const key of keys.reverse()) {
+    let run: Omit<LastRun, "key" | "ageSeconds"> | undefined;
+    try {
+      run = read(JSON.parse(await readText(store, key, 1 << 20)) as Record<string, unknown>);
+    } catch {
+      continue; // not a report drctl wrote: it says nothing about the last run
+    }
+    const at = run ? new Date(run.at).getTime() : NaN;
+    if (run && !Number.isNaN(at)) {
+      return { key, ...run, ageSeconds: Math.round((now.getTime() - at) / 1000) };
+    }
+  }
+  return undefined;
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" ? v : null);
+
 /**
- * BackupAgeSeconds per tier that has a complete backup, and DrillLastSuccessAgeSeconds when a
- * passing drill report exists. A tier (or drill) with nothing is left without a datapoint: the
- * alarms treat missing data as breaching, so "none" pages like "too old".
+ * The last drill (drill.ts DrillReport, under the report dir) and the last restore test
+ * (restoreTest.ts RestoreTestReport, under its own dir), passed or not.
+ */
+export async function lastRuns(
+  store: Store,
+  reportDir: string,
+  restoreTestDir: string,
+  now: Date = new Date(),
+): Promise<{ lastDrill: LastRun | null; lastRestoreTest: LastRun | null }> {
+  const [drill, test] = await Promise.all([
+    newestReport(
+      store,
+      reportDir,
+      (r) =>
+        typeof r.drillId === "string" && typeof r.passed === "boolean"
+          ? {
+              at: String(r.finishedAt),
+              passed: r.passed,
+              ...(r.passed ? {} : { failure: failureText(r.failure) }),
+              restoreSeconds: num(r.restoreDurationSeconds),
+            }
+          : undefined,
+      now,
+    ),
+    newestReport(
+      store,
+      restoreTestDir,
+      (r) =>
+        r.kind === "restore-test" && typeof r.passed === "boolean"
+          ? {
+              at: String(r.validatedAt),
+              passed: r.passed,
+              ...(r.passed ? {} : { failure: String(r.reason) }),
+              restoreSeconds: num(r.restoreSeconds),
+            }
+          : undefined,
+      now,
+    ),
+  ]);
+  return { lastDrill: drill ?? null, lastRestoreTest: test ?? null };
+}
+
+function failureText(f: unknown): string {
+  const v = (f ?? {}) as { step?: unknown; reason?: unknown };
+  return `${String(v.step)}: ${String(v.reason)}`;
+}
+
+/** One status line for a drill or restore test. */
+export function formatLastRun(label: string, r: LastRun | null): string {
+  if (!r) return `${label.padEnd(12)} none`;
+  const restore = r.restoreSeconds === null ? "" : `  restore ${r.restoreSeconds.toFixed(1)}s`;
+  const result = r.passed ? "passed" : `FAILED (${r.failure ?? "no reason recorded"})`;
+  return `${label.padEnd(12)} ${result}  age ${formatAge(r.ageSeconds * 1000)}${restore}  ${r.key}`;
+}
+
+/**
+ * BackupAgeSeconds per scheduled tier that has a complete backup, and DrillLastSuccessAgeSeconds
+ * when a passing drill report exists. A tier (or drill) with nothing is left without a datapoint:
+ * the alarms treat missing data as breaching, so "none" pages like "too old". Pre-restore backups
+ * are taken by people, not on a schedule: no alarm watches their age.
  */
 export function statusData(
   r: StatusResult,
@@ -73,7 +191,7 @@ export function statusData(
   lastPitrTestAgeSeconds?: number,
 ): Datum[] {
   const data: Datum[] = r.tiers.flatMap((t) =>
-    t.ageSeconds === undefined
+    t.ageSeconds === undefined || !isScheduledTier(t.tier)
       ? []
       : [{ metric: "backupAge" as const, tier: t.tier, value: t.ageSeconds }],
   );
@@ -86,10 +204,13 @@ export function statusData(
   return data;
 }
 
-export const STATUS_USAGE = `drctl status [--max-age DURATION] [--store URL] [--json] [--publish-metrics | --no-metrics]
-Shows the newest complete backup per tier; exit 2 when the newest of all is older than
---max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d), there is none, or a manifest
-is unreadable.
+export const STATUS_USAGE = `drctl status [--max-age DURATION] [--store URL] [--report-dir DIR] [--json]
+             [--publish-metrics | --no-metrics]
+Shows the newest complete backup per tier, and the last drill and restore test (age, result,
+restore time) from <report-dir> (DRCTL_REPORT_DIR, default reports) and DRCTL_RESTORE_TEST_DIR
+(default reports/restore-tests); exit 2 when the newest of the daily, weekly and monthly backups
+is older than --max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d), there is none, or a
+manifest is unreadable. Pre-restore backups are shown but do not count.
 With DRCTL_METRICS_NAMESPACE (or --publish-metrics) it also publishes the ages to CloudWatch,
 before exiting, so the age alarms get a datapoint even when backups or drills stop.`;
 
@@ -118,6 +239,21 @@ export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
   const store = storeFrom(values, ctx.env);
   const now = new Date();
   const r = await backupStatus(store, maxAge, now);
+  const reportDir = pick(values, "report-dir", ctx.env, "DRCTL_REPORT_DIR") ?? DEFAULT_REPORT_DIR;
+  // Reports only inform: a store whose reports cannot be read still answers for its backups.
+  const runs = await lastRuns(
+    store,
+    reportDir,
+    ctx.env.DRCTL_RESTORE_TEST_DIR || DEFAULT_RESTORE_TEST_DIR,
+    now,
+  ).catch((err: unknown) => {
+    warn(
+      ctx.io.stderr,
+      "status",
+      `could not read drill and restore test reports from ${store.url} (${err instanceof Error ? err.message : String(err)})`,
+    );
+    return { lastDrill: null, lastRestoreTest: null };
+  });
   const target = metricsTarget(ctx.env, {
     noMetrics: values["no-metrics"] === true,
     publishMetrics: values["publish-metrics"] === true,
@@ -125,10 +261,7 @@ export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
   if (target) {
     let drillAge: number | undefined;
     try {
-      const last = await lastPassingDrill(
-        store,
-        pick(values, "report-dir", ctx.env, "DRCTL_REPORT_DIR") ?? DEFAULT_REPORT_DIR,
-      );
+      const last = await lastPassingDrill(store, reportDir);
       if (last) drillAge = Math.round((now.getTime() - last.finishedAt.getTime()) / 1000);
     } catch (err) {
       warn(
@@ -156,16 +289,21 @@ export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
     await publishMetrics(target, statusData(r, drillAge, pitrAge), ctx.io.stderr, "status");
   }
   if (values.json) {
-    ctx.out(JSON.stringify(r, null, 2));
+    ctx.out(JSON.stringify({ ...r, ...runs }, null, 2));
   } else {
+    const width = Math.max(...TIERS.map((t) => t.length));
     for (const t of r.tiers) {
       ctx.out(
-        t.id
-          ? `${t.tier.padEnd(8)} ${t.id}  finished ${t.finishedAt ?? ""}  age ${formatAge((t.ageSeconds ?? 0) * 1000)}`
-          : `${t.tier.padEnd(8)} none`,
+        t.notListed !== undefined
+          ? `${t.tier.padEnd(width)} not listed: ${t.notListed}`
+          : t.id
+            ? `${t.tier.padEnd(width)} ${t.id}  finished ${t.finishedAt ?? ""}  age ${formatAge((t.ageSeconds ?? 0) * 1000)}`
+            : `${t.tier.padEnd(width)} none`,
       );
     }
     for (const u of r.unreadable) ctx.out(`UNREADABLE ${u.tier}/${u.id}: ${u.problem}`);
+    ctx.out(formatLastRun("drill", runs.lastDrill));
+    ctx.out(formatLastRun("restore-test", runs.lastRestoreTest));
     ctx.out(
       r.newestAgeSeconds === undefined
         ? `BREACHED: no complete backup in ${store.url}`

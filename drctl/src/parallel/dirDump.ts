@@ -1,6 +1,6 @@
 import { readdir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { DrctlError } from "../errors";
+import { dirname, join } from "node:path";
+import { DrctlError, explain } from "../errors";
 import { runTool, type Tool } from "../postgres/tools";
 import type { Meter } from "../progress";
 import type { TocEntry } from "./archiveRows";
@@ -116,6 +116,8 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
       return file;
     });
     p.catch((err: unknown) => {
+      // A store aborted because the run had already stopped is a consequence, not the cause.
+      if (controller.signal.aborted) return;
       storeFailure ??= err instanceof Error ? err : new Error(String(err));
       dump.child.kill("SIGKILL");
     });
@@ -188,7 +190,7 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
       (e: unknown) => e,
     );
     const cause = aborted ?? (storeFailure === undefined ? dumpError : storeFailure) ?? err;
-    throw cause instanceof Error ? cause : new DrctlError(String(cause));
+    throw noSpace(cause, sink.dir) ?? explain(cause, `backup into ${sink.dir}`);
   });
   done.catch(() => undefined);
   return {
@@ -200,4 +202,19 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
       dump.child.kill("SIGKILL");
     },
   };
+}
+
+/**
+ * pg_dump's "could not write to file …: No space left on device" (or a store's ENOSPC) as one
+ * line that says where and what to do; undefined for any other failure.
+ */
+function noSpace(cause: unknown, dir: string): DrctlError | undefined {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (errno !== "ENOSPC" && !/no space left on device/i.test(message)) return undefined;
+  return new DrctlError(
+    `no space left on device writing the dump under ${dirname(dir)} (${message}); nothing was ` +
+      `committed and the partial dump was removed: free space there, or give drctl a larger ` +
+      `volume (--store for a file store, TMPDIR for an S3 one)`,
+  );
 }

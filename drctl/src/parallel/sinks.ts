@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { chmod, mkdtemp, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { explain } from "../errors";
 import { DUMP_FILE, backupPrefix, type Tier } from "../manifest";
@@ -26,10 +26,8 @@ export async function inPlaceSink(
 ): Promise<DirectorySink> {
   const final = store.localPath(`${backupPrefix(tier, id)}${DUMP_FILE}`);
   const dir = `${final}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
-  // pg_dump creates `dir` itself (0700) but not its parents; owner-only like the file store's.
-  await mkdir(dirname(dir), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-    throw explain(err, `store ${store.url}`);
-  });
+  // pg_dump creates `dir` itself (0700) but not its parents: the store makes them, owner-only.
+  await store.makeDirectory(dirname(dir));
   return {
     dir,
     concurrency: jobs,
