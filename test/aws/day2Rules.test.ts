@@ -188,7 +188,7 @@ describe("the later updates' rules", () => {
       (r) => ({ ...r, dependsOn: [nodeGroup] }),
     );
     expect(messages(reverted, "eks-kubernetes-provider-after-access")).toEqual([
-      "acme-dr-use1-eks-k8s: does not wait for every admin's access policy association: the " +
+      "acme-dr-use1-eks-k8s: does not wait for every cluster admin's access policy association: the " +
         "deployer's first Kubernetes call can be refused (Unauthorized) while its access entry has " +
         "no policy",
     ]);

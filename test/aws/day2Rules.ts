@@ -18,7 +18,6 @@ const T = {
   secretVersion: "aws:secretsmanager/secretVersion:SecretVersion",
   nodeGroup: "aws:eks/nodeGroup:NodeGroup",
   launchTemplate: "aws:ec2/launchTemplate:LaunchTemplate",
-  accessEntry: "aws:eks/accessEntry:AccessEntry",
   accessPolicy: "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
   k8sProvider: "pulumi:providers:kubernetes",
 } as const;
@@ -31,9 +30,14 @@ const finding = (rule: string, r: RegisteredResource, message: string): Finding 
 
 const rootOf = (s: SiteRun) => `arn:${s.partition}:iam::${s.accountId}:root`;
 
-/** The principals that run `pulumi up`: the deployer must be a cluster admin (cluster.ts). */
-const deployers = (s: SiteRun) =>
-  s.run.ofType(T.accessEntry).map((e) => e.inputs.principalArn as string);
+/** The cluster-admin associations: the deployer must be among them (cluster.ts). */
+const adminAssociations = (s: SiteRun) =>
+  s.run
+    .ofType(T.accessPolicy)
+    .filter((a) => String(a.inputs.policyArn).endsWith("/AmazonEKSClusterAdminPolicy"));
+
+/** The principals that may run `pulumi up`: the cluster admins. */
+const deployers = (s: SiteRun) => adminAssociations(s).map((a) => a.inputs.principalArn as string);
 
 /** PostgreSQL role attributes only a superuser (or, from 16, a holder of the same) may grant. */
 const MASTER_CANNOT_GRANT = ["bypassRowLevelSecurity", "superuser", "replication"] as const;
@@ -241,8 +245,9 @@ const nodeVolumes: Rule = {
 const k8sAfterAccess: Rule = {
   id: "eks-kubernetes-provider-after-access",
   source: "https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html",
-  check: ({ run }) => {
-    const associations = run.ofType(T.accessPolicy).map((a) => a.urn);
+  check: (site) => {
+    const run = site.run;
+    const associations = adminAssociations(site).map((a) => a.urn);
     return run
       .ofType(T.k8sProvider)
       .filter((p) => associations.some((u) => !p.dependsOn.includes(u)))
@@ -250,7 +255,7 @@ const k8sAfterAccess: Rule = {
         finding(
           k8sAfterAccess.id,
           p,
-          `does not wait for every admin's access policy association: the deployer's first ` +
+          `does not wait for every cluster admin's access policy association: the deployer's first ` +
             `Kubernetes call can be refused (Unauthorized) while its access entry has no policy`,
         ),
       );

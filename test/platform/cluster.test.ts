@@ -126,7 +126,10 @@ describe("EKS cluster", () => {
     expect(provider.dependsOn).toEqual(
       expect.arrayContaining([
         run.one("aws:eks/nodeGroup:NodeGroup").urn,
-        run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").urn,
+        run.one(
+          "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+          "acme-dr-use1-eks-admin-0",
+        ).urn,
       ]),
     );
   });
