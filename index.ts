@@ -25,6 +25,11 @@ import { RestoreTestAlarms } from "./components/restoreTesting/alarms";
 import { RestoreTestCheck } from "./components/restoreTesting/check";
 import { RestoreTesting } from "./components/restoreTesting/plan";
 import { SiteKey } from "./components/platform/siteKey";
+import { AppConnection } from "./components/applications/connection";
+import { RegionSwitchAccess } from "./components/regionSwitch/access";
+import { RegionSwitchFunctions } from "./components/regionSwitch/functions";
+import { RegionSwitchPlan } from "./components/regionSwitch/plan";
+import { RegionSwitchRole } from "./components/regionSwitch/executionRole";
 
 const config = loadConfig();
 const { self, peer, role } = config;
@@ -223,6 +228,9 @@ const lockDays = {
   weekly: lock.days.weekly ?? storage.retentionDays.weekly,
   monthly: lock.days.monthly ?? storage.retentionDays.monthly,
 };
+// Pre-restore backups carry no retention of their own (an operator's drctl writes them), so the
+// default retention is their lock; the config checks it is the shortest (preRestoreLockIssues).
+const preRestoreLockDays = lock.days.preRestore ?? storage.retentionDays.preRestore;
 
 // The peer's names come from naming.ts, never from its state (DESIGN §2), so a promoted site can
 // point replication back at the old one on its own.
@@ -234,7 +242,10 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
   retentionDays: storage.retentionDays,
   noncurrentVersionExpirationDays: storage.noncurrentVersionExpirationDays,
   objectLock: lock.enabled
-    ? { mode: lock.mode, days: Math.min(lockDays.daily, lockDays.weekly, lockDays.monthly) }
+    ? {
+        mode: lock.mode,
+        days: Math.min(lockDays.daily, lockDays.weekly, lockDays.monthly, preRestoreLockDays),
+      }
     : undefined,
   breakGlassPrincipalArn: config.breakGlassPrincipalArn,
   replication: {
@@ -310,22 +321,17 @@ const backupJobs = new BackupJobs(`${stem}-backup`, {
   tags,
 });
 
-// Route 53 failover record and health checks, the same in every role (DESIGN §2b): the site named
-// by dr-stack:dns.primarySite answers as PRIMARY, the other as SECONDARY, and traffic moves by
-// health checks and the traffic control drctl flips in the peer's region (docs/dns-failover.md).
+// Route 53 failover record and health checks, the same in every role (docs/architecture.md §2b):
+// the site named by dr-stack:dns.primarySite answers as PRIMARY, the other as SECONDARY, and
+// traffic moves when the Region switch plan flips the checks it made, pinned in
+// dr-stack:regionSwitch.healthCheckIds (docs/dns-failover.md).
 const siteDns = self.config.dns;
 const dns =
   config.dns && siteDns
     ? new DnsFailover(`${stem}-dns`, {
         region: self.region,
         failoverType: config.dns.primarySite === self.site ? "PRIMARY" : "SECONDARY",
-        trafficControl: {
-          region: peer.region,
-          alarmName: naming.trafficControlAlarmName(names, self),
-          namespace: naming.trafficControl.namespace,
-          metricName: naming.trafficControl.metricName,
-          dimensions: { [naming.trafficControl.dimensionName]: self.site },
-        },
+        regionSwitchHealthCheckId: config.regionSwitch?.healthCheckIds[self.site],
         zoneId: config.dns.zoneId,
         recordName: config.dns.recordName,
         recordType: config.dns.recordType,
@@ -340,6 +346,115 @@ const dns =
         tags,
       })
     : undefined;
+
+// The applications' one place to read their own site's database from (docs/applications.md).
+const apps = config.applications;
+const appConnection = new AppConnection(`${stem}-app`, {
+  provider: cluster.provider,
+  namespace: apps.namespace,
+  secretName: naming.appDatabaseSecretName,
+  host: database.address,
+  port: database.port,
+  database: db.dbName,
+  username: logins.app.username,
+  password: logins.app.password,
+});
+
+// The pair's ARC Region switch plan (docs/region-switch.md). Every stack, in every role, declares
+// the two functions the plan runs in its region and the access entry that lets the plan scale its
+// applications; the owner stack declares the plan and its execution role, the same in every role.
+const rs = config.regionSwitch;
+const rsFunctions = rs
+  ? new RegionSwitchFunctions(`${stem}-rs`, {
+      region: self.region,
+      accountId: config.accountId,
+      functionNames: {
+        fence: naming.regionSwitchFunctionName(names, self, "fence"),
+        check: naming.regionSwitchFunctionName(names, self, "check"),
+      },
+      roleName: naming.regionSwitchFunctionRoleName(names, self),
+      subnetIds: network.privateSubnetIds,
+      securityGroupIds: [cluster.clusterSecurityGroupId],
+      dbHost: database.address,
+      dbPort: database.port,
+      dbName: db.dbName,
+      masterSecretName: naming.dbMasterSecretName(names, self),
+      masterSecretArnPattern: naming.secretArnPattern(
+        names,
+        self.region,
+        naming.dbMasterSecretName(names, self),
+      ),
+      kmsKeyArn: siteKey.keyArn,
+      smokeSql: config.jobs.smokeSql,
+      partition: config.partition,
+      tags,
+    })
+  : undefined;
+if (rs) {
+  new RegionSwitchAccess(`${stem}-rs-access`, {
+    region: self.region,
+    clusterName: cluster.clusterName,
+    executionRoleArn: naming.regionSwitchRoleArn(names),
+    namespace: apps.namespace,
+    partition: config.partition,
+    tags,
+  });
+}
+const planSites = [self, peer].sort((a, b) => a.site.localeCompare(b.site));
+const rsOwner =
+  rs && config.dns && rs.ownerSite === self.site ? { rs, dns: config.dns } : undefined;
+const rsRole = rsOwner
+  ? new RegionSwitchRole(`${stem}-rs-exec`, {
+      roleName: naming.regionSwitchRoleName(names),
+      accountId: config.accountId,
+      sites: planSites.map((s) => ({
+        region: s.region,
+        dbInstanceArn: naming.dbInstanceArn(names, s),
+        clusterArn: naming.clusterArn(names, s),
+        functionArns: naming.REGION_SWITCH_FUNCTIONS.map((fn) =>
+          naming.regionSwitchFunctionArn(names, s, fn),
+        ),
+        bucketArn: naming.backupBucketArn(names, s),
+        kmsKeyArnPattern: naming.kmsKeyArnPattern(names, s),
+        kmsAliasName: naming.kmsAliasName(names, s),
+      })),
+      zoneId: rsOwner.dns.zoneId,
+      reportPrefix: naming.regionSwitchReportPrefix,
+      alarmArns: Object.values(rsOwner.rs.trigger?.alarmArns ?? {}),
+      partition: config.partition,
+      tags,
+    })
+  : undefined;
+const rsPlan = rsOwner
+  ? new RegionSwitchPlan(
+      `${stem}-rs-plan`,
+      {
+        planName: naming.regionSwitchPlanName(names),
+        executionRoleArn: naming.regionSwitchRoleArn(names),
+        accountId: config.accountId,
+        sites: planSites.map((s) => ({
+          site: s.site,
+          region: s.region,
+          dbInstanceArn: naming.dbInstanceArn(names, s),
+          clusterArn: naming.clusterArn(names, s),
+          fenceFunctionArn: naming.regionSwitchFunctionArn(names, s, "fence"),
+          checkFunctionArn: naming.regionSwitchFunctionArn(names, s, "check"),
+          bucketName: naming.backupBucketName(names, s),
+          setIdentifier: naming.failoverSetIdentifier(names, s),
+        })),
+        primaryRegion: config.sites[rsOwner.dns.primarySite as string].region,
+        zoneId: rsOwner.dns.zoneId,
+        recordName: rsOwner.dns.recordName,
+        applications: apps,
+        reportPrefix: naming.regionSwitchReportPrefix,
+        recoveryTimeObjectiveMinutes: rsOwner.rs.recoveryTimeObjectiveMinutes,
+        trigger: rsOwner.rs.trigger,
+        tags,
+      },
+      // Region switch names the role in the plan; it must exist before the plan is evaluated.
+      { dependsOn: rsRole ? [rsRole] : [] },
+    )
+  : undefined;
 
 // Route 53 publishes health-check metrics in one region only; the alarm on this site's endpoint
 // check lives there and pages through the topic of whichever site is in that region (this one's,
@@ -549,5 +664,9 @@ export const dnsRecordName = dns?.recordName;
 export const dnsFailoverType = dns ? dns.failoverType : "none";
 export const healthCheckId = dns?.healthCheckId;
 export const recordHealthCheckId = dns?.recordHealthCheckId;
-export const trafficHealthCheckId = dns?.trafficHealthCheckId;
-export const trafficControlAlarmName = dns?.trafficControlAlarmName;
+export const appNamespace = appConnection.namespace;
+export const appDatabaseSecret = appConnection.secretName;
+export const regionSwitchFenceFunctionArn = rsFunctions?.fenceFunctionArn;
+export const regionSwitchCheckFunctionArn = rsFunctions?.checkFunctionArn;
+export const regionSwitchRoleArn = rsRole?.roleArn;
+export const regionSwitchPlanArn = rsPlan?.planArn;

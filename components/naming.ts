@@ -227,3 +227,70 @@ export function airGappedVaultArn(n: NamingInput, s: SiteRef): string {
 export function secretArnPattern(n: NamingInput, region: string, name: string): string {
   return `arn:${partition(n)}:secretsmanager:${region}:${n.accountId}:secret:${name}-??????`;
 }
+
+/** The site's EKS cluster, by the name clusterName gives it. */
+export function clusterArn(n: NamingInput, s: SiteRef): string {
+  return `arn:${partition(n)}:eks:${s.region}:${n.accountId}:cluster/${clusterName(n, s)}`;
+}
+
+/**
+ * The pair's one ARC Region switch plan (docs/region-switch.md). CreatePlan takes 1-32
+ * characters of a-z, A-Z, 0-9 and inner hyphens; the longest config name is 20, so 23 at most.
+ * https://docs.aws.amazon.com/arc-region-switch/latest/api/API_CreatePlan.html
+ */
+export function regionSwitchPlanName(n: NamingInput): string {
+  return `${n.name}-dr`;
+}
+
+/**
+ * Every version of the plan: Region switch appends `:` and six random characters to the name
+ * (the Plan ARN pattern), so a policy names the plan by this pattern.
+ * https://docs.aws.amazon.com/arc-region-switch/latest/api/API_Plan.html
+ */
+export function regionSwitchPlanArnPattern(n: NamingInput): string {
+  return `arn:${partition(n)}:arc-region-switch::${n.accountId}:plan/${regionSwitchPlanName(n)}:*`;
+}
+
+/** The role Region switch assumes to run the plan; `-region-switch` is 14 characters, 34 at most. */
+export function regionSwitchRoleName(n: NamingInput): string {
+  return `${n.name}-region-switch`;
+}
+
+export function regionSwitchRoleArn(n: NamingInput): string {
+  return `arn:${partition(n)}:iam::${n.accountId}:role/${regionSwitchRoleName(n)}`;
+}
+
+/** The plan's two custom-action functions each site declares in its own region. */
+export const REGION_SWITCH_FUNCTIONS = ["fence", "check"] as const;
+export type RegionSwitchFunction = (typeof REGION_SWITCH_FUNCTIONS)[number];
+
+/** `<stem>-rs-fence`, `<stem>-rs-check`: Lambda function names are at most 64; 31 + 9 here. */
+export function regionSwitchFunctionName(
+  n: NamingInput,
+  s: SiteRef,
+  fn: RegionSwitchFunction,
+): string {
+  return `${siteStem(n, s)}-rs-${fn}`;
+}
+
+export function regionSwitchFunctionArn(
+  n: NamingInput,
+  s: SiteRef,
+  fn: RegionSwitchFunction,
+): string {
+  return `arn:${partition(n)}:lambda:${s.region}:${n.accountId}:function:${regionSwitchFunctionName(n, s, fn)}`;
+}
+
+/** The execution role of a site's two functions (`-rs-lambda`, 10 characters: 41 at most). */
+export function regionSwitchFunctionRoleName(n: NamingInput, s: SiteRef): string {
+  return `${siteStem(n, s)}-rs-lambda`;
+}
+
+/** Where Region switch writes its execution reports, in each site's backup bucket. */
+export const regionSwitchReportPrefix = "reports/region-switch/";
+
+/**
+ * The Kubernetes Secret, in the applications' namespace of each cluster, that holds the site's
+ * own database connection with the `app` login (docs/applications.md).
+ */
+export const appDatabaseSecretName = "app-database";

@@ -25,7 +25,13 @@ describe("stack config", () => {
     expect(c.self).toMatchObject({ site: "use1", region: "us-east-1" });
     expect(c.peer).toMatchObject({ site: "usw2", region: "us-west-2" });
     expect(c.database.backupRetentionDays).toBe(14);
-    expect(c.storage.retentionDays).toEqual({ daily: 7, weekly: 28, monthly: 365, reports: 365 });
+    expect(c.storage.retentionDays).toEqual({
+      daily: 7,
+      weekly: 28,
+      monthly: 365,
+      preRestore: 7,
+      reports: 365,
+    });
     expect(c.jobs.schedules).toEqual({
       daily: "0 2 * * *",
       weekly: "0 3 * * 0",

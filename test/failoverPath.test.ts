@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runStack, type RegisteredResource, type StackName, type StackRun } from "./harness";
-import { appliedDiff } from "./support/diff";
+import { appliedDiff, keepGeneratedPasswords } from "./support/diff";
 
 /**
  * The failover-path invariant (DESIGN §2b, issue 15): a failover must work the day the region it
@@ -31,8 +31,11 @@ interface Change {
  * IAM and Route 53 are global services whose control planes (create/update/delete) run in
  * us-east-1 only; their data planes are what survives a regional event.
  * https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/global-services.html
+ * A Region switch plan is in no region (its ARN has none), and creating or updating it is not
+ * a data-plane operation; executing it is
+ * (https://docs.aws.amazon.com/r53recovery/latest/dg/actions.region-switch.html).
  */
-const GLOBAL_SERVICES = ["aws:iam/", "aws:route53/"];
+const GLOBAL_SERVICES = ["aws:iam/", "aws:route53/", "aws:arcregionswitch/"];
 
 /** Where a registered resource's API calls go. */
 function whereOf(r: RegisteredResource, stackRegion: string): string | undefined {
@@ -51,7 +54,7 @@ function whereOf(r: RegisteredResource, stackRegion: string): string | undefined
 /** What `pulumi up` from `before`'s state to `after`'s config would create, update or delete. */
 function changesBetween(before: StackRun, after: StackRun, stackRegion: string): Change[] {
   const old = new Map(before.resources.map((r) => [r.urn, r]));
-  const now = new Map(after.resources.map((r) => [r.urn, r]));
+  const now = new Map(keepGeneratedPasswords(before, after).map((r) => [r.urn, r]));
   const out: Change[] = [];
   const add = (kind: Kind, r: RegisteredResource, keys: string[] = []) => {
     const where = whereOf(r, stackRegion);
@@ -139,6 +142,22 @@ describe.each(PATHS)("failover path of the $stack stack (survivor: $region)", (p
     const before = await run("promoting", PROMOTING);
     const after = await run("primary", PRIMARY);
     expect(violations(changesBetween(before, after, p.region), p.region)).toEqual([]);
+  });
+
+  it("the failover path leaves the Region switch plan, its functions and its access as they were", async () => {
+    const steps = [await run("standby", {}), await run("promoting", PROMOTING)];
+    steps.push(await run("primary", PRIMARY));
+    const ofInterest = (r: StackRun) =>
+      r.resources
+        .filter((x) => /^aws:(arcregionswitch|lambda)\/|^aws:eks\/access/.test(x.type))
+        .map((x) => ({ type: x.type, name: x.name, inputs: x.inputs }));
+    const first = ofInterest(steps[0]);
+    // The owner stack (use1) carries the plan; every stack its two functions and the access entry.
+    expect(first.filter((x) => x.type === "aws:arcregionswitch/plan:Plan")).toHaveLength(
+      p.stack === "primary" ? 1 : 0,
+    );
+    expect(first.filter((x) => x.type === "aws:lambda/function:Function")).toHaveLength(2);
+    for (const s of steps.slice(1)) expect(ofInterest(s)).toEqual(first);
   });
 
   it("reconnect (peerLinks: true) restores the links into the old region, and only them", async () => {

@@ -83,7 +83,8 @@ describe("every Kubernetes object validates against the cluster version's OpenAP
         const objects = kubernetesObjects(run.resources);
         // Namespace, 3 ServiceAccounts, StorageClass, 6 CronJobs, NetworkPolicy; the restore-test
         // check's ServiceAccount and CronJob; the point-in-time tests' ServiceAccount and two
-        // CronJobs; the data-at-risk monitor's ServiceAccount and CronJob.
+        // CronJobs; the data-at-risk monitor's ServiceAccount and CronJob; the applications'
+        // Namespace and database Secret.
         expect(objects.map((o) => o.type).sort(), role).toEqual([
           "kubernetes:batch/v1:CronJob",
           "kubernetes:batch/v1:CronJob",
@@ -96,6 +97,8 @@ describe("every Kubernetes object validates against the cluster version's OpenAP
           "kubernetes:batch/v1:CronJob",
           "kubernetes:batch/v1:CronJob",
           "kubernetes:core/v1:Namespace",
+          "kubernetes:core/v1:Namespace",
+          "kubernetes:core/v1:Secret",
           "kubernetes:core/v1:ServiceAccount",
           "kubernetes:core/v1:ServiceAccount",
           "kubernetes:core/v1:ServiceAccount",

@@ -6,11 +6,16 @@ import {
   type ReplicationDestination,
 } from "./replication";
 
-/** Where drctl writes each tier (DESIGN §4) and the drill reports. */
+/**
+ * Where drctl writes each tier (docs/architecture.md §4), the safety backup a restore takes of
+ * what it replaces (`pre-restore/`, written by the operator running the restore, never by a job:
+ * docs/backup-storage.md), and the drill reports.
+ */
 export const BACKUP_PREFIXES = {
   daily: "daily/",
   weekly: "weekly/",
   monthly: "monthly/",
+  preRestore: "pre-restore/",
   reports: "reports/",
 } as const;
 export type BackupPrefix = keyof typeof BACKUP_PREFIXES;
@@ -27,7 +32,8 @@ export interface ObjectLockSettings {
   readonly mode: "GOVERNANCE" | "COMPLIANCE";
   /**
    * Default retention of every new object version: the safety net for what drctl writes without
-   * its own per-object retention (contract C4). The shortest tier's lock days.
+   * its own per-object retention (contract C4), and the lock of every pre-restore backup, which
+   * an operator's drctl writes without one. The shortest tier's lock days, pre-restore included.
    */
   readonly days: number;
 }
@@ -166,7 +172,7 @@ export function backupBucketPolicy(
 }
 
 /** The prefixes that hold backups: create-only (contract C4). `reports/` is not one of them. */
-export const CREATE_ONLY_PREFIXES = ["daily/", "weekly/", "monthly/"] as const;
+export const CREATE_ONLY_PREFIXES = ["daily/", "weekly/", "monthly/", "pre-restore/"] as const;
 
 /**
  * Contract C4: no object under a tier prefix may be created without `If-None-Match: *`, so an
@@ -236,7 +242,8 @@ export function lifecycleRules(
   noncurrentDays: number,
 ): aws.types.input.s3.BucketLifecycleConfigurationRule[] {
   const perPrefix = (Object.keys(BACKUP_PREFIXES) as BackupPrefix[]).map((tier) => ({
-    id: `expire-${tier}`,
+    // Named for the prefix (`expire-pre-restore`): the id is what the console and the policy show.
+    id: `expire-${BACKUP_PREFIXES[tier].slice(0, -1)}`,
     status: "Enabled",
     filter: { prefix: BACKUP_PREFIXES[tier] },
     expiration: { days: retentionDays[tier] },

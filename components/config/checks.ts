@@ -1,5 +1,12 @@
 import { dnsConfigIssues, type DnsConfig } from "./dns";
-import { DB_BACKUP_RETENTION_FLOOR, NAMESPACE, RETENTION_FLOORS, TIERS } from "./primitives";
+import { regionSwitchConfigIssues, type RegionSwitchConfig } from "./regionSwitch";
+import {
+  DB_BACKUP_RETENTION_FLOOR,
+  NAMESPACE,
+  PRE_RESTORE_FLOOR,
+  RETENTION_FLOORS,
+  TIERS,
+} from "./primitives";
 import { cidrsOverlap } from "../validation";
 import { scratchImageProblem } from "../backups/jobs";
 import { SITE_JOBS_NODE_DISK_GIB } from "../backups/resources";
@@ -17,6 +24,7 @@ export interface ParsedKeys {
   readonly storage: z.infer<typeof storageSchema>;
   readonly jobs: z.infer<typeof jobsSchema>;
   readonly dns?: DnsConfig;
+  readonly regionSwitch?: RegionSwitchConfig;
 }
 
 export interface KeyIssue {
@@ -118,6 +126,7 @@ export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
       );
     }
   }
+  for (const issue of preRestoreIssues(c.storage)) add(issue.path, issue.message);
   // An air-gapped vault refuses copies whose retention is outside its own [min, max].
   // https://docs.aws.amazon.com/aws-backup/latest/devguide/logicallyairgappedvault.html
   const lag = c.awsBackup.airGappedVault;
@@ -153,6 +162,8 @@ export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
     }
   }
   for (const issue of dnsConfigIssues(c.dns, c.sites)) add(issue.path, issue.message);
+  for (const issue of regionSwitchConfigIssues(c.regionSwitch, names, c.dns !== undefined))
+    add(issue.path, issue.message);
   if (c.database.manageRoles && c.database.adminCidrs.length === 0) {
     // The instance is private (publiclyAccessible false) and its security group admits the
     // cluster alone, so the PostgreSQL provider running beside `pulumi up` never reaches 5432.
@@ -181,6 +192,59 @@ export function crossKeyIssues(c: ParsedKeys): KeyIssue[] {
     );
   }
   return issues;
+}
+
+/**
+ * The pre-restore tier's retention has a floor like the scheduled tiers' (the policy pack's
+ * default). Its backups are written by an operator's drctl, which sets no Object Lock retention
+ * of its own, so S3 applies the bucket's default retention: the shortest tier's lock (index.ts).
+ * So their lock must cover their retention, like every tier's, and be that shortest lock, or the
+ * configured days would not be the days they get.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-bucket-config
+ */
+export function preRestoreIssues(storage: ParsedKeys["storage"]): KeyIssue[] {
+  const kept = storage.retentionDays.preRestore;
+  if (kept < PRE_RESTORE_FLOOR) {
+    return [
+      {
+        path: ["storage", "retentionDays", "preRestore"],
+        message: `pre-restore retention must be at least ${PRE_RESTORE_FLOOR} days, got ${kept}`,
+      },
+    ];
+  }
+  if (!storage.objectLock.enabled) return [];
+  const days = storage.objectLock.days;
+  const locked = days.preRestore ?? kept;
+  const path = ["storage", "objectLock", "days", "preRestore"];
+  if (locked < kept) {
+    return [
+      {
+        path,
+        message:
+          `pre-restore backups are kept ${kept} days (storage.retentionDays.preRestore) but ` +
+          `locked only ${locked}; set it to at least ${kept} or leave it unset`,
+      },
+    ];
+  }
+  // A tier below its own floor is reported at its own key; comparing with it would only repeat it.
+  const shorter = TIERS.filter(
+    (t) =>
+      storage.retentionDays[t] >= RETENTION_FLOORS[t] &&
+      (days[t] ?? storage.retentionDays[t]) < locked,
+  );
+  if (shorter.length === 0) return [];
+  const tier = shorter[0];
+  const tierDays = days[tier] ?? storage.retentionDays[tier];
+  return [
+    {
+      path,
+      message:
+        `pre-restore backups would be locked ${locked} days, but they get the bucket's default ` +
+        `retention, the shortest tier lock (${tier}: ${tierDays} days); keep pre-restore at most ` +
+        `${tierDays} days or lock ${tier} backups at least ${locked} ` +
+        `(storage.objectLock.days.${tier})`,
+    },
+  ];
 }
 
 /** What a node's disk holds besides the jobs: the AMI, container images, logs. */

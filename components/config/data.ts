@@ -90,6 +90,11 @@ export const storageSchema = z
         daily: z.number().int().default(7),
         weekly: z.number().int().default(28),
         monthly: z.number().int().default(365),
+        /**
+         * The safety backups a restore takes of what it replaces: how long a restore can be
+         * undone. Written by the operator, never by a job (docs/backup-storage.md).
+         */
+        preRestore: z.number().int().default(7),
         reports: z.number().int().min(30).default(365),
       })
       .prefault({}),
@@ -108,6 +113,8 @@ export const storageSchema = z
             daily: z.number().int().min(1).optional(),
             weekly: z.number().int().min(1).optional(),
             monthly: z.number().int().min(1).optional(),
+            /** No longer than any other tier's: it is the bucket's default retention (index.ts). */
+            preRestore: z.number().int().min(1).optional(),
           })
           .prefault({}),
       })

@@ -5,6 +5,7 @@ import { awsBackupSchema, databaseSchema, restoreTestingSchema, storageSchema } 
 import { dnsSchema } from "./dns";
 import { alarmsSchema, clusterSchema, jobsSchema, networkSchema, siteSchema } from "./platform";
 import { flag, NAMESPACE, ROLES } from "./primitives";
+import { applicationsSchema, providerRegionIssues, regionSwitchSchema } from "./regionSwitch";
 
 /**
  * The whole stack config, validated once by `loadConfig()` before any resource is registered.
@@ -71,6 +72,8 @@ export const configSchema = z
     alarms: alarmsSchema,
     restoreTesting: restoreTestingSchema,
     dns: dnsSchema.optional(),
+    regionSwitch: regionSwitchSchema.optional(),
+    applications: applicationsSchema.prefault({}),
     tags: z.record(z.string(), z.string()).default({}),
   })
   .superRefine((c, ctx) => {
@@ -160,5 +163,12 @@ export function rawStackConfig(
 
 /** Reads and validates the stack config once; index.ts calls this before registering anything. */
 export function loadConfig(): ResolvedConfig {
-  return parseConfig(rawStackConfig());
+  const config = parseConfig(rawStackConfig());
+  const aws = new pulumi.Config("aws");
+  const problems = providerRegionIssues(
+    { region: aws.get("region"), stsRegion: aws.get("stsRegion") },
+    config.self.region,
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }

@@ -10,6 +10,8 @@ export type Role = (typeof ROLES)[number];
 /** Floors below which a tier's retention would break the monthly-restore promise (DESIGN §4). */
 export const RETENTION_FLOORS = { daily: 7, weekly: 28, monthly: 365 } as const;
 export const TIERS = ["daily", "weekly", "monthly"] as const;
+/** How long a restore can be undone from its pre-restore backup, at least (docs/backup-storage.md). */
+export const PRE_RESTORE_FLOOR = 7;
 export type Tier = (typeof TIERS)[number];
 
 /** RDS backup retention floor: a week of point-in-time recovery. */

@@ -8,28 +8,11 @@ import {
   HEALTH_METRIC_DEFAULTS,
   type HealthMetric,
   type LoadBalancerTarget,
-  TRAFFIC_CONTROL_ALARM,
+  regionSwitchHealthCheckIdError,
 } from "./rules";
 
 /** The Route 53 failover type of a site's record: fixed by config, never by the site's role. */
 export type FailoverType = "PRIMARY" | "SECONDARY";
-
-/**
- * Where the site's traffic control lives (contract C3): an alarm in the **peer's** region on the
- * metric drctl publishes there. Both names come from naming.ts, so drctl needs no stack output.
- */
-export interface TrafficControlArgs {
-  /** The peer's region: drctl can publish there while this site's own region is down. */
-  readonly region: string;
-  /** naming.trafficControlAlarmName of this site. */
-  readonly alarmName: string;
-  /** CloudWatch namespace drctl publishes into (naming.trafficControl.namespace). */
-  readonly namespace: string;
-  /** naming.trafficControl.metricName. */
-  readonly metricName: string;
-  /** The one dimension, e.g. `{ Site: "use1" }`. */
-  readonly dimensions: Readonly<Record<string, string>>;
-}
 
 /** Settings of the HTTPS health check of a public endpoint. */
 export interface DnsHealthCheckSettings {
@@ -54,8 +37,12 @@ export interface DnsFailoverArgs {
   readonly region: string;
   /** PRIMARY for the site `dr-stack:dns.primarySite` names, SECONDARY for the other. */
   readonly failoverType: FailoverType;
-  /** The data-plane switch that gates the record (contract C3). */
-  readonly trafficControl: TrafficControlArgs;
+  /**
+   * The Route 53 health check ARC Region switch made for this site's region
+   * (dr-stack:regionSwitch.healthCheckIds), the only check the record carries.
+   * @default undefined: the record is not created until the id is pinned (docs/first-deployment.md)
+   */
+  readonly regionSwitchHealthCheckId?: string;
   /** Hosted zone that holds the failover record, shared by both sites. */
   readonly zoneId: string;
   /** The name clients resolve, shared by both sites, e.g. `app.acme-dr.example.com`. */
@@ -117,43 +104,32 @@ export function dnsFailoverArgsProblems(args: DnsFailoverArgs): string[] {
     ),
   ];
   const messages = problems.map((p) => `${key(p.field)} ${p.message}`);
-  const tc = args.trafficControl;
-  if (tc.region === args.region) {
-    messages.push(
-      `[trafficControl.region] is ${tc.region}, the site's own region; the control must live in the ` +
-        `peer's region, so that drctl can switch this site off while its region is down`,
-    );
-  }
-  // PutMetricAlarm: AlarmName is 1-255 characters.
-  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
-  if (tc.alarmName.length === 0 || tc.alarmName.length > 255) {
-    messages.push(
-      `[trafficControl.alarmName] is ${tc.alarmName.length} characters long; a CloudWatch alarm name has 1-255`,
-    );
+  if (args.regionSwitchHealthCheckId !== undefined) {
+    const err = regionSwitchHealthCheckIdError(args.regionSwitchHealthCheckId);
+    if (err) messages.push(`[regionSwitchHealthCheckId] ${err}`);
   }
   return messages;
 }
 
 /**
- * One site's half of the Route 53 failover pair, fixed in every role (DESIGN §2b): an endpoint
- * health check (HTTPS on the site's own name, or a CloudWatch alarm for a private endpoint), the
- * traffic-control alarm in the peer's region with a health check on it, a CALCULATED check that is
- * healthy only while both are, and the failover record gated by that check. A failover moves
- * traffic by health alone: drctl flips the control from the surviving region, nothing here changes.
- * Route 53 is global: the record and health checks take no `region`; only the alarms do.
- * Docs: docs/dns-failover.md.
+ * One site's half of the Route 53 failover pair, fixed in every role (docs/architecture.md §2b):
+ * an endpoint health check (HTTPS on the site's own name, or a CloudWatch alarm in the site's own
+ * region for a private endpoint), which the alarms watch, and the failover record, gated by the
+ * health check ARC Region switch made for this site's region and nothing else. Traffic moves when
+ * the plan runs: Region switch flips those checks from the region it activates, through Route 53's
+ * data plane; nothing here changes. The record does not carry the endpoint check: a site being
+ * promoted fails its own endpoint while its database reboots, and an unhealthy SECONDARY makes
+ * Route 53 answer with the PRIMARY, the region just left (docs/dns-failover.md).
+ * Route 53 is global: the record and health checks take no `region`; only the alarm does.
  */
 export class DnsFailover extends pulumi.ComponentResource {
   public readonly recordName: pulumi.Output<string>;
   public readonly failoverType: pulumi.Output<FailoverType>;
-  /** The endpoint check: what the site's own health looks like to Route 53. */
+  /** The endpoint check: what the site's own health looks like to Route 53 (alarms watch it). */
   public readonly healthCheckId: pulumi.Output<string>;
-  /** The check on the traffic-control alarm. */
-  public readonly trafficHealthCheckId: pulumi.Output<string>;
-  /** The CALCULATED check the record uses. */
-  public readonly recordHealthCheckId: pulumi.Output<string>;
+  /** The Region switch check the record carries; undefined until pinned (no record yet). */
+  public readonly recordHealthCheckId: pulumi.Output<string | undefined>;
   public readonly healthAlarmName: pulumi.Output<string | undefined>;
-  public readonly trafficControlAlarmName: pulumi.Output<string>;
 
   constructor(name: string, args: DnsFailoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("drstack:dns:DnsFailover", name, {}, opts);
@@ -243,108 +219,51 @@ export class DnsFailover extends pulumi.ComponentResource {
       );
     }
 
-    // The traffic control (contract C3). It lives in the peer's region and is owned by this
-    // site's stack, so the alarm exists before the check that names it (Route 53 keeps a copy of
-    // the alarm's configuration) without waiting for the peer's stack, and nothing of it depends
-    // on any role: no transition of either stack ever touches it.
-    const tc = args.trafficControl;
-    const t = TRAFFIC_CONTROL_ALARM;
-    const trafficAlarm = new aws.cloudwatch.MetricAlarm(
-      `${name}-traffic-alarm`,
-      {
-        region: tc.region,
-        name: tc.alarmName,
-        alarmDescription:
-          `Traffic control of ${args.setIdentifier}: ALARM while drctl has switched it off ` +
-          `(${tc.metricName} 0 in ${tc.region}); its Route 53 record then stops answering ` +
-          `(docs/dns-failover.md).`,
-        namespace: tc.namespace,
-        metricName: tc.metricName,
-        dimensions: { ...tc.dimensions },
-        statistic: t.statistic,
-        comparisonOperator: t.comparisonOperator,
-        threshold: t.threshold,
-        period: t.periodSeconds,
-        evaluationPeriods: t.evaluationPeriods,
-        datapointsToAlarm: t.evaluationPeriods,
-        treatMissingData: t.treatMissingData,
-        tags,
-      },
-      { parent: this },
-    );
-    const trafficCheck = new aws.route53.HealthCheck(
-      `${name}-traffic`,
-      {
-        type: "CLOUDWATCH_METRIC",
-        cloudwatchAlarmName: trafficAlarm.name,
-        cloudwatchAlarmRegion: tc.region,
-        // "LastKnownStatus": a new check with no history is healthy (a fresh deployment is on
-        // before drctl ever publishes), and while the peer's region cannot be read the check keeps
-        // what it last saw, so the peer's outage neither switches this site off nor back on.
-        // https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
-        insufficientDataHealthStatus: "LastKnownStatus",
-        triggers: { alarm: JSON.stringify({ ...t, metric: tc }) },
-        tags: checkTags(" traffic control"),
-      },
-      { parent: this },
-    );
-    // Healthy only while both children are: the site can serve AND it is switched on. Route 53
-    // counts the healthy children and compares the count with the threshold (Type CALCULATED,
-    // HealthThreshold). https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
-    const gate = new aws.route53.HealthCheck(
-      `${name}-gate`,
-      {
-        type: "CALCULATED",
-        childHealthchecks: [healthCheck.id, trafficCheck.id],
-        childHealthThreshold: 2,
-        tags: checkTags(" gate"),
-      },
-      { parent: this },
-    );
-
     const alias = args.loadBalancer;
-    new aws.route53.Record(
-      `${name}-record`,
-      {
-        zoneId: args.zoneId,
-        name: args.recordName,
-        type: recordType,
-        setIdentifier: args.setIdentifier,
-        failoverRoutingPolicies: [{ type: args.failoverType }],
-        // The SECONDARY carries its check too: when it is unhealthy Route 53 answers with the
-        // PRIMARY whatever the PRIMARY's health, which is what makes the traffic control work in
-        // both directions (docs/dns-failover.md, "When every check is unhealthy").
-        // https://docs.aws.amazon.com/Route53/latest/APIReference/API_ResourceRecordSet.html
-        healthCheckId: gate.id,
-        ...(alias
-          ? {
-              // Alias records take the target's TTL (60 s for a load balancer). Failover alias
-              // records must evaluate target health: no healthy target behind the load
-              // balancer also counts as down.
-              aliases: [{ name: alias.dnsName, zoneId: alias.zoneId, evaluateTargetHealth: true }],
-            }
-          : { records: [...(args.records ?? [])], ttl }),
-        // Never take over a record this stack did not create (e.g. the peer's).
-        allowOverwrite: false,
-      },
-      { parent: this },
-    );
+    const rsCheck = args.regionSwitchHealthCheckId;
+    if (rsCheck !== undefined) {
+      new aws.route53.Record(
+        `${name}-record`,
+        {
+          zoneId: args.zoneId,
+          name: args.recordName,
+          type: recordType,
+          setIdentifier: args.setIdentifier,
+          failoverRoutingPolicies: [{ type: args.failoverType }],
+          // Both records carry their region's Region switch check: in an active/passive plan one is
+          // healthy and the other not, flipped by the plan ("How the Route 53 health check
+          // execution block works", https://docs.aws.amazon.com/r53recovery/latest/dg/route53-health-check-block.html).
+          healthCheckId: rsCheck,
+          ...(alias
+            ? {
+                // Alias records take the target's TTL (60 s for a load balancer). Target health is
+                // not evaluated: it would make the record follow the load balancer's targets, which
+                // fail while the promoted database reboots, and send clients back to the region
+                // just left; the record follows the plan's check alone.
+                // https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html
+                aliases: [
+                  { name: alias.dnsName, zoneId: alias.zoneId, evaluateTargetHealth: false },
+                ],
+              }
+            : { records: [...(args.records ?? [])], ttl }),
+          // Never take over a record this stack did not create (e.g. the peer's).
+          allowOverwrite: false,
+        },
+        { parent: this },
+      );
+    }
 
     this.recordName = pulumi.output(args.recordName);
     this.failoverType = pulumi.output(args.failoverType);
     this.healthCheckId = healthCheck.id;
-    this.trafficHealthCheckId = trafficCheck.id;
-    this.recordHealthCheckId = gate.id;
+    this.recordHealthCheckId = pulumi.output(rsCheck);
     this.healthAlarmName = alarm ? alarm.name : pulumi.output(undefined);
-    this.trafficControlAlarmName = trafficAlarm.name;
     this.registerOutputs({
       recordName: this.recordName,
       failoverType: this.failoverType,
       healthCheckId: this.healthCheckId,
-      trafficHealthCheckId: this.trafficHealthCheckId,
       recordHealthCheckId: this.recordHealthCheckId,
       healthAlarmName: this.healthAlarmName,
-      trafficControlAlarmName: this.trafficControlAlarmName,
     });
   }
 }

@@ -62,29 +62,17 @@ export const DNS_DEFAULTS = {
 } as const;
 
 /**
- * The traffic-control alarm of a site (contract C3, naming.trafficControl): drctl publishes
- * `SiteEnabled` 1 (on) or 0 (off) with dimension `Site=<site>` into the peer's region, and this
- * alarm, in that region, is in ALARM while the last datapoint says off.
- *
- * - One datapoint must hold the state for as long as nobody publishes again, so missing data is
- *   `ignore` ("the current alarm state is maintained"); `breaching` would switch every site off a
- *   minute after drctl's call, `notBreaching` would switch it back on.
- *   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
- * - 60 s, 1 of 1: the shortest standard-resolution period (Route 53 refuses alarms on
- *   high-resolution metrics, API_AlarmIdentifier), and one datapoint is a deliberate command, not
- *   a noisy sample that needs debouncing.
- * - `Minimum` < 1: if an "off" and an "on" land in the same minute, off wins. Off is the safe
- *   side (it is also the traffic fence); whoever flips it must read the alarm state back.
- *   https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html
+ * A Route 53 health check id as Route 53 returns it: a lowercase UUID.
+ * https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheck.html
  */
-export const TRAFFIC_CONTROL_ALARM = {
-  statistic: "Minimum",
-  comparisonOperator: "LessThanThreshold",
-  threshold: 1,
-  periodSeconds: 60,
-  evaluationPeriods: 1,
-  treatMissingData: "ignore",
-} as const;
+export const HEALTH_CHECK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Why `id` is not a Route 53 health check id, or undefined. */
+export function regionSwitchHealthCheckIdError(id: string): string | undefined {
+  return HEALTH_CHECK_ID.test(id)
+    ? undefined
+    : `"${id}" is not a Route 53 health check id (a lowercase UUID such as 0d6ac1a2-3b4c-4d5e-8f60-718293a4b5c6)`;
+}
 
 /** Why a site named `primarySite` cannot answer as PRIMARY, or undefined when it can. */
 export function primarySiteError(

@@ -3,6 +3,8 @@ import {
   DUMP_FILE,
   MANIFEST_FILE,
   MANIFEST_SIZE_CAP,
+  PRE_RESTORE,
+  SCHEDULED_TIERS,
   TIERS,
   idTime,
   isBackupId,
@@ -11,7 +13,7 @@ import {
   type Tier,
 } from "./manifest";
 import { TOC_FILE } from "./parallel/layout";
-import { readText, type Store, type StoredObject } from "./store";
+import { checkStore, readText, type Store, type StoredObject } from "./store";
 
 /**
  * complete: a trusted manifest and its dump. incomplete: no manifest (the run failed or is still
@@ -39,6 +41,7 @@ export interface BackupEntry {
 }
 
 export interface ListOptions {
+  /** Only this tier. @default every tier (TIERS) */
   readonly tier?: Tier;
 }
 
@@ -74,11 +77,17 @@ async function readManifest(
 /**
  * Every backup in the store, oldest first. A backup is complete only when its manifest exists,
  * parses and may be trusted where it lies (see parseManifest): the manifest is written last, so a
- * backup without one is an interrupted or failed run. One bad entry never fails the listing.
+ * backup without one is an interrupted or failed run. One bad entry never fails the listing; a
+ * store whose root does not exist does (StoreMissing, exit 2).
  */
 export async function listBackups(store: Store, options: ListOptions = {}): Promise<BackupEntry[]> {
+  await checkStore(store);
+  return listTiers(store, options.tier ? [options.tier] : TIERS);
+}
+
+/** listBackups of some tiers, the store already checked. */
+export async function listTiers(store: Store, tiers: readonly Tier[]): Promise<BackupEntry[]> {
   const now = new Date();
-  const tiers = options.tier ? [options.tier] : [...TIERS];
   const out: BackupEntry[] = [];
   for (const tier of tiers) {
     const objects = await store.list(`${tier}/`);
@@ -134,13 +143,23 @@ export function isComplete(e: BackupEntry): e is CompleteBackup {
   return e.status === "complete" && e.manifest !== undefined;
 }
 
-/** `latest` (newest complete, optionally within a tier) or an exact id. */
+/**
+ * `latest` or an exact id. `latest` is the newest complete backup of the scheduled tiers (or of
+ * `options.tier`), never a pre-restore one: a second `restore latest` must not bring back the
+ * safety copy the first one took, and the drill proves what the CronJobs write. An id is looked
+ * for in the scheduled tiers first and in `pre-restore/` only when they do not hold it, so the
+ * job identities, which may not list `pre-restore/`, verify and drill as before.
+ */
 export async function findBackup(
   store: Store,
   ref: string,
   options: ListOptions = {},
 ): Promise<CompleteBackup> {
-  const all = await listBackups(store, options);
+  await checkStore(store);
+  let all = await listTiers(store, options.tier ? [options.tier] : SCHEDULED_TIERS);
+  if (ref !== "latest" && !options.tier && !all.some((e) => e.id === ref)) {
+    all = await listTiers(store, [PRE_RESTORE]);
+  }
   if (ref === "latest") {
     const complete = all.filter(isComplete);
     const newest = complete[complete.length - 1];

@@ -2,8 +2,22 @@ import { randomBytes } from "node:crypto";
 import { DrctlError } from "./errors";
 import type { Manifest } from "./manifestSchema";
 
-export const TIERS = ["daily", "weekly", "monthly"] as const;
+/** The tiers the backup CronJobs write on a schedule (docs/architecture.md §4). */
+export const SCHEDULED_TIERS = ["daily", "weekly", "monthly"] as const;
+/**
+ * What a restore that replaces data backs up first, so that even a successful restore of the
+ * wrong backup can be undone (docs/architecture.md §5). Written by the operator running the
+ * restore, never by a job; kept 7 days by default (docs/backup-storage.md).
+ */
+export const PRE_RESTORE = "pre-restore";
+/** Every tier a backup may lie under, each its own `<tier>/` prefix of the store. */
+export const TIERS = [...SCHEDULED_TIERS, PRE_RESTORE] as const;
 export type Tier = (typeof TIERS)[number];
+export type ScheduledTier = (typeof SCHEDULED_TIERS)[number];
+
+export function isScheduledTier(tier: Tier): tier is ScheduledTier {
+  return tier !== PRE_RESTORE;
+}
 
 export const COMPRESSIONS = ["zstd", "gzip", "none"] as const;
 export type Compression = (typeof COMPRESSIONS)[number];

@@ -27,6 +27,13 @@ export const TableCount = z.object({
   qualified: z.string(),
   rows: z.number().int().nonnegative(),
   /**
+   * Where `rows` came from: `stream`, the lines of the table's COPY data in the dump itself;
+   * `snapshot`, `count(*)` in the dump's snapshot (a table whose data the stream could not be
+   * read for, or manifests before drctl counted from the stream, which lack the field); `both`,
+   * counted from the stream and checked equal to `count(*)` (`backup --verify-counts`).
+   */
+  rowsFrom: z.enum(["stream", "snapshot", "both"]).optional(),
+  /**
    * What `restore --tables` must bring back with the table that the archive's table of contents
    * does not tie to it by name (format 2): its indexes that back no constraint, the sequences
    * owned by its columns, and the foreign keys it holds and that point at it.

@@ -5,9 +5,16 @@ import { propsOf } from "./resources";
 
 export type LifecycleRule = pulumi.Unwrap<aws.types.input.s3.BucketLifecycleConfigurationRule>;
 
-/** The backup tiers and the key prefix drctl writes each under (DESIGN §4). */
+/** The scheduled backup tiers, each a CronJob's, and the key prefix drctl writes each under (DESIGN §4). */
 export const TIER_PREFIXES = { daily: "daily/", weekly: "weekly/", monthly: "monthly/" } as const;
 export type Tier = keyof typeof TIER_PREFIXES;
+
+/**
+ * Every prefix a backup lies under: the scheduled tiers and `pre-restore/`, the backup a restore
+ * takes of what it replaces (written by an operator, not a CronJob).
+ */
+export const BACKUP_PREFIXES = { ...TIER_PREFIXES, "pre-restore": "pre-restore/" } as const;
+export type BackupTier = keyof typeof BACKUP_PREFIXES;
 
 /** The key prefix a rule applies to ("" for the whole bucket), wherever v7 lets it be said. */
 export function rulePrefix(rule: LifecycleRule): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runStack, type StackName } from "../harness";
+import { runStack, stackConfig, type StackName, type StackRun } from "../harness";
 import { DOCUMENTED_SEQUENCE, walk, type Step } from "./walk";
 
 /**
@@ -13,15 +13,54 @@ const SITES: Record<StackName, { region: string; accountId: string }> = {
   dr: { region: "us-west-2", accountId: "111122223333" },
 };
 const up = (step: Step) => runStack(step.stack, step.overrides);
+/** What must exist before (docs/first-deployment.md): the deploying role, a cluster admin. */
+const EXISTING = new Set(
+  (stackConfig("primary")["dr-stack:cluster"] as { adminPrincipalArns: string[] })
+    .adminPrincipalArns,
+);
 
-describe("first deployment walk", () => {
+describe("first deployment walk", { timeout: 600_000 }, () => {
   it("the documented sequence: every cross-region reference names what an earlier step created", async () => {
-    const results = await walk(DOCUMENTED_SEQUENCE, up, (s) => SITES[s]);
+    const results = await walk(DOCUMENTED_SEQUENCE, up, (s) => SITES[s], EXISTING);
     expect(results.map((r) => [r.step.label, r.missing])).toEqual([
       ["1. primary, peerLinks false", []],
       ["2. dr as standby", []],
-      ["3. primary, peerLinks true", []],
+      ["3. primary, peerLinks true, the plan", []],
+      ["4. dr, its half of the plan", []],
+      ["5. primary, health checks pinned", []],
+      ["6. dr, health checks pinned", []],
     ]);
+  });
+
+  it("the plan and the records appear at their steps, and no step asks Region switch anything", async () => {
+    const runs: StackRun[] = [];
+    for (const step of DOCUMENTED_SEQUENCE) runs.push(await up(step));
+    const count = (i: number, type: string) => runs[i].ofType(type).length;
+    const PLAN = "aws:arcregionswitch/plan:Plan";
+    const RECORD = "aws:route53/record:Record";
+    expect(runs.map((_, i) => [count(i, PLAN), count(i, RECORD)])).toEqual([
+      [0, 0],
+      [0, 0],
+      [1, 0], // the plan: Region switch makes its health checks now; read and pin them (step 4a)
+      [0, 0],
+      [1, 1],
+      [0, 1],
+    ]);
+    for (const r of runs) {
+      expect(r.invokes.filter((i) => i.token.startsWith("aws:arcregionswitch/"))).toEqual([]);
+    }
+  });
+
+  it("the standby's half of the plan before its owner's fails: the execution role does not exist", async () => {
+    const [first] = await walk(
+      [{ label: "1. dr, plan first", stack: "dr", overrides: { peerLinks: false } }],
+      up,
+      (s) => SITES[s],
+      EXISTING,
+    );
+    expect(first.missing).toContain(
+      "1. dr, plan first: aws:eks/accessEntry:AccessEntry acme-dr-usw2-rs-access references arn:aws:iam::111122223333:role/acme-dr-region-switch, which no earlier step created",
+    );
   });
 
   it("primary first with peer links on fails, naming each missing peer resource", async () => {

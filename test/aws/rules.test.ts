@@ -161,6 +161,7 @@ describe("the rules fail when a fix is reverted", () => {
       "dr-stack:site": "siteaaaaa1",
       "dr-stack:sites": { siteaaaaa1: sites.use1, sitebbbbb2: sites.usw2 },
       "dr-stack:dns": { ...(base["dr-stack:dns"] as object), primarySite: "siteaaaaa1" },
+      "dr-stack:regionSwitch": { ownerSite: "siteaaaaa1" },
     };
     const run = await runProgram(config, "primary");
     const self: SiteRun = { run, accountId: "111122223333", partition: "aws", region: "us-east-1" };

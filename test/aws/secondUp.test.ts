@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { runStack, type RegisteredResource, type StackRun } from "../harness";
+import { keepGeneratedPasswords } from "../support/diff";
 import { computedState } from "../support/mocks";
 
 /**
@@ -62,7 +63,7 @@ export function plan(prev: RegisteredResource, next: RegisteredResource): Planne
 }
 
 function planAll(first: StackRun, second: StackRun): Planned[] {
-  return second.resources.flatMap((r) => {
+  return keepGeneratedPasswords(first, second).flatMap((r) => {
     const prev = first.resources.find((p) => p.urn === r.urn);
     return prev
       ? plan(prev, r)

@@ -16,11 +16,30 @@ export interface Step {
   readonly overrides: Record<string, unknown>;
 }
 
-/** docs/first-deployment.md: primary without peer links, then the standby, then the links. */
+/** Before step 3 no stack has a Region switch plan; before step 5 no record has its check. */
+const NO_PLAN = { regionSwitch: undefined };
+const NOT_PINNED = { regionSwitch: { healthCheckIds: undefined } };
+
+/**
+ * docs/first-deployment.md: primary without peer links, then the standby, then the links and the
+ * plan (its owner, use1, first: the other stack's access entry names its execution role), then
+ * the standby's half of the plan, then both with the health checks Region switch made, pinned.
+ */
 export const DOCUMENTED_SEQUENCE: readonly Step[] = [
-  { label: "1. primary, peerLinks false", stack: "primary", overrides: { peerLinks: false } },
-  { label: "2. dr as standby", stack: "dr", overrides: {} },
-  { label: "3. primary, peerLinks true", stack: "primary", overrides: { peerLinks: true } },
+  {
+    label: "1. primary, peerLinks false",
+    stack: "primary",
+    overrides: { peerLinks: false, ...NO_PLAN },
+  },
+  { label: "2. dr as standby", stack: "dr", overrides: NO_PLAN },
+  {
+    label: "3. primary, peerLinks true, the plan",
+    stack: "primary",
+    overrides: { peerLinks: true, ...NOT_PINNED },
+  },
+  { label: "4. dr, its half of the plan", stack: "dr", overrides: NOT_PINNED },
+  { label: "5. primary, health checks pinned", stack: "primary", overrides: {} },
+  { label: "6. dr, health checks pinned", stack: "dr", overrides: {} },
 ];
 
 export interface Reference {
@@ -90,6 +109,9 @@ export function createdBy(
       case "aws:cloudwatch/metricAlarm:MetricAlarm":
         out.add(`alarm:${rg}:${r.inputs.name}`);
         break;
+      case "aws:iam/role:Role":
+        out.add(`arn:${partition}:iam::${accountId}:role/${r.inputs.name ?? r.id}`);
+        break;
     }
   }
   return out;
@@ -102,6 +124,11 @@ export function referencesOf(run: StackRun, region: string): Reference[] {
     if (r.type.startsWith("aws:iam/")) continue;
     for (const s of strings(r.inputs)) {
       if (DATA_ARN.test(s)) refs.push({ from: `${r.type} ${r.name}`, ref: canonical(s) });
+    }
+    // EKS refuses an access entry for a principal that does not exist yet.
+    // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessEntry.html
+    if (r.type === "aws:eks/accessEntry:AccessEntry" && /:role\//.test(r.inputs.principalArn)) {
+      refs.push({ from: `${r.type} ${r.name}`, ref: r.inputs.principalArn as string });
     }
     if (r.type === "aws:route53/healthCheck:HealthCheck" && r.inputs.cloudwatchAlarmName) {
       refs.push({
@@ -127,15 +154,17 @@ export interface StepResult {
 }
 
 /**
- * Walks the steps. `run(step)` does the mocked `pulumi up`; `site(stack)` gives its region. The
- * state after a step is the newest run of each stack (what its last `up` left).
+ * Walks the steps. `run(step)` does the mocked `pulumi up`; `site(stack)` gives its region;
+ * `existing` is what exists before the first step (the deploying role). The state after a step is
+ * the newest run of each stack (what its last `up` left).
  */
 export async function walk(
   steps: readonly Step[],
   run: (step: Step) => Promise<StackRun>,
   site: (stack: StackName) => { region: string; accountId: string },
+  existing: ReadonlySet<string> = new Set(),
 ): Promise<StepResult[]> {
-  const latest = new Map<StackName, Set<string>>();
+  const latest = new Map<StackName, Set<string>>([["before" as StackName, new Set(existing)]]);
   const results: StepResult[] = [];
   for (const step of steps) {
     const r = await run(step);

@@ -152,7 +152,13 @@ describe("backup bucket on the primary stack", () => {
         .filter((x: any) => x.filter?.prefix)
         .map((x: any) => [x.filter.prefix, x.expiration.days]),
     );
-    expect(byPrefix).toEqual({ "daily/": 7, "weekly/": 28, "monthly/": 365, "reports/": 365 });
+    expect(byPrefix).toEqual({
+      "daily/": 7,
+      "weekly/": 28,
+      "monthly/": 365,
+      "pre-restore/": 7,
+      "reports/": 365,
+    });
     for (const rule of lc.inputs.rules) expect(rule.status).toBe("Enabled");
     const all = lc.inputs.rules.find((x: any) => x.id === "versions-uploads-markers");
     expect(all).toEqual({
@@ -202,6 +208,7 @@ describe("backup bucket on the primary stack", () => {
         `${USE1_BUCKET_ARN}/daily/*`,
         `${USE1_BUCKET_ARN}/weekly/*`,
         `${USE1_BUCKET_ARN}/monthly/*`,
+        `${USE1_BUCKET_ARN}/pre-restore/*`,
       ],
       Condition: {
         Null: { "s3:if-none-match": "true" },
@@ -242,6 +249,7 @@ describe("backup storage config", () => {
       "expire-daily": 10,
       "expire-weekly": 35,
       "expire-monthly": 400,
+      "expire-pre-restore": 7,
       "expire-reports": 90,
     });
     expect(
@@ -280,7 +288,10 @@ describe("backup storage config", () => {
   it("takes the lock mode and per-tier days from config; the default retention is the shortest", async () => {
     const r = await runStack("primary", {
       storage: {
-        objectLock: { mode: "COMPLIANCE", days: { daily: 10, weekly: 30, monthly: 400 } },
+        objectLock: {
+          mode: "COMPLIANCE",
+          days: { daily: 10, weekly: 30, monthly: 400, preRestore: 10 },
+        },
       },
     });
     const lock = r.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration");
@@ -367,6 +378,7 @@ describe("in both stacks, in every role", () => {
           `${bucketArn}/daily/*`,
           `${bucketArn}/weekly/*`,
           `${bucketArn}/monthly/*`,
+          `${bucketArn}/pre-restore/*`,
         ]);
         // DESIGN §2b: the IAM of the storage, AWS Backup and job components is the same in
         // every role, so no transition on the failover path creates or changes an IAM resource.

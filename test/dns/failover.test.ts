@@ -1,9 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ROLES } from "../../components/config";
-import * as naming from "../../components/naming";
 import { runStack, type StackRun } from "../harness";
-
-const NAMES = { name: "acme-dr", accountId: "111122223333" };
 
 const HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck";
 const RECORD = "aws:route53/record:Record";
@@ -19,8 +16,14 @@ function expectGlobal(run: StackRun) {
 
 const TAGS = { "dr-stack:project": "acme-dr", "dr-stack:site": "use1" };
 
+/** The Region switch health checks pinned in both stack files (dr-stack:regionSwitch.healthCheckIds). */
+const RS_CHECK = {
+  use1: "3f1c2a4e-8b7d-4c1e-9a2f-5d6e7f809a1b",
+  usw2: "7a9b8c6d-1e2f-4a3b-8c4d-2e1f0a9b8c7d",
+};
+
 describe("DNS failover: one record and its checks per site", () => {
-  it("primary stack (use1): PRIMARY record gated by endpoint check AND traffic control", async () => {
+  it("primary stack (use1): PRIMARY record gated by use1's Region switch check alone", async () => {
     const run = await runStack("primary");
     const component = run.one(COMPONENT, "acme-dr-use1-dns");
     const endpoint = run.one(HEALTH_CHECK, "acme-dr-use1-dns-health");
@@ -38,65 +41,6 @@ describe("DNS failover: one record and its checks per site", () => {
     // Checker regions are left to Route 53's default (all of them).
     expect(endpoint.inputs.regions).toBeUndefined();
 
-    // Contract C3: the alarm lives in the PEER's region (us-west-2), on the metric drctl publishes
-    // there, so use1 can be switched off while us-east-1 is down.
-    const alarm = run.one(ALARM, "acme-dr-use1-dns-traffic-alarm");
-    expect(alarm.parent).toBe(component.urn);
-    expect(alarm.inputs).toEqual({
-      region: "us-west-2",
-      name: naming.trafficControlAlarmName(NAMES, { site: "use1", region: "us-east-1" }),
-      alarmDescription:
-        "Traffic control of acme-dr-use1: ALARM while drctl has switched it off (SiteEnabled 0 in " +
-        "us-west-2); its Route 53 record then stops answering (docs/dns-failover.md).",
-      namespace: naming.trafficControl.namespace,
-      metricName: naming.trafficControl.metricName,
-      dimensions: { [naming.trafficControl.dimensionName]: "use1" },
-      // Off wins within a minute; one datapoint decides, and then holds: "ignore" keeps the
-      // current state while nothing is published.
-      // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
-      statistic: "Minimum",
-      comparisonOperator: "LessThanThreshold",
-      threshold: 1,
-      period: 60,
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      treatMissingData: "ignore",
-      tags: TAGS,
-    });
-    expect(alarm.inputs.name).toBe("acme-dr-use1-traffic-control");
-    expect([alarm.inputs.namespace, alarm.inputs.metricName]).toEqual([
-      "DrStack/Traffic",
-      "SiteEnabled",
-    ]);
-    // No actions: the alarm is a switch, not a page (BackupAlarms pages).
-    expect(alarm.inputs.alarmActions).toBeUndefined();
-
-    const traffic = run.one(HEALTH_CHECK, "acme-dr-use1-dns-traffic");
-    expect(traffic.inputs).toMatchObject({
-      type: "CLOUDWATCH_METRIC",
-      cloudwatchAlarmName: "acme-dr-use1-traffic-control",
-      cloudwatchAlarmRegion: "us-west-2",
-      // A new check with no last known status is healthy (a fresh deployment is on); while the
-      // alarm's region cannot be read the check keeps its last status.
-      // https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
-      insufficientDataHealthStatus: "LastKnownStatus",
-      tags: { Name: "acme-dr-use1 app.acme-dr.example.com traffic control", ...TAGS },
-    });
-    expect(JSON.parse(traffic.inputs.triggers.alarm)).toMatchObject({
-      treatMissingData: "ignore",
-      metric: { region: "us-west-2", alarmName: "acme-dr-use1-traffic-control" },
-    });
-
-    // Route 53 counts healthy children against the threshold: 2 of 2 = both must be healthy.
-    // https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
-    const gate = run.one(HEALTH_CHECK, "acme-dr-use1-dns-gate");
-    expect(gate.inputs).toEqual({
-      type: "CALCULATED",
-      childHealthchecks: [endpoint.id, traffic.id],
-      childHealthThreshold: 2,
-      tags: { Name: "acme-dr-use1 app.acme-dr.example.com gate", ...TAGS },
-    });
-
     const record = run.one(RECORD);
     expect(record.name).toBe("acme-dr-use1-dns-record");
     expect(record.parent).toBe(component.urn);
@@ -106,53 +50,40 @@ describe("DNS failover: one record and its checks per site", () => {
       type: "A",
       setIdentifier: "acme-dr-use1",
       failoverRoutingPolicies: [{ type: "PRIMARY" }],
-      healthCheckId: gate.id,
+      healthCheckId: RS_CHECK.use1,
       records: ["198.51.100.10", "198.51.100.11"],
       ttl: 60,
       allowOverwrite: false,
     });
-    expect(gate.id).toMatch(/^[0-9a-f]{8}-0000-4000-8000-[0-9a-f]{12}$/);
-    // The endpoint check uses no alarm of its own here (public endpoint).
+    // One check in the stack (the endpoint's, which the alarms watch): no traffic-control
+    // alarm, no CALCULATED gate, no alarm at all for a public endpoint.
+    expect(run.ofType(HEALTH_CHECK).map((r) => r.name)).toEqual(["acme-dr-use1-dns-health"]);
     expect(
       run
         .ofType(ALARM)
         .filter((r) => r.parent === component.urn)
         .map((r) => r.name),
-    ).toEqual(["acme-dr-use1-dns-traffic-alarm"]);
+    ).toEqual([]);
     expectGlobal(run);
 
     expect(run.outputs.dnsRecordName).toBe("app.acme-dr.example.com");
     expect(run.outputs.dnsFailoverType).toBe("PRIMARY");
     expect(run.outputs.healthCheckId).toBe(endpoint.id);
-    expect(run.outputs.trafficHealthCheckId).toBe(traffic.id);
-    expect(run.outputs.recordHealthCheckId).toBe(gate.id);
-    expect(run.outputs.trafficControlAlarmName).toBe("acme-dr-use1-traffic-control");
+    expect(run.outputs.recordHealthCheckId).toBe(RS_CHECK.use1);
   });
 
-  it("dr stack (usw2): SECONDARY record; its traffic control lives in us-east-1", async () => {
+  it("dr stack (usw2): SECONDARY record gated by usw2's Region switch check", async () => {
     const run = await runStack("dr");
     expect(run.one(HEALTH_CHECK, "acme-dr-usw2-dns-health").inputs.fqdn).toBe(
       "usw2.app.acme-dr.example.com",
     );
-    const alarm = run.one(ALARM, "acme-dr-usw2-dns-traffic-alarm").inputs;
-    expect([alarm.region, alarm.name, alarm.dimensions]).toEqual([
-      "us-east-1",
-      "acme-dr-usw2-traffic-control",
-      { Site: "usw2" },
-    ]);
-    expect(run.one(HEALTH_CHECK, "acme-dr-usw2-dns-traffic").inputs).toMatchObject({
-      cloudwatchAlarmName: "acme-dr-usw2-traffic-control",
-      cloudwatchAlarmRegion: "us-east-1",
-      insufficientDataHealthStatus: "LastKnownStatus",
-    });
-    const gate = run.one(HEALTH_CHECK, "acme-dr-usw2-dns-gate");
     expect(run.one(RECORD).inputs).toEqual({
       zoneId: "Z0123456789ABCDEFGHIJ",
       name: "app.acme-dr.example.com",
       type: "A",
       setIdentifier: "acme-dr-usw2",
       failoverRoutingPolicies: [{ type: "SECONDARY" }],
-      healthCheckId: gate.id,
+      healthCheckId: RS_CHECK.usw2,
       records: ["192.0.2.10", "192.0.2.11"],
       ttl: 60,
       allowOverwrite: false,
@@ -162,7 +93,7 @@ describe("DNS failover: one record and its checks per site", () => {
   });
 
   it.each(["primary", "dr"] as const)(
-    "%s stack: record, checks and traffic alarm are identical in every role",
+    "%s stack: record and checks are identical in every role",
     async (stack) => {
       const dnsOf = (run: StackRun) =>
         run.resources
@@ -170,13 +101,7 @@ describe("DNS failover: one record and its checks per site", () => {
           .map((r) => ({ type: r.type, name: r.name, inputs: r.inputs }));
       const runs = [];
       for (const role of ROLES) runs.push(dnsOf(await runStack(stack, { role })));
-      expect(runs[0].map((r) => r.type).sort()).toEqual([
-        ALARM,
-        HEALTH_CHECK,
-        HEALTH_CHECK,
-        HEALTH_CHECK,
-        RECORD,
-      ]);
+      expect(runs[0].map((r) => r.type).sort()).toEqual([HEALTH_CHECK, RECORD]);
       for (const [i, r] of runs.entries()) expect(r, ROLES[i]).toEqual(runs[0]);
     },
   );
@@ -189,7 +114,7 @@ describe("DNS failover: one record and its checks per site", () => {
     expect(usw2.one(RECORD).inputs.failoverRoutingPolicies).toEqual([{ type: "PRIMARY" }]);
   });
 
-  it("the two stacks form one failover pair, each site's control in the other's region", async () => {
+  it("the two stacks form one failover pair, each record on its own region's check", async () => {
     const primary = await runStack("primary");
     const dr = await runStack("dr");
     const [p, d] = [primary.one(RECORD).inputs, dr.one(RECORD).inputs];
@@ -199,17 +124,44 @@ describe("DNS failover: one record and its checks per site", () => {
       "PRIMARY",
       "SECONDARY",
     ]);
-    // drctl switches use1 off in us-west-2 and usw2 off in us-east-1: each from the other region.
-    expect(primary.one(ALARM, "acme-dr-use1-dns-traffic-alarm").inputs.region).toBe(
-      dr.outputs.region,
-    );
-    expect(dr.one(ALARM, "acme-dr-usw2-dns-traffic-alarm").inputs.region).toBe(
-      primary.outputs.region,
-    );
+    // Region switch makes one check per region and flips them from the region it activates;
+    // each record carries its own region's, so the two never share a status.
+    // https://docs.aws.amazon.com/r53recovery/latest/dg/route53-health-check-block.html
+    expect([p.healthCheckId, d.healthCheckId]).toEqual([RS_CHECK.use1, RS_CHECK.usw2]);
   });
 
-  it("without dr-stack:dns nothing is registered and the type output says none", async () => {
-    const run = await runStack("primary", { dns: undefined });
+  it("nothing a site's record depends on lives in the other region", async () => {
+    for (const stack of ["primary", "dr"] as const) {
+      const run = await runStack(stack);
+      const region = run.outputs.region as string;
+      // No check the stack registers reads an alarm outside the site's own region, and no
+      // alarm of the DNS component lives elsewhere.
+      for (const check of run.ofType(HEALTH_CHECK)) {
+        if (check.inputs.cloudwatchAlarmRegion !== undefined) {
+          expect(check.inputs.cloudwatchAlarmRegion, check.name).toBe(region);
+        }
+      }
+      const component = run.one(COMPONENT).urn;
+      for (const alarm of run.ofType(ALARM).filter((r) => r.parent === component)) {
+        expect(alarm.inputs.region, alarm.name).toBe(region);
+      }
+      // The record's one check is not one the stack made: it is Region switch's, pinned.
+      const record = run.one(RECORD).inputs;
+      expect(run.ofType(HEALTH_CHECK).map((c) => c.id)).not.toContain(record.healthCheckId);
+      expect(record.healthCheckId).toBe(RS_CHECK[run.outputs.site as "use1" | "usw2"]);
+    }
+  });
+
+  it("the record waits for its pinned Region switch check (first deployment, before step 4)", async () => {
+    const run = await runStack("dr", { regionSwitch: { healthCheckIds: undefined } });
+    expect(run.ofType(RECORD)).toEqual([]);
+    // The endpoint check exists already: the alarms watch it from the start.
+    expect(run.ofType(HEALTH_CHECK).map((r) => r.name)).toEqual(["acme-dr-usw2-dns-health"]);
+    expect(run.outputs.recordHealthCheckId).toBeUndefined();
+  });
+
+  it("without dr-stack:dns (and so without a plan) nothing is registered and the type output says none", async () => {
+    const run = await runStack("primary", { dns: undefined, regionSwitch: undefined });
     expect(run.ofType(COMPONENT)).toEqual([]);
     expect(run.ofType(HEALTH_CHECK)).toEqual([]);
     expect(run.ofType(RECORD)).toEqual([]);
@@ -220,7 +172,7 @@ describe("DNS failover: one record and its checks per site", () => {
 });
 
 describe("DNS failover record targets and health check settings", () => {
-  it("alias to the site's load balancer: no TTL, no records, evaluateTargetHealth", async () => {
+  it("alias to the site's load balancer: no TTL, no records, target health not evaluated", async () => {
     const run = await runStack("primary", {
       sites: {
         use1: {
@@ -234,7 +186,6 @@ describe("DNS failover record targets and health check settings", () => {
         },
       },
     });
-    const gate = run.one(HEALTH_CHECK, "acme-dr-use1-dns-gate");
     const record = run.one(RECORD);
     expect(record.inputs).toEqual({
       zoneId: "Z0123456789ABCDEFGHIJ",
@@ -242,12 +193,15 @@ describe("DNS failover record targets and health check settings", () => {
       type: "A",
       setIdentifier: "acme-dr-use1",
       failoverRoutingPolicies: [{ type: "PRIMARY" }],
-      healthCheckId: gate.id,
+      healthCheckId: RS_CHECK.use1,
+      // "When EvaluateTargetHealth is true, an alias record inherits the health of the referenced
+      // AWS resource": the load balancer's targets, which fail while a promoted database reboots.
+      // https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html
       aliases: [
         {
           name: "k8s-app-ingress-0123456789.us-east-1.elb.amazonaws.com",
           zoneId: "Z35SXDOTRQ7X7K",
-          evaluateTargetHealth: true,
+          evaluateTargetHealth: false,
         },
       ],
       allowOverwrite: false,
@@ -329,13 +283,8 @@ describe("DNS failover record targets and health check settings", () => {
     expect(check.inputs.fqdn).toBeUndefined();
     expect(check.inputs.region).toBeUndefined();
     expect(JSON.parse(check.inputs.triggers.metric)).toMatchObject({ periodSeconds: 60 });
-    // The private endpoint's check takes the endpoint's place in the gate.
-    const gate = run.one(HEALTH_CHECK, "acme-dr-usw2-dns-gate");
-    expect(gate.inputs.childHealthchecks).toEqual([
-      check.id,
-      run.one(HEALTH_CHECK, "acme-dr-usw2-dns-traffic").id,
-    ]);
-    expect(run.one(RECORD).inputs.healthCheckId).toBe(gate.id);
+    // The alarms watch the private endpoint's check; the record still follows the plan alone.
+    expect(run.one(RECORD).inputs.healthCheckId).toBe(RS_CHECK.usw2);
     expect(run.outputs.healthCheckId).toBe(check.id);
   });
 });

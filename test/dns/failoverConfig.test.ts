@@ -307,13 +307,7 @@ describe("DnsFailover used on its own", () => {
   const base: DnsFailoverArgs = {
     region: "us-east-1",
     failoverType: "PRIMARY",
-    trafficControl: {
-      region: "us-west-2",
-      alarmName: "acme-dr-use1-traffic-control",
-      namespace: "DrStack/Traffic",
-      metricName: "SiteEnabled",
-      dimensions: { Site: "use1" },
-    },
+    regionSwitchHealthCheckId: "3f1c2a4e-8b7d-4c1e-9a2f-5d6e7f809a1b",
     zoneId: "Z0123456789ABCDEFGHIJ",
     recordName: "app.acme-dr.example.com",
     setIdentifier: "acme-dr-use1",
@@ -321,16 +315,14 @@ describe("DnsFailover used on its own", () => {
     healthCheckFqdn: "use1.app.acme-dr.example.com",
   };
 
-  it("refuses a traffic control in the site's own region, and an alarm name CloudWatch refuses", () => {
+  it("refuses a Region switch health check id that is not a Route 53 id", () => {
+    // Route 53 health check ids are UUIDs, lowercase as Route 53 returns them.
+    // https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheck.html
     expect(
-      dnsFailoverArgsProblems({
-        ...base,
-        trafficControl: { ...base.trafficControl, region: "us-east-1", alarmName: "x".repeat(256) },
-      }),
+      dnsFailoverArgsProblems({ ...base, regionSwitchHealthCheckId: "/healthcheck/3F1C2A4E" }),
     ).toEqual([
-      "[trafficControl.region] is us-east-1, the site's own region; the control must live in the peer's " +
-        "region, so that drctl can switch this site off while its region is down",
-      "[trafficControl.alarmName] is 256 characters long; a CloudWatch alarm name has 1-255",
+      '[regionSwitchHealthCheckId] "/healthcheck/3F1C2A4E" is not a Route 53 health check id (a lowercase ' +
+        "UUID such as 0d6ac1a2-3b4c-4d5e-8f60-718293a4b5c6)",
     ]);
   });
 

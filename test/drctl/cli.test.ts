@@ -15,6 +15,8 @@ let work: string;
 let store: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "drctl-cli-"));
+  // An existing, empty store: one that does not exist is an error of its own (storeMissing.test.ts).
+  mkdirSync(join(work, "store"));
   store = pathToFileURL(join(work, "store")).href;
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -32,7 +34,7 @@ describe("usage errors exit 64 with what was expected", () => {
     ],
     [
       ["backup", "--tier", "hourly"],
-      'drctl backup: --tier must be one of daily, weekly, monthly, got "hourly"',
+      'drctl backup: --tier must be one of daily, weekly, monthly, pre-restore, got "hourly"',
     ],
     [
       ["backup", "--tier", "daily", "--compress", "lz4"],
@@ -85,7 +87,7 @@ describe("usage errors exit 64 with what was expected", () => {
   it("flags win over the environment", async () => {
     const r = await drctl(["backup", "--tier", "yearly"], { DRCTL_TIER: "daily" });
     expect(plainErrors(r.stderr)).toEqual([
-      'drctl backup: --tier must be one of daily, weekly, monthly, got "yearly"',
+      'drctl backup: --tier must be one of daily, weekly, monthly, pre-restore, got "yearly"',
     ]);
   });
 });

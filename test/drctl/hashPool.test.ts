@@ -3,7 +3,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashFileOffThread } from "../../drctl/src/parallel/hashPool";
+import {
+  STREAM_BATCH_BYTES,
+  hashFileOffThread,
+  hashStream,
+} from "../../drctl/src/parallel/hashPool";
 
 describe("hashFileOffThread", () => {
   const dir = mkdtempSync(join(tmpdir(), "drctl-hash-"));
@@ -42,5 +46,24 @@ describe("hashFileOffThread", () => {
     const reason = new Error("stopped by the test");
     controller.abort(reason);
     await expect(hashFileOffThread(path, undefined, controller.signal)).rejects.toBe(reason);
+  });
+
+  it("hashes and counts a stream pushed in batches, reusing its slots", async () => {
+    // 20 batches through 8 slots: pushes wait for the worker, and every byte still arrives once.
+    const rows = Buffer.from("a\\tb\tc\n".repeat(STREAM_BATCH_BYTES / 8));
+    const job = hashStream({ hash: true, count: "none" });
+    const all = createHash("sha256");
+    for (let i = 0; i < 20; i++) {
+      const batch = Buffer.from(rows);
+      batch[0] = 65 + i; // each batch differs, so a reused slot read twice would change the digest
+      all.update(batch);
+      await job.push(batch);
+    }
+    const result = await job.end();
+    expect(result).toEqual({
+      sha256: all.digest("hex"),
+      bytes: 20 * rows.length,
+      rows: { rows: 20 * (STREAM_BATCH_BYTES / 8) },
+    });
   });
 });

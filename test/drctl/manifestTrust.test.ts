@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
 import { MANIFEST_SIZE_CAP } from "../../drctl/src/manifest";
-import { drctl } from "../support/cli";
+import { drctl, idAt } from "../support/cli";
 import { createDatabase, sql, startCluster } from "../support/postgres";
 
 /**
@@ -30,14 +30,6 @@ let store: string;
 let good: string;
 
 const DAY = 86_400_000;
-
-function idAt(ago: number, suffix: string): string {
-  const stamp = new Date(Date.now() - ago)
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z");
-  return `${stamp}-${suffix}`;
-}
 
 /** Copies the good backup to `tier/id` with its manifest changed by `edit`. */
 function clone(tier: string, id: string, edit: (m: Record<string, unknown>) => unknown): string {

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { findPgBinary } from "../../drctl/src/postgres/binaries";
 import { freePort, type LocalCluster } from "../../drctl/src/postgres/localCluster";
-import { drctl, plainErrors } from "../support/cli";
+import { drctl, errorEvents, plainErrors } from "../support/cli";
 import { createDatabase, sql, startCluster } from "../support/postgres";
 
 /**
@@ -46,15 +46,6 @@ afterAll(async () => {
 
 function appUrl(extra = ""): string {
   return `postgresql://app${extra}@127.0.0.1:${cluster.port}/${db}`;
-}
-
-function errorEvents(stderr: string): string[] {
-  return stderr
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { event: string; message?: string })
-    .filter((e) => e.event === "error")
-    .map((e) => e.message ?? "");
 }
 
 describe("one line and a JSON event for each failure a person can cause", () => {

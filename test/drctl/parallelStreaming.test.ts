@@ -34,7 +34,7 @@ function recordingSink(dir: string, pid: () => number | undefined) {
     async store(name) {
       log.push({ name, dumpRunning: running(pid() ?? -1) });
       const h = await hashFile(join(dir, name));
-      return { name, size: h.bytes, sha256: h.sha256 };
+      return { entry: { name, size: h.bytes, sha256: h.sha256 } };
     },
     commit: () => Promise.resolve(void (committed = true)),
     discard: () => Promise.resolve(void (discarded = true)),

@@ -13,19 +13,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
 import { parseDuration } from "../../drctl/src/duration";
-import { drctl } from "../support/cli";
+import { drctl, idAt } from "../support/cli";
 import { createDatabase, sql, startCluster } from "../support/postgres";
 
 const DAY = 86_400_000;
-
-/** A backup id for a moment `ago` ms in the past. */
-function idAt(ago: number, suffix: string): string {
-  const stamp = new Date(Date.now() - ago)
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z");
-  return `${stamp}-${suffix}`;
-}
 
 let cluster: LocalCluster;
 let work: string;
@@ -134,9 +125,11 @@ describe("prune and status", () => {
   it("status exits 0 while the newest backup is within --max-age", async () => {
     const r = await drctl(["status", "--max-age", "1h", "--store", store]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^daily    ${fresh}  finished \\S+  age \\d+s\\n`));
-    expect(r.stdout).toMatch(new RegExp(`\\nweekly   ${oldWeekly}  finished \\S+  age 100d0h\\n`));
-    expect(r.stdout).toContain("monthly  none\n");
+    expect(r.stdout).toMatch(new RegExp(`^daily       ${fresh}  finished \\S+  age \\d+s\\n`));
+    expect(r.stdout).toMatch(
+      new RegExp(`\\nweekly      ${oldWeekly}  finished \\S+  age 100d0h\\n`),
+    );
+    expect(r.stdout).toContain("monthly     none\npre-restore none\n");
     expect(r.stdout).toMatch(/\nok: newest backup is \d+s old, objective 1h0m\n$/);
   });
 

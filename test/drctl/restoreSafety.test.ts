@@ -105,16 +105,24 @@ describe("restore --tables brings a table back whole", () => {
     expect(await sql(cluster, db, ORDERS_CATALOG)).toEqual(before);
   });
 
-  it("reports the foreign keys of other tables that pointed at a restored table", async () => {
+  it("keeps, checks and reports the foreign keys of other tables that point at a restored table", async () => {
     const db = await createDatabase(cluster, "refby");
     expect((await restoreInto(db)).code).toBe(0);
-    await sql(cluster, db, "drop table app.users cascade");
-    const r = await restoreInto(db, "--tables", "app.users", "--confirm");
+    await sql(cluster, db, "update app.users set name = 'bad migration'");
+    const r = await restoreInto(db, "--tables", "app.users", "--confirm", "--no-safety-backup");
+    expect(plainErrors(r.stderr)).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      "not restored: foreign key app.orders orders_user_id_fkey → app.users\n",
+      "kept and checked: foreign key app.orders orders_user_id_fkey → app.users\n",
     );
-    expect(await sql(cluster, db, "select count(*)::int as n from app.users")).toEqual([{ n: 10 }]);
+    expect(
+      await sql(
+        cluster,
+        db,
+        "select conname, convalidated, confrelid::regclass::text as ref from pg_constraint where conrelid = 'app.orders'::regclass and contype = 'f'",
+      ),
+    ).toEqual([{ conname: "orders_user_id_fkey", convalidated: true, ref: "app.users" }]);
+    expect(await tableDigests(cluster, db)).toEqual(await tableDigests(cluster, sourceDb));
   });
 
   it("refuses, listing it, a foreign key whose referenced table is neither restored nor there", async () => {
@@ -170,7 +178,7 @@ describe("the non-empty guard and --confirm", () => {
     expect(plainErrors(r.stderr)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^drctl restore: restore into 127\\.0\\.0\\.1:${cluster.port}/${db} failed and was rolled back, the target is as it was: ERROR: .+ "users"$`,
+          `^drctl restore: restore into 127\\.0\\.0\\.1:${cluster.port}/${db} failed and the server reports its transaction rolled back, the target is as it was: ERROR: .+ "users"$`,
         ),
       ),
     ]);
@@ -339,7 +347,7 @@ exec sleep 120
     const r = await running;
     expect(r.code).toBe(1);
     expect(plainErrors(r.stderr)).toEqual([
-      `drctl restore: interrupted by SIGTERM; pg_restore and psql stopped and the transaction was rolled back: target 127.0.0.1:${cluster.port}/${db} is as it was before the restore`,
+      `drctl restore: interrupted by SIGTERM; pg_restore and psql stopped and the server reports the transaction rolled back: target 127.0.0.1:${cluster.port}/${db} is as it was before the restore`,
     ]);
     expect(alive(pid)).toBe(false);
     for (let i = 0; i < 100; i++) {

@@ -2,22 +2,26 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { mockClient } from "aws-sdk-client-mock";
 import { parse } from "yaml";
 import type { Role } from "../../components/config";
 import { roleTransitionProblems } from "../../components/database/transition";
 import { runFailover, type FailoverDeps } from "../../drctl/src/failover/command";
-import type { FailoverReport } from "../../drctl/src/failover/report";
 import type {
   BatchReplicationJob,
   ChangeSummary,
   Clock,
   Controls,
+  MasterSecretFields,
   Probes,
   ReplicaStatus,
   SetConfigOptions,
-  SqlFenceResult,
   StackOps,
 } from "../../drctl/src/failover/ports";
+import { RegionSwitchClient } from "../../drctl/src/failover/regionSwitch/client";
+import type { FailoverReport } from "../../drctl/src/failover/report";
+import { NotAReplica } from "../../drctl/src/failover/sql";
+import { FakeRegionSwitch, FakeRoute53 } from "./awsFakes";
 
 const ROOT = join(__dirname, "..", "..");
 
@@ -40,6 +44,11 @@ function typed(value: string): unknown {
   return /^-?\d+$/.test(value) ? Number(value) : value;
 }
 
+const flatten = (config: Record<string, unknown>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
+
 /**
  * Starts at a fixed instant; sleeping moves it forward without waiting. A sleep ends on the next
  * turn of the event loop, after every call that answers at once: a deadline only fires on a call
@@ -60,78 +69,62 @@ export class FakeClock implements Clock {
   }
 }
 
-/** How a region (or a stack's state) fails: no answer at all, or an answer that is an error. */
-export type Fault = "hang" | "5xx";
-
-/** The error an AWS SDK call throws on a 503, with the SDK's `$metadata`. */
-export function serviceUnavailable(where: string): Error {
-  return Object.assign(new Error(`ServiceUnavailable: ${where} answered 503`), {
-    name: "ServiceUnavailable",
-    $metadata: { httpStatusCode: 503 },
-  });
-}
-
-/** Every call the fakes received, `<region> <service>: <action>`, and the faults they apply. */
+/** The region that is black-holed: every call into it hangs until its deadline aborts it. */
 export class FakeWorld {
   readonly calls: string[] = [];
-  /** By region (`us-east-1`), or `stack:<name>` for a stack's state backend. */
-  readonly faults = new Map<string, Fault>();
-  /** A hung call that ignores its AbortSignal, as a stuck socket or CLI would. */
-  hangIgnoresSignal = false;
+  readonly down = new Set<string>();
 
   enter(where: string, service: string, action: string, signal?: AbortSignal): Promise<void> {
     this.calls.push(`${where} ${service}: ${action}`);
-    const fault = this.faults.get(where);
-    if (fault === "5xx") return Promise.reject(serviceUnavailable(`${where} ${service}`));
-    if (fault === "hang") {
-      return new Promise((_resolve, reject) => {
-        if (this.hangIgnoresSignal || !signal) return;
-        signal.addEventListener("abort", () => reject(new Error(`aborted: ${service}`)), {
-          once: true,
-        });
+    if (!this.down.has(where)) return Promise.resolve();
+    return new Promise((_resolve, reject) => {
+      signal?.addEventListener("abort", () => reject(new Error(`aborted: ${service}`)), {
+        once: true,
       });
-    }
-    return Promise.resolve();
+    });
   }
 
-  /** Calls that went to `region` (or a stack's state, `stack:<name>`). */
   to(where: string): string[] {
     return this.calls.filter((c) => c.startsWith(`${where} `));
   }
 }
 
 /**
- * In-memory stacks: config per stack, the config last deployed by `up`, and every call in order.
- * `failOn` fails the first call whose description matches, once; `unreachable` stacks throw on
- * everything; a `stack:<name>` fault of the world applies to every call of that stack but config edits.
+ * What AWS holds, independent of any stack's state: whether each site's database is a replica,
+ * as RDS reports it (DescribeDBInstances' ReadReplicaSourceDBInstanceIdentifier).
+ */
+export interface FakeAws {
+  readonly replicaOf: Record<string, string | undefined>;
+}
+
+/**
+ * In-memory stacks: config per stack, what the last `up` deployed, and the instance's
+ * `replicateSourceDb` as the stack's *state* holds it (refresh reads it back from FakeAws).
  */
 export class FakeStackOps implements StackOps {
   readonly calls: string[] = [];
-  /** What each `up` deployed: `<stack> role=<role> allowRebuild=<bool> peerLinks=<bool>`. */
-  readonly deploys: string[] = [];
   readonly config: Record<string, Record<string, unknown>> = {
     primary: loadStackConfig("primary"),
     dr: loadStackConfig("dr"),
   };
   readonly deployed: Record<string, Record<string, unknown>> = structuredClone(this.config);
-  failOn: string | undefined;
-  readonly unreachable = new Set<string>();
-  /** Seconds an `up` takes, by the role it deploys: promotion detaches a replica, which takes minutes. */
+  /** The instance's replicate_source_db in each stack's state. */
+  readonly stateReplicaOf: Record<string, string | undefined> = { primary: undefined, dr: "use1" };
   upSeconds: Record<string, number> = { fenced: 60, standby: 600, promoting: 240, primary: 120 };
 
   constructor(
     private readonly clock: FakeClock,
     private readonly world: FakeWorld,
+    private readonly aws: FakeAws,
   ) {}
 
   private async record(call: string, stack: string, signal?: AbortSignal): Promise<void> {
     this.calls.push(call);
-    if (this.unreachable.has(stack)) throw new Error(`backend for stack ${stack} did not answer`);
-    if (this.failOn === call) {
-      this.failOn = undefined;
-      throw new Error(`injected failure at "${call}"`);
+    // The state backend is outside both regions (stateLocation.ts checks it): only the stack's
+    // own resources are in its region, and `up`/`refresh` reach them.
+    if (signal && /^(up|refresh) /.test(call)) {
+      await this.world.enter(REGION[SITE_OF_STACK[stack]], "Pulumi", call, signal);
     }
-    if (signal) await this.world.enter(`stack:${stack}`, "Pulumi", call, signal);
   }
 
   async select(stack: string, signal: AbortSignal): Promise<void> {
@@ -140,11 +133,7 @@ export class FakeStackOps implements StackOps {
 
   async getAllConfig(stack: string, signal: AbortSignal): Promise<Record<string, string>> {
     await this.record(`getAllConfig ${stack}`, stack, signal);
-    const flat: Record<string, string> = {};
-    for (const [k, v] of Object.entries(this.config[stack])) {
-      flat[k] = typeof v === "string" ? v : JSON.stringify(v);
-    }
-    return flat;
+    return flatten(this.config[stack]);
   }
 
   async setConfig(
@@ -181,24 +170,46 @@ export class FakeStackOps implements StackOps {
     if (node) delete node[rest[rest.length - 1]];
   }
 
-  async outputs(stack: string, signal: AbortSignal): Promise<Record<string, unknown>> {
-    await this.record(`outputs ${stack}`, stack, signal);
-    const site = SITE_OF_STACK[stack];
-    return { dbEndpoint: `acme-dr-${site}-pg.c1a2b3c4d5e6.${REGION[site]}.rds.amazonaws.com` };
-  }
-
-  async preview(stack: string, signal: AbortSignal): Promise<ChangeSummary> {
-    await this.record(`preview ${stack}`, stack, signal);
-    return { same: 42, update: 1 };
+  /**
+   * terraform-provider-aws resourceInstanceRead: `d.Set("replicate_source_db",
+   * v.ReadReplicaSourceDBInstanceIdentifier)`, empty once the replica is promoted.
+   */
+  async refresh(
+    stack: string,
+    targets: readonly string[],
+    signal: AbortSignal,
+  ): Promise<ChangeSummary> {
+    await this.record(`refresh ${stack} ${targets.join(" ")}`, stack, signal);
+    const changed = this.stateReplicaOf[stack] !== this.aws.replicaOf[SITE_OF_STACK[stack]];
+    this.stateReplicaOf[stack] = this.aws.replicaOf[SITE_OF_STACK[stack]];
+    return changed ? { update: 1 } : { same: 1 };
   }
 
   /**
-   * `pulumi up`, with the program's own check of the declared move (components/database/transition.ts):
-   * every role change must be declared with the role actually deployed, and be one the state
-   * machine allows, or the update fails before anything changes, as the program makes it fail.
+   * Config differs from what the last `up` deployed: the next update changes something.
+   * `database.previousRole` only feeds the program's transition check (index.ts,
+   * components/database/transition.ts): no resource input depends on it.
+   */
+  async preview(stack: string, signal: AbortSignal): Promise<ChangeSummary> {
+    await this.record(`preview ${stack}`, stack, signal);
+    const resources = (c: Record<string, unknown>) => {
+      const copy = structuredClone(c);
+      delete (copy["dr-stack:database"] as Record<string, unknown> | undefined)?.previousRole;
+      return JSON.stringify(copy);
+    };
+    const same = resources(this.config[stack]) === resources(this.deployed[stack]);
+    return same ? { same: 42 } : { same: 41, update: 1 };
+  }
+
+  /**
+   * `pulumi up`, with the program's own check of the declared move (components/database/transition.ts)
+   * and the provider's: an update that drops replicate_source_db calls PromoteReadReplica
+   * (terraform-provider-aws resourceInstanceUpdate), which RDS refuses for an instance that is
+   * no longer a replica.
    */
   async up(stack: string, signal: AbortSignal): Promise<ChangeSummary> {
     await this.record(`up ${stack}`, stack, signal);
+    const site = SITE_OF_STACK[stack];
     const role = this.config[stack]["dr-stack:role"] as Role;
     const deployedRole = this.deployed[stack]["dr-stack:role"] as Role;
     const declared = (this.config[stack]["dr-stack:database"] ?? {}) as {
@@ -208,28 +219,23 @@ export class FakeStackOps implements StackOps {
     if (role !== deployedRole && declared.previousRole === undefined) {
       throw new Error(`undeclared move of stack ${stack}: ${deployedRole} -> ${role}`);
     }
-    if (declared.previousRole !== undefined && declared.previousRole !== deployedRole) {
-      throw new Error(
-        `stack ${stack} declares previousRole ${declared.previousRole}, but ${deployedRole} is deployed`,
-      );
-    }
     const problems = roleTransitionProblems({ role, ...declared });
     if (problems.length > 0) throw new Error(problems.join(" "));
+    const wantsReplica = role === "standby";
+    if (!wantsReplica && this.stateReplicaOf[stack] !== undefined) {
+      if (this.aws.replicaOf[site] === undefined) {
+        throw new Error(
+          `promoting RDS DB Instance (acme-dr-${site}-pg): InvalidDBInstanceState: not a read replica`,
+        );
+      }
+      this.aws.replicaOf[site] = undefined;
+    }
+    if (wantsReplica && this.stateReplicaOf[stack] === undefined)
+      this.aws.replicaOf[site] = PEER[site];
+    this.stateReplicaOf[stack] = wantsReplica ? PEER[site] : undefined;
     this.deployed[stack] = structuredClone(this.config[stack]);
-    // A rebuild replaces the instance: the new replica carries no fence of the old one.
-    if (role === "standby" && deployedRole !== "standby") this.onRebuild?.(SITE_OF_STACK[stack]);
-    this.deploys.push(
-      `${stack} role=${role} allowRebuild=${declared.allowRebuild ?? false} ` +
-        `peerLinks=${this.config[stack]["dr-stack:peerLinks"] === false ? "false" : "true"}`,
-    );
     this.clock.t += (this.upSeconds[role] ?? 30) * 1000;
     return { update: 1 };
-  }
-
-  onRebuild: ((site: string) => void) | undefined;
-
-  role(stack: string): unknown {
-    return this.config[stack]["dr-stack:role"];
   }
 
   deployedRole(site: string): unknown {
@@ -237,14 +243,8 @@ export class FakeStackOps implements StackOps {
   }
 }
 
-/**
- * The sites' data planes: databases, traffic controls, buckets, DNS. Each call goes through the
- * world in the region the real adapter (awsSites.ts) sends it to, and the sql fence makes the
- * same three calls it makes: the old primary's secret from its replica in the peer region, the
- * stack's dbEndpoint output, then the database itself.
- */
+/** Databases, secrets, buckets and DNS of both sites; each call enters the world in its region. */
 export class FakeSites implements Probes, Controls {
-  /** What each replica reports; `now` is the fake clock. */
   replica: Record<string, Omit<ReplicaStatus, "now">> = {
     use1: { lastReplayAt: null, replayLsn: null, receiveLsn: null },
     usw2: {
@@ -253,33 +253,42 @@ export class FakeSites implements Probes, Controls {
       receiveLsn: "0/3000148",
     },
   };
-  /** Readings returned in turn before falling back to `replica` (a replica catching up). */
-  replicaSeries: Record<string, Omit<ReplicaStatus, "now">[]> = {};
-  /** `pg_current_wal_lsn()` of each site's database. */
-  walLsn: Record<string, string> = { use1: "0/3000148", usw2: "0/5000000" };
-  /** Per-site traffic control, as the alarms in the peer regions see it. */
-  readonly traffic: Record<string, boolean> = { use1: true, usw2: true };
-  /** Databases that took the SQL fence. */
-  readonly sqlFenced = new Set<string>();
-  /** Whether the site's endpoint health check passes. */
-  healthy: Record<string, boolean> = { use1: true, usw2: true };
+  /** Master secrets: AWS's RDS secret JSON fields, as the stacks write them. */
+  secrets: Record<string, MasterSecretFields> = {
+    use1: {
+      host: "acme-dr-use1-pg.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+      port: 5432,
+      username: "dradmin",
+      dbname: "app",
+      engine: "postgres",
+    },
+    usw2: {
+      host: "acme-dr-usw2-pg.c7d8e9f0a1b2.us-west-2.rds.amazonaws.com",
+      port: 5432,
+      username: "dradmin",
+      dbname: "app",
+      engine: "postgres",
+    },
+  };
   backupAgeSeconds: number | undefined = 3600;
-  writeBroken = false;
+  /** Every DNS answer drctl's check saw, in order. */
+  readonly dnsAnswers: string[] = [];
   jobs = 0;
 
   constructor(
     private readonly clock: FakeClock,
     private readonly world: FakeWorld,
+    private readonly aws: FakeAws,
+    private readonly route53: FakeRoute53,
     private readonly ops: FakeStackOps,
   ) {}
 
   async replicaStatus(site: string, signal: AbortSignal): Promise<ReplicaStatus> {
     await this.world.enter(REGION[site], "PostgreSQL", `replica status of ${site}`, signal);
-    if (this.ops.deployedRole(site) !== "standby") {
-      throw new Error(`the database is not a replica (pg_is_in_recovery() is false)`);
+    if (this.aws.replicaOf[site] === undefined) {
+      throw new NotAReplica(`the database is not a replica (pg_is_in_recovery() is false)`);
     }
-    const next = this.replicaSeries[site]?.shift() ?? this.replica[site];
-    return { now: new Date(this.clock.now()), ...next };
+    return { now: new Date(this.clock.now()), ...this.replica[site] };
   }
 
   async newestBackupAgeSeconds(site: string, signal: AbortSignal): Promise<number | undefined> {
@@ -287,26 +296,32 @@ export class FakeSites implements Probes, Controls {
     return this.backupAgeSeconds;
   }
 
-  async writeCheck(site: string, signal: AbortSignal): Promise<void> {
+  async masterSecret(
+    site: string,
+    region: string,
+    signal: AbortSignal,
+  ): Promise<MasterSecretFields> {
     await this.world.enter(
-      REGION[site],
+      region,
       "Secrets Manager",
       `GetSecretValue acme-dr-${site}/db/master`,
       signal,
     );
-    await this.ops.outputs(STACK_OF_SITE[site], signal);
+    return this.secrets[site];
+  }
+
+  async writeCheck(site: string, signal: AbortSignal): Promise<void> {
     await this.world.enter(REGION[site], "PostgreSQL", `write check on ${site}`, signal);
-    if (this.writeBroken || this.ops.deployedRole(site) !== "primary" || this.sqlFenced.has(site)) {
+    if (this.aws.replicaOf[site] !== undefined || this.route53.fenced.has(site)) {
       throw new Error(`cannot execute CREATE TABLE in a read-only transaction`);
     }
   }
 
-  /** Route 53 answers with the site whose combined check passes: endpoint healthy and control on. */
   async dnsAnswer(signal: AbortSignal): Promise<string | undefined> {
     await this.world.enter("global", "DNS", "resolve app.acme-dr.example.com", signal);
-    const up = (s: string) => this.healthy[s] && this.traffic[s];
-    // use1's record is the PRIMARY failover record, usw2's the SECONDARY: fixed, whatever the role.
-    return up("use1") ? "use1" : up("usw2") ? "usw2" : undefined;
+    const answer = this.route53.answer();
+    this.dnsAnswers.push(answer);
+    return answer;
   }
 
   async bucketAnswers(site: string, signal: AbortSignal): Promise<void> {
@@ -318,36 +333,6 @@ export class FakeSites implements Probes, Controls {
     );
   }
 
-  async setTrafficEnabled(site: string, enabled: boolean, signal: AbortSignal): Promise<void> {
-    await this.world.enter(
-      REGION[PEER[site]],
-      "CloudWatch",
-      `PutMetricData DrStack/Traffic SiteEnabled=${enabled ? 1 : 0} Site=${site}`,
-      signal,
-    );
-    this.traffic[site] = enabled;
-  }
-
-  async sqlFence(site: string, signal: AbortSignal): Promise<SqlFenceResult> {
-    await this.world.enter(
-      REGION[PEER[site]],
-      "Secrets Manager",
-      `GetSecretValue acme-dr-${site}/db/master`,
-      signal,
-    );
-    await this.ops.outputs(STACK_OF_SITE[site], signal);
-    await this.world.enter(REGION[site], "PostgreSQL", `fence ${site}`, signal);
-    this.sqlFenced.add(site);
-    // Once fenced no writes arrive: the replica applies the rest and reaches this position.
-    const peer = PEER[site];
-    this.replica[peer] = {
-      ...this.replica[peer],
-      replayLsn: this.walLsn[site],
-      receiveLsn: this.walLsn[site],
-    };
-    return { terminated: 3, lsn: this.walLsn[site] };
-  }
-
   async startBatchReplication(site: string, signal: AbortSignal): Promise<BatchReplicationJob> {
     await this.world.enter(
       REGION[site],
@@ -355,7 +340,6 @@ export class FakeSites implements Probes, Controls {
       `CreateJob S3ReplicateObject ${site}`,
       signal,
     );
-    // Batch Replication replicates by the bucket's live replication config: no links, no job.
     if (this.ops.deployed[STACK_OF_SITE[site]]["dr-stack:peerLinks"] !== true) {
       throw new Error(`InvalidRequest: the source bucket has no replication configuration`);
     }
@@ -371,29 +355,52 @@ export class FakeSites implements Probes, Controls {
 export interface Harness {
   readonly clock: FakeClock;
   readonly world: FakeWorld;
+  readonly aws: FakeAws;
   readonly ops: FakeStackOps;
   readonly sites: FakeSites;
+  readonly route53: FakeRoute53;
+  readonly regionSwitch: FakeRegionSwitch;
   readonly workDir: string;
   run(
     ...argv: string[]
-  ): Promise<{ code: number; stdout: string; stderr: string; calls: string[]; world: string[] }>;
+  ): Promise<{ code: number; stdout: string; stderr: string; calls: string[] }>;
+  restore(): void;
 }
 
 /** A fresh work directory and fakes; `run` passes `--work-dir` and returns only this run's calls. */
 export function harness(): Harness {
   const clock = new FakeClock();
   const world = new FakeWorld();
-  const ops = new FakeStackOps(clock, world);
-  const sites = new FakeSites(clock, world, ops);
-  ops.onRebuild = (site) => sites.sqlFenced.delete(site);
+  const aws: FakeAws = { replicaOf: { use1: undefined, usw2: "use1" } };
+  const ops = new FakeStackOps(clock, world, aws);
+  const route53 = new FakeRoute53();
+  const sites = new FakeSites(clock, world, aws, route53, ops);
+  const regionSwitch = new FakeRegionSwitch(world, aws, route53);
+  const mock = mockClient(RegionSwitchClient);
+  regionSwitch.install(mock);
   const workDir = mkdtempSync(join(tmpdir(), "drctl-failover-"));
-  const deps: FailoverDeps = { ops, probes: () => sites, controls: () => sites, clock };
+  const deps: FailoverDeps = {
+    ops,
+    stackFile: (stack) => Promise.resolve(flatten(ops.config[stack])),
+    stateLocations: {
+      backend: { url: "https://api.pulumi.com", from: "test" },
+      secretsProviders: {},
+    },
+    probes: () => sites,
+    controls: () => sites,
+    regionSwitch: (region) => new RegionSwitchClient({ region }),
+    clock,
+  };
   return {
     clock,
     world,
+    aws,
     ops,
     sites,
+    route53,
+    regionSwitch,
     workDir,
+    restore: () => mock.restore(),
     async run(...argv) {
       const chunks = { out: [] as string[], err: [] as string[] };
       const sink = (into: string[]) =>
@@ -404,7 +411,6 @@ export function harness(): Harness {
           },
         });
       const before = ops.calls.length;
-      const worldBefore = world.calls.length;
       const code = await runFailover(
         [...argv, "--work-dir", workDir],
         { stdout: sink(chunks.out), stderr: sink(chunks.err), env: {} },
@@ -415,38 +421,9 @@ export function harness(): Harness {
         stdout: chunks.out.join(""),
         stderr: chunks.err.join(""),
         calls: ops.calls.slice(before),
-        world: world.calls.slice(worldBefore),
       };
     },
   };
-}
-
-/** Leaves the fakes as a completed failover to usw2 and its reconnect do: use1 fenced and off, usw2 primary. */
-export function afterFailover(h: Harness): void {
-  for (const [stack, role] of [
-    ["primary", "fenced"],
-    ["dr", "primary"],
-  ] as const) {
-    h.ops.config[stack]["dr-stack:role"] = role;
-    h.ops.deployed[stack]["dr-stack:role"] = role;
-  }
-  h.sites.traffic.use1 = false;
-  h.sites.sqlFenced.add("use1");
-}
-
-/**
- * The StackOps calls of one role change as drctl declares it: select, set the role and the role
- * being left (and any extra config), up, then clear the spent declaration.
- */
-export function moveCalls(stack: string, to: Role, from: Role, extra: string[] = []): string[] {
-  return [
-    `select ${stack}`,
-    `set ${stack} dr-stack:role=${to}`,
-    `set --path ${stack} dr-stack:database.previousRole=${from}`,
-    ...extra,
-    `up ${stack}`,
-    `rm --path ${stack} dr-stack:database.previousRole`,
-  ];
 }
 
 /** The one report a run (of `direction`, when given) left in the work directory. */

@@ -200,3 +200,40 @@ describe("the image's RDS CA bundle", () => {
     }
   });
 });
+
+/**
+ * In a checkout too, drctl loads the failover code only for a failover command: the backup
+ * commands never pay for it (or for the Pulumi SDK it pulls in).
+ */
+describe("drctl's module loading", () => {
+  const loaded = async (argv: string[]): Promise<string[]> => {
+    const script =
+      `const m = require("./drctl/src/main.ts");` +
+      `const out = { write() { return true; } };` +
+      `m.main(${JSON.stringify(argv)}, { stdout: out, stderr: out, env: {} }).then(() => {` +
+      `  const keys = Object.keys(require.cache).map((k) => require("path").relative(process.cwd(), k));` +
+      `  process.stdout.write(JSON.stringify(keys.filter((k) => k.startsWith("drctl/src/failover/") || k.includes("node_modules/@pulumi/"))));` +
+      `});`;
+    const { stdout } = await run(
+      process.execPath,
+      ["-r", "ts-node/register/transpile-only", "-e", script],
+      { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+    );
+    return JSON.parse(stdout) as string[];
+  };
+
+  it("loads none of drctl/src/failover or @pulumi/* for a backup command or for help", async () => {
+    const runs = await Promise.all([
+      loaded(["list", "--help"]),
+      loaded(["--help"]),
+      loaded(["failover", "reconcile", "--help"]),
+    ]);
+    expect(runs).toEqual([[], [], []]);
+  }, 240_000);
+
+  it("loads the failover code for a failover command", async () => {
+    const files = await loaded(["failover", "--to", "usw2", "--print", "--work-dir", ROOT]);
+    expect(files).toContain("drctl/src/failover/command.ts");
+    expect(files).toContain("drctl/src/failover/regionSwitch/execution.ts");
+  }, 240_000);
+});

@@ -1,99 +1,10 @@
 import { CreateJobCommand, S3ControlClient } from "@aws-sdk/client-s3-control";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { batchReplicationRoleArn } from "../../components/naming";
 import { AwsSites } from "../../drctl/src/failover/awsSites";
-import type { StackOps } from "../../drctl/src/failover/ports";
 import type { Topology } from "../../drctl/src/failover/topology";
-import { harness, moveCalls, readReport, type Harness } from "./fakes";
-
-/** A failover to usw2 made while us-east-1 hung, then us-east-1 comes back. */
-async function failedOverInOutage(): Promise<Harness> {
-  const h = harness();
-  for (const where of ["us-east-1", "stack:primary"]) h.world.faults.set(where, "hang");
-  h.sites.healthy.use1 = false;
-  const r = await h.run("failover", "--to", "usw2");
-  expect(r.code).toBe(0);
-  h.world.faults.clear();
-  h.sites.healthy.use1 = true;
-  return h;
-}
-
-describe("drctl failover reconnect --to usw2", () => {
-  it("once us-east-1 answers: fences stack primary, switches usw2 on, restores the links, starts Batch Replication", async () => {
-    const h = await failedOverInOutage();
-    expect(h.ops.deployed.dr["dr-stack:peerLinks"]).toBe(false);
-    expect(h.sites.traffic).toEqual({ use1: false, usw2: true });
-    const r = await h.run("failover", "reconnect", "--to", "usw2");
-
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(r.calls).toEqual([
-      "getAllConfig primary",
-      "getAllConfig dr",
-      ...moveCalls("primary", "fenced", "primary"),
-      "select dr",
-      "set --path dr dr-stack:peerLinks=true",
-      "up dr",
-    ]);
-    expect(r.world.filter((c) => !c.startsWith("stack:"))).toEqual([
-      "us-east-1 S3: HeadBucket acme-dr-use1-backups-111122223333",
-      "us-east-1 CloudWatch: PutMetricData DrStack/Traffic SiteEnabled=1 Site=usw2",
-      "us-west-2 S3 Control: CreateJob S3ReplicateObject usw2",
-    ]);
-    // The config reconnect sets (contract C1); what the program then creates is P2a's mocked test.
-    expect(h.ops.deployed.dr["dr-stack:peerLinks"]).toBe(true);
-    expect(h.ops.deployed.dr["dr-stack:role"]).toBe("primary");
-    expect(h.ops.deployed.primary["dr-stack:role"]).toBe("fenced");
-    expect(h.ops.deploys.slice(-2)).toEqual([
-      "primary role=fenced allowRebuild=false peerLinks=true",
-      "dr role=primary allowRebuild=false peerLinks=true",
-    ]);
-    // use1 stays off: its record would otherwise send clients to a fenced database.
-    expect(h.sites.traffic).toEqual({ use1: false, usw2: true });
-
-    const report = readReport(h.workDir, "reconnect");
-    expect(report.direction).toBe("reconnect");
-    expect(report.batchReplicationJob).toEqual({
-      jobId: "job-1",
-      region: "us-west-2",
-      bucket: "acme-dr-usw2-backups-111122223333",
-    });
-    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
-      ["region-back-use1", "done"],
-      ["traffic-on-usw2", "done"],
-      ["fence-stack-use1", "done"],
-      ["links-usw2", "done"],
-      ["batch-replication-usw2", "done"],
-    ]);
-  });
-
-  it("stops at the first step while us-east-1 still does not answer, changing nothing", async () => {
-    const h = await failedOverInOutage();
-    h.world.faults.set("us-east-1", "5xx");
-    const r = await h.run("failover", "reconnect", "--to", "usw2");
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(
-      "step region-back-use1 stopped the run: ServiceUnavailable: us-east-1 S3 answered 503",
-    );
-    expect(h.ops.deployed.dr["dr-stack:peerLinks"]).toBe(false);
-    expect(h.ops.deployed.primary["dr-stack:role"]).toBe("primary");
-  });
-
-  it("passes over the stack reconciliation when the old stack is already fenced", async () => {
-    const h = await failedOverInOutage();
-    h.ops.config.primary["dr-stack:role"] = "fenced";
-    h.ops.deployed.primary["dr-stack:role"] = "fenced";
-    const r = await h.run("failover", "reconnect", "--to", "usw2");
-    expect(r.code).toBe(0);
-    expect(r.calls.filter((c) => c.endsWith(" primary"))).toEqual(["getAllConfig primary"]);
-    expect(readReport(h.workDir, "reconnect").steps[2]).toMatchObject({
-      id: "fence-stack-use1",
-      status: "done",
-      note: "stack primary says fenced: nothing to reconcile",
-    });
-  });
-});
 
 describe("the Batch Replication job's role (AwsSites, against the S3 Control SDK's command stream)", () => {
   const topology = {
@@ -103,16 +14,13 @@ describe("the Batch Replication job's role (AwsSites, against the S3 Control SDK
     ],
     config: { name: "acme-dr", accountId: "111122223333", partition: "aws" },
   } as unknown as Topology;
-  // Any read of a stack's outputs fails the test: the role is named, not looked up (DESIGN §2a).
-  const ops = {
-    outputs: () => Promise.reject(new Error("the role must not come from a stack's outputs")),
-  } as unknown as StackOps;
+  // AwsSites holds no stack operations at all: the role is named, not looked up in any state.
 
   async function createJob(env: NodeJS.ProcessEnv) {
     const s3control = mockClient(S3ControlClient);
     s3control.on(CreateJobCommand).resolves({ JobId: "job-42" });
     try {
-      const job = await new AwsSites(topology, ops, env).startBatchReplication(
+      const job = await new AwsSites(topology, env).startBatchReplication(
         "usw2",
         new AbortController().signal,
       );
@@ -151,5 +59,55 @@ describe("the Batch Replication job's role (AwsSites, against the S3 Control SDK
     const override = "arn:aws:iam::111122223333:role/break-glass-batch";
     const { input } = await createJob({ DRCTL_BATCH_REPLICATION_ROLE_ARN: override });
     expect(input.RoleArn).toBe(override);
+  });
+});
+
+describe("the master secrets preflight compares (AwsSites, against the Secrets Manager SDK)", () => {
+  const topology = {
+    sites: [
+      { site: "use1", stack: "primary", region: "us-east-1", role: "primary" },
+      { site: "usw2", stack: "dr", region: "us-west-2", role: "standby" },
+    ],
+    config: { name: "acme-dr", accountId: "111122223333", partition: "aws" },
+  } as unknown as Topology;
+
+  it("reads use1's secret by its name in us-west-2 (its replica there) and keeps the RDS JSON fields", async () => {
+    const sm = mockClient(SecretsManagerClient);
+    const regions: string[] = [];
+    sm.on(GetSecretValueCommand).callsFake(async (input: { SecretId: string }, getClient) => {
+      regions.push(await getClient().config.region());
+      // AWS's RDS secret JSON structure:
+      // https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html
+      return {
+        Name: input.SecretId,
+        SecretString: JSON.stringify({
+          engine: "postgres",
+          host: "acme-dr-use1-pg.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+          username: "dradmin",
+          password: "not-printed",
+          dbname: "app",
+          port: 5432,
+        }),
+      };
+    });
+    try {
+      const fields = await new AwsSites(topology, {}).masterSecret(
+        "use1",
+        "us-west-2",
+        new AbortController().signal,
+      );
+      expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([
+        { SecretId: "acme-dr-use1/db/master" },
+      ]);
+      expect(regions).toEqual(["us-west-2"]);
+      expect(fields).toEqual({
+        host: "acme-dr-use1-pg.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+        port: 5432,
+        username: "dradmin",
+        dbname: "app",
+      });
+    } finally {
+      sm.restore();
+    }
   });
 });

@@ -64,6 +64,7 @@ describe("dr-stack-guard over the analyzer protocol", { timeout: 300_000 }, () =
         dailyDays: 7,
         weeklyDays: 28,
         monthlyDays: 365,
+        preRestoreDays: 7,
         backupBucketPattern: "-backups-\\d{12}$",
       },
     });

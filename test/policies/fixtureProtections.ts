@@ -10,13 +10,15 @@ export const BREAK_GLASS = `arn:aws:iam::${ACCOUNT}:role/acme-dr-break-glass`;
 export const JOB_ROLE = "acme-dr-use1-backup-writer";
 const OIDC = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
 
-/** C4: S3's "enforce conditional writes" statement, for the three tier prefixes. */
+/** C4: S3's "enforce conditional writes" statement, for the prefixes backups lie under. */
 export const CREATE_ONLY_STATEMENT = {
   Sid: "DenyUnconditionalBackupWrites",
   Effect: "Deny",
   Principal: "*",
   Action: "s3:PutObject",
-  Resource: ["daily", "weekly", "monthly"].map((t) => `arn:aws:s3:::${BUCKET}/${t}/*`),
+  Resource: ["daily", "weekly", "monthly", "pre-restore"].map(
+    (t) => `arn:aws:s3:::${BUCKET}/${t}/*`,
+  ),
   Condition: {
     Null: { "s3:if-none-match": "true" },
     Bool: { "s3:ObjectCreationOperation": "true" },

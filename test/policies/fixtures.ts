@@ -67,6 +67,7 @@ export function primarySite(): EvaluatedResource[] {
           tier("daily", 7),
           tier("weekly", 28),
           tier("monthly", 365),
+          tier("pre-restore", 7),
           {
             id: "abort-incomplete-uploads",
             status: "Enabled",

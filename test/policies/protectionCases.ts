@@ -121,7 +121,7 @@ export const PROTECTION_CASES: Case[] = [
     resources: () => createOnly((s) => delete s.Condition.Bool),
     message:
       `backup bucket ${BUCKET}'s policy denies PutObject without If-None-Match under daily/, ` +
-      `weekly/, monthly/ but does not exempt multipart steps, so every multipart upload fails at ` +
+      `weekly/, monthly/, pre-restore/ but does not exempt multipart steps, so every multipart upload fails at ` +
       `its first part: add "Bool":{"s3:ObjectCreationOperation":"true"} to that condition`,
     blamed: [T.bucket, B],
   },
@@ -130,9 +130,21 @@ export const PROTECTION_CASES: Case[] = [
     change: "only daily/ protected",
     resources: () => createOnly((s) => (s.Resource = s.Resource.slice(0, 1))),
     message:
-      `backup bucket ${BUCKET}'s policy does not refuse overwrites under weekly/, monthly/: add ` +
-      `{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":["arn:aws:s3:::${BUCKET}/weekly/*",` +
-      `"arn:aws:s3:::${BUCKET}/monthly/*"],"Condition":{"Null":{"s3:if-none-match":"true"},` +
+      `backup bucket ${BUCKET}'s policy does not refuse overwrites under weekly/, monthly/, ` +
+      `pre-restore/: add {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":` +
+      `["arn:aws:s3:::${BUCKET}/weekly/*","arn:aws:s3:::${BUCKET}/monthly/*",` +
+      `"arn:aws:s3:::${BUCKET}/pre-restore/*"],"Condition":{"Null":{"s3:if-none-match":"true"},` +
+      `"Bool":{"s3:ObjectCreationOperation":"true"}}}`,
+    blamed: [T.bucket, B],
+  },
+  {
+    rule: "dr-s3-bucket-create-only",
+    change: "pre-restore/ left out",
+    resources: () => createOnly((s) => (s.Resource = s.Resource.slice(0, 3))),
+    message:
+      `backup bucket ${BUCKET}'s policy does not refuse overwrites under pre-restore/: add ` +
+      `{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":` +
+      `["arn:aws:s3:::${BUCKET}/pre-restore/*"],"Condition":{"Null":{"s3:if-none-match":"true"},` +
       `"Bool":{"s3:ObjectCreationOperation":"true"}}}`,
     blamed: [T.bucket, B],
   },
@@ -141,9 +153,10 @@ export const PROTECTION_CASES: Case[] = [
     change: "Null condition inverted",
     resources: () => createOnly((s) => (s.Condition.Null["s3:if-none-match"] = "false")),
     message:
-      `backup bucket ${BUCKET}'s policy does not refuse overwrites under daily/, weekly/, monthly/: ` +
-      `add {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":["arn:aws:s3:::${BUCKET}/daily/*",` +
-      `"arn:aws:s3:::${BUCKET}/weekly/*","arn:aws:s3:::${BUCKET}/monthly/*"],"Condition":{"Null":` +
+      `backup bucket ${BUCKET}'s policy does not refuse overwrites under daily/, weekly/, monthly/, ` +
+      `pre-restore/: add {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":` +
+      `["arn:aws:s3:::${BUCKET}/daily/*","arn:aws:s3:::${BUCKET}/weekly/*",` +
+      `"arn:aws:s3:::${BUCKET}/monthly/*","arn:aws:s3:::${BUCKET}/pre-restore/*"],"Condition":{"Null":` +
       `{"s3:if-none-match":"true"},"Bool":{"s3:ObjectCreationOperation":"true"}}}`,
     blamed: [T.bucket, B],
   },

@@ -158,6 +158,25 @@ const CASES: Case[] = [
     blamed: [T.bucket, B],
   },
   {
+    // What a restore replaced must be kept as long as it promises it can be undone.
+    rule: "dr-s3-bucket-tier-lifecycle",
+    change: "pre-restore expires after 3 days",
+    resources: () => mutate(site(), `${B}-lifecycle`, (i) => (i.rules[3].expiration.days = 3)),
+    message:
+      `backup bucket ${BUCKET}: lifecycle rule "pre-restore-expiry" expires pre-restore/ objects ` +
+      `after 3 days; the pre-restore tier must keep them at least 7 days`,
+    blamed: [T.bucket, B],
+  },
+  {
+    rule: "dr-s3-bucket-tier-lifecycle",
+    change: "pre-restore rule disabled",
+    resources: () => mutate(site(), `${B}-lifecycle`, (i) => (i.rules[3].status = "Disabled")),
+    message:
+      `backup bucket ${BUCKET} has no enabled lifecycle rule expiring pre-restore/: add one with ` +
+      `filter.prefix "pre-restore/" and expiration.days at least 7`,
+    blamed: [T.bucket, B],
+  },
+  {
     rule: "dr-s3-bucket-tier-lifecycle",
     change: "weekly rule filters the wrong prefix",
     resources: () =>
@@ -173,7 +192,7 @@ const CASES: Case[] = [
     resources: () => mutate(site(), `${B}-lifecycle`, (i) => i.rules.pop()),
     message:
       `backup bucket ${BUCKET} does not abort incomplete multipart uploads under daily/, weekly/, ` +
-      `monthly/: add an enabled lifecycle rule with abortIncompleteMultipartUpload.daysAfterInitiation at most 7`,
+      `monthly/, pre-restore/: add an enabled lifecycle rule with abortIncompleteMultipartUpload.daysAfterInitiation at most 7`,
     blamed: [T.bucket, B],
   },
   {
@@ -269,7 +288,7 @@ const CASES: Case[] = [
     resources: () =>
       mutate(site(), `${B}-replication`, (i) => (i.rules[0].filter = { prefix: "daily/" })),
     message:
-      `backup bucket ${BUCKET} does not replicate weekly/, monthly/: add an enabled rule covering ` +
+      `backup bucket ${BUCKET} does not replicate weekly/, monthly/, pre-restore/: add an enabled rule covering ` +
       `every tier (an empty filter prefix covers the whole bucket)`,
     blamed: [T.replication, `${B}-replication`],
   },

@@ -110,7 +110,7 @@ const BREAKS: Case[] = [
           d.Statement = d.Statement.filter((s: any) => !s.Condition?.Null?.["s3:if-none-match"]);
         }),
       ),
-    message: /does not refuse overwrites under daily\/, weekly\/, monthly\//,
+    message: /does not refuse overwrites under daily\/, weekly\/, monthly\/, pre-restore\//,
   },
   {
     rule: "dr-backup-vault-locked",

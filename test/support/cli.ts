@@ -27,3 +27,22 @@ export async function drctl(argv: string[], env: NodeJS.ProcessEnv = {}): Promis
 export function plainErrors(stderr: string): string[] {
   return stderr.split("\n").filter((l) => l.length > 0 && !l.startsWith("{"));
 }
+
+/** The messages of the JSON `error` events on stderr, in order. */
+export function errorEvents(stderr: string): string[] {
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { event: string; message?: string })
+    .filter((e) => e.event === "error")
+    .map((e) => e.message ?? "");
+}
+
+/** A backup id (newBackupId's shape) for a moment `ago` ms in the past. */
+export function idAt(ago: number, suffix: string): string {
+  const stamp = new Date(Date.now() - ago)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
+  return `${stamp}-${suffix}`;
+}

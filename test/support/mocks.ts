@@ -196,6 +196,17 @@ export function computedState(
         id: `${hex(name, 8).toLowerCase()}-0000-4000-8000-${hex(name, 12).toLowerCase()}`,
         state,
       };
+    case "aws:arcregionswitch/plan:Plan": {
+      // Plans have no region in their ARN; Region switch appends six characters to the name
+      // (API_Plan's arn pattern). https://docs.aws.amazon.com/arc-region-switch/latest/api/API_Plan.html
+      const arn = `arn:aws:arc-region-switch::${MOCK_ACCOUNT}:plan/${inputs.name as string}:${hex(name, 6).toLowerCase()}`;
+      return { id: arn, state: { ...state, arn } };
+    }
+    case "aws:lambda/function:Function": {
+      const fn = (inputs.name as string | undefined) ?? name;
+      const arn = `arn:aws:lambda:${region}:${MOCK_ACCOUNT}:function:${fn}`;
+      return { id: fn, state: { ...state, arn } };
+    }
     default:
       return { id, state };
   }

@@ -32,9 +32,11 @@ import { findPgBinary, MissingBinaryError, type PgBinary } from "../postgres/bin
 import { referencedRoles, usedExtensions, withDependents } from "../postgres/inventory";
 import { argvPasswordWarning, resolveTarget, type DbTarget } from "../postgres/target";
 import { warn } from "../metrics";
-import { HashGate, capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
+import { capture, onTermination, runTool, zstdPath, type Tool } from "../postgres/tools";
 import { backupDirectory } from "../parallel/backupDirectory";
 import { countInSnapshot } from "../parallel/counts";
+import { OffThreadGate } from "../parallel/streamGate";
+import { resolveCounts, rowsFromArchive, type StreamTableRows } from "../parallel/streamCounts";
 import {
   DEFAULT_PARALLEL_MIN_BYTES,
   FORMATS,
@@ -63,6 +65,11 @@ export interface BackupOptions {
   readonly format?: FormatChoice;
   /** @default DEFAULT_PARALLEL_MIN_BYTES */
   readonly parallelMinBytes?: number;
+  /**
+   * Also count every table with `count(*)` in the dump's snapshot and fail the backup if any
+   * differs from the count read from the dump stream. @default false
+   */
+  readonly verifyCounts?: boolean;
 }
 
 /** Finds a PostgreSQL program; a missing one is an operation failure with the install hint. */
@@ -105,14 +112,23 @@ interface Parallel {
   readonly connect: () => Promise<Client>;
 }
 
+type TableRef = Omit<TableCount, "rows">;
+
+/** Every ordinary table and leaf partition (relkind r), in the caller's transaction. */
+async function listTables(client: Client): Promise<TableRef[]> {
+  return (await client.query<TableRef>(TABLES_SQL)).rows;
+}
+
 /**
- * Row counts of every ordinary table and leaf partition (relkind r), in the caller's transaction.
+ * `count(*)` of `rows` (default: every table listTables gives) in the caller's transaction.
  * Names are quoted by the server (format %I), never assembled here.
  */
-export async function countRows(client: Client, parallel?: Parallel): Promise<TableCount[]> {
-  const { rows } = await client.query<{ schema: string; name: string; qualified: string }>(
-    TABLES_SQL,
-  );
+export async function countRows(
+  client: Client,
+  parallel?: Parallel,
+  tables?: readonly TableRef[],
+): Promise<TableCount[]> {
+  const rows = tables ?? (await listTables(client));
   if (parallel && parallel.jobs > 1) {
     return countInSnapshot(client, rows, parallel.snapshot, parallel.jobs, parallel.connect);
   }
@@ -121,7 +137,7 @@ export async function countRows(client: Client, parallel?: Parallel): Promise<Ta
     const { rows: c } = await client.query<{ n: string }>(
       `select count(*)::bigint::text as n from ${t.qualified}`,
     );
-    out.push({ ...t, rows: Number(c[0].n) });
+    out.push({ schema: t.schema, name: t.name, qualified: t.qualified, rows: Number(c[0].n) });
   }
   return out;
 }
@@ -272,16 +288,28 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     let counts: TableCount[] | undefined;
     let roles: string[] = [];
     let extensions: Extension[] = [];
-    const takeInventory = async (): Promise<void> => {
+    /**
+     * Row counts come from the dump stream (parallel/archiveRows.ts), counted as it was hashed;
+     * `count(*)` in the snapshot only for tables the stream could not give, or every table with
+     * --verify-counts.
+     */
+    const takeInventory = async (stream: Promise<StreamTableRows | undefined>): Promise<void> => {
       try {
+        const tables = await listTables(client);
+        roles = await referencedRoles(client);
+        extensions = await usedExtensions(client);
         // A parallel dump gets parallel counts, on as many connections as pg_dump had workers.
         const parallel =
           plan.format === "directory"
             ? { jobs, snapshot, connect: () => connect(source, "database") }
             : undefined;
-        counts = await withDependents(client, await countRows(client, parallel));
-        roles = await referencedRoles(client);
-        extensions = await usedExtensions(client);
+        const resolved = await resolveCounts(
+          tables,
+          await stream,
+          (need) => countRows(client, parallel, need),
+          options.verifyCounts ?? false,
+        );
+        counts = await withDependents(client, resolved);
       } catch (err) {
         throw explain(err, `database ${source.label}`);
       }
@@ -405,16 +433,16 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
     const stopTools = (): void => {
       for (const t of tools) t.child.kill("SIGKILL");
     };
-    // The dump streams through the hash gate into the store. The gate lets the stream end, and so
-    // the store commit the object, only once the programs exited 0 and the row counts, taken in
-    // the dump's snapshot after pg_dump finished, succeeded.
-    const gate = new HashGate(
-      async () => {
+    // The dump streams through the gate into the store while a worker hashes it and, unless
+    // zstd wrapped it, counts its rows. The gate lets the stream end, and so the store commit the
+    // object, only once the programs exited 0 and the inventory succeeded.
+    const gate = new OffThreadGate(
+      async (result) => {
         await programsDone();
         if (interrupted) throw interrupted;
-        await takeInventory();
+        await takeInventory(Promise.resolve(rowsFromArchive(result.rows)));
       },
-      (n) => meter.add(n),
+      { count: envelope === "zstd" ? undefined : "archive", onBytes: (n) => meter.add(n) },
     );
     // The CronJob's activeDeadlineSeconds sends SIGTERM: stop pg_dump and zstd, abort the upload or
     // delete the temporary file, and write no manifest.
@@ -468,7 +496,10 @@ export async function runBackup(options: BackupOptions): Promise<Manifest> {
 export const BACKUP_USAGE = `drctl backup --tier daily|weekly|monthly [--database-url URL] [--store URL]
              [--compress zstd|gzip|none] [--sse-kms-key-id ID] [--s3-endpoint URL]
              [--db-secret-arn ARN] [--jobs N] [--format auto|custom|directory]
-Streams a pg_dump into the store and prints the new backup's id.
+             [--verify-counts]
+Streams a pg_dump into the store and prints the new backup's id. Row counts are read from the
+dump stream; --verify-counts also counts every table in the dump's snapshot and fails on any
+difference.
 --jobs N above 1 dumps in parallel (pg_dump -Fd --jobs N, one object per file) databases of at
 least DRCTL_PARALLEL_MIN_SIZE (default 1GB); --format directory does so at any size.
 With --db-secret-arn / DRCTL_DB_SECRET_ARN the user and password come from that Secrets Manager
@@ -527,6 +558,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
       "sse-kms-key-id": { type: "string" },
       jobs: { type: "string" },
       format: { type: "string" },
+      "verify-counts": { type: "boolean" },
     },
     false,
   );
@@ -565,6 +597,7 @@ export async function backupCli(argv: string[], ctx: Ctx): Promise<number> {
     jobs,
     format,
     parallelMinBytes,
+    verifyCounts: values["verify-counts"] === true,
   });
   ctx.out(manifest.id);
   return EXIT.ok;

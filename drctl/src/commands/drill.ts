@@ -18,7 +18,7 @@ import { resolveTarget, type DbTarget } from "../postgres/target";
 import { silentSink, type EventSink } from "../progress";
 import { parseScratchBytes, scratchFit } from "../restore/scratchFit";
 import { runSmokeSql, smokeFailure, smokePassed, type SmokeResult } from "../restore/smokeSql";
-import { putBytes, readText, type Store } from "../store";
+import { checkStore, putBytes, readText, type Store } from "../store";
 import { DRCTL_VERSION } from "../version";
 import { connect, warnArgvPassword } from "./backup";
 import { restoreBackup, type TableCheck } from "./restore";
@@ -462,6 +462,8 @@ export async function drillCli(argv: string[], ctx: Ctx): Promise<number> {
   const reportDir = str(values, "report-dir") ?? env.DRCTL_REPORT_DIR ?? DEFAULT_REPORT_DIR;
   const store = storeFrom(values, env, pick(values, "sse-kms-key-id", env, "DRCTL_SSE_KMS_KEY_ID"));
   const target = metricsTarget(env, { noMetrics: values["no-metrics"] === true });
+  // Before anything else: a report written to a store that is not there would create it.
+  await checkStore(store);
 
   const report = await drill({
     store,

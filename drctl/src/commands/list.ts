@@ -2,10 +2,15 @@ import { listBackups } from "../catalog";
 import { parse, parseTier, STORE_OPTIONS, storeFrom, str, type Ctx } from "../cli";
 import { formatAge, formatBytes } from "../duration";
 import { EXIT } from "../errors";
+import { TIERS } from "../manifest";
+
+/** The TIER column fits the longest tier name, `pre-restore`. */
+const TIER_WIDTH = Math.max(...TIERS.map((t) => t.length));
 
 export const LIST_USAGE = `drctl list [--tier T] [--json] [--store URL]
-Lists backups, oldest first: id, tier, finished, age, size, short sha256, status
-(complete, incomplete, unreadable: with the reason below the table).`;
+Lists backups of every tier (daily, weekly, monthly, pre-restore), oldest first: id, tier,
+finished, age, size, short sha256, status (complete, incomplete, unreadable: with the reason
+below the table). A store whose directory or bucket does not exist is an error (exit 2).`;
 
 export async function listCli(argv: string[], ctx: Ctx): Promise<number> {
   const { values } = parse(
@@ -44,7 +49,7 @@ export async function listCli(argv: string[], ctx: Ctx): Promise<number> {
   ctx.out(
     [
       "ID".padEnd(23),
-      "TIER".padEnd(7),
+      "TIER".padEnd(TIER_WIDTH),
       "FINISHED".padEnd(24),
       "AGE".padEnd(8),
       "SIZE".padEnd(10),
@@ -56,7 +61,7 @@ export async function listCli(argv: string[], ctx: Ctx): Promise<number> {
     ctx.out(
       [
         r.id.padEnd(23),
-        r.tier.padEnd(7),
+        r.tier.padEnd(TIER_WIDTH),
         (r.finishedAt ?? "-").padEnd(24),
         formatAge(r.ageSeconds * 1000).padEnd(8),
         formatBytes(r.size).padEnd(10),

@@ -1,7 +1,7 @@
 import { parse, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
 import { EXIT, UsageError } from "../errors";
 import { isComplete, listBackups, type BackupEntry } from "../catalog";
-import { MANIFEST_FILE, TIERS, type Tier } from "../manifest";
+import { isScheduledTier, MANIFEST_FILE, TIERS, type Tier } from "../manifest";
 import { silentSink, type EventSink } from "../progress";
 import type { Store } from "../store";
 
@@ -9,6 +9,8 @@ export const DEFAULT_RETENTION_DAYS: Readonly<Record<Tier, number>> = {
   daily: 7,
   weekly: 28,
   monthly: 365,
+  // The bucket's lifecycle keeps them as long (dr-stack:storage.retentionDays.preRestore).
+  "pre-restore": 7,
 };
 
 /** An incomplete backup younger than this may still be running, so prune leaves it alone. */
@@ -16,7 +18,7 @@ export const INCOMPLETE_GRACE_MS = 24 * 3_600_000;
 
 export interface PruneOptions {
   readonly store: Store;
-  /** Days to keep per tier. @default DEFAULT_RETENTION_DAYS (7 / 28 / 365) */
+  /** Days to keep per tier. @default DEFAULT_RETENTION_DAYS (7 / 28 / 365, pre-restore 7) */
   readonly retentionDays?: Partial<Record<Tier, number>>;
   readonly dryRun?: boolean;
   /** @default new Date() */
@@ -39,8 +41,10 @@ export interface PruneResult {
 
 /**
  * Applies the tier retentions on a store that has no lifecycle rules (a file store, or a bucket
- * without them). The newest complete backup of a tier is never deleted, however old: an old
- * backup is better than none. Incomplete backups go after a day.
+ * without them). The newest complete backup of a scheduled tier is never deleted, however old: an
+ * old backup is better than none. A pre-restore backup is an undo window, not the recovery line,
+ * so it goes at its retention like any other, as the bucket's lifecycle rule expires it.
+ * Incomplete backups go after a day.
  */
 export async function pruneBackups(options: PruneOptions): Promise<PruneResult> {
   const now = (options.now ?? new Date()).getTime();
@@ -52,7 +56,7 @@ export async function pruneBackups(options: PruneOptions): Promise<PruneResult> 
   for (const tier of TIERS) {
     const entries = all.filter((e) => e.tier === tier);
     const complete = entries.filter(isComplete);
-    const newest = complete[complete.length - 1];
+    const newest = isScheduledTier(tier) ? complete[complete.length - 1] : undefined;
     const keepMs = retention[tier] * 86_400_000;
     for (const e of entries) {
       // An unreadable manifest may describe the only good dump of its tier (a newer drctl's
@@ -98,14 +102,19 @@ export async function pruneBackups(options: PruneOptions): Promise<PruneResult> 
 }
 
 export const PRUNE_USAGE = `drctl prune [--dry-run] [--store URL] [--json]
-Deletes backups past their tier's retention (DRCTL_RETENTION_DAILY/WEEKLY/MONTHLY days,
-default 7/28/365) and incomplete ones older than a day; keeps the newest complete one per tier
-and every backup whose manifest is unreadable.`;
+Deletes backups past their tier's retention (DRCTL_RETENTION_DAILY/WEEKLY/MONTHLY/PRE_RESTORE
+days, default 7/28/365/7) and incomplete ones older than a day; keeps the newest complete one of
+each scheduled tier and every backup whose manifest is unreadable.`;
+
+/** DRCTL_RETENTION_DAILY … DRCTL_RETENTION_PRE_RESTORE: environment names have no `-`. */
+export function retentionEnvName(tier: Tier): string {
+  return `DRCTL_RETENTION_${tier.toUpperCase().replace(/-/g, "_")}`;
+}
 
 function retentionFrom(env: NodeJS.ProcessEnv): Partial<Record<Tier, number>> {
   const out: Partial<Record<Tier, number>> = {};
   for (const tier of TIERS) {
-    const name = `DRCTL_RETENTION_${tier.toUpperCase()}`;
+    const name = retentionEnvName(tier);
     const v = env[name];
     if (v === undefined || v === "") continue;
     if (!/^\d+$/.test(v) || Number(v) < 1) {

@@ -1,7 +1,6 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "pg";
 import { findBackup, type CompleteBackup } from "../catalog";
 import {
   parse,
@@ -14,9 +13,13 @@ import {
   type Ctx,
 } from "../cli";
 import { DrctlError, EXIT, UsageError, VerificationError, explain } from "../errors";
-import { DUMP_FILE, backupPrefix, type TableCount } from "../manifest";
+import { DUMP_FILE, backupPrefix } from "../manifest";
+import { warn } from "../metrics";
 import { resolveTarget, type DbTarget } from "../postgres/target";
 import { capture, hashFile } from "../postgres/tools";
+import { referencingKeys, putBackSql, setAsideSql } from "../restore/referencing";
+import { takeSafetyBackup } from "../restore/safetyBackup";
+import { makeScratchDir } from "../restore/scratchDir";
 import { localDirectory } from "../parallel/dirFetch";
 import { openDump } from "../parallel/rangedGet";
 import { Meter, silentSink, type EventSink } from "../progress";
@@ -24,17 +27,15 @@ import { restoreAtomically, type TableCheck } from "../restore/apply";
 import { download } from "../restore/download";
 import { restoreWithJobs } from "../restore/jobs";
 import {
-  checkJobs,
   createRoleStatements,
   describeObjects,
-  freeConnections,
-  missingExtensions,
-  missingRoles,
-  targetTables,
-  userObjects,
+  partitionTrees,
   type UserObjects,
 } from "../restore/targetState";
-import { parseToc, selectTables, summarizeToc } from "../restore/toc";
+import { emptyTablesSql, enableTriggersSql } from "../restore/replaceRows";
+import { preflight } from "../restore/preflight";
+import { planTables, resolveTables } from "../restore/selection";
+import { summarizeToc } from "../restore/toc";
 import { FileStore, type Store } from "../store";
 import { connect, pgTool, warnArgvPassword } from "./backup";
 
@@ -58,6 +59,14 @@ export interface RestoreOptions {
   readonly noPrivileges?: boolean;
   /** pg_restore --no-owner: the restoring user owns everything. @default false */
   readonly noOwner?: boolean;
+  /**
+   * Before replacing anything in a non-empty target (--confirm), back the whole target database
+   * up into the same store under tier `pre-restore`; the restore starts only once that backup is
+   * committed. @default true
+   */
+  readonly safetyBackup?: boolean;
+  /** Called with the safety backup's id as soon as it is committed, before the target changes. */
+  readonly onSafetyBackup?: (id: string) => void;
   readonly env?: NodeJS.ProcessEnv;
   readonly sink?: EventSink;
 }
@@ -72,88 +81,25 @@ export interface RestoreResult {
   readonly contents: Record<string, number>;
   /** User objects already in the target before the restore, by kind. */
   readonly existing: UserObjects;
+  /** For a person: a partition named on its own. */
+  readonly warnings: string[];
+  /** Tables the target had whose rows were replaced (their definition kept), with --tables. */
+  readonly rowsReplaced: string[];
   /** Roles the target lacked and that the restore creates (NOLOGIN, no password). */
   readonly createdRoles: string[];
-  /** Foreign keys of tables not restored that point at a restored table: not brought back. */
-  readonly notRestored: string[];
+  /**
+   * Foreign keys of tables the restore does not replace that point at one it does, as
+   * `table key → referenced`: set aside during the restore and added back, checked, before it
+   * commits.
+   */
+  readonly referencing: string[];
+  /** The `pre-restore` backup of the target taken before it was changed, if one was. */
+  readonly safetyBackup?: string;
   /** Row-count comparison with the manifest (empty for a dry run). */
   readonly checks: TableCheck[];
   /** True when the target now holds the backup; false after a dry run or a rollback. */
   readonly committed: boolean;
   readonly ok: boolean;
-}
-
-/** Resolves --tables items against the manifest's tables; unknown or ambiguous ones are usage errors. */
-export function resolveTables(
-  wanted: readonly string[],
-  tables: readonly TableCount[],
-): TableCount[] {
-  const out: TableCount[] = [];
-  for (const raw of wanted) {
-    const w = raw.trim();
-    if (!w) continue;
-    let hits = tables.filter((t) => t.qualified === w || `${t.schema}.${t.name}` === w);
-    if (hits.length === 0) hits = tables.filter((t) => t.name === w);
-    if (hits.length === 0) {
-      throw new UsageError(
-        `--tables: "${w}" is not a table in this backup; expected one of ${tables
-          .slice(0, 8)
-          .map((t) => t.qualified)
-          .join(", ")}${tables.length > 8 ? ", …" : ""} (see the manifest)`,
-      );
-    }
-    if (hits.length > 1) {
-      throw new UsageError(
-        `--tables: "${w}" is ambiguous (${hits.map((t) => t.qualified).join(", ")}); qualify it with its schema`,
-      );
-    }
-    if (!out.includes(hits[0])) out.push(hits[0]);
-  }
-  return out;
-}
-
-/**
- * Everything that can refuse the restore, checked before the target is touched: the non-empty
- * guard (every user object, not only tables), --jobs against an occupied target and against the
- * connections it has free, extensions the server cannot provide, predefined roles it lacks.
- */
-async function preflight(
-  client: Client,
-  o: RestoreOptions,
-  jobs: number,
-): Promise<{ existing: UserObjects; createRoles: string[] }> {
-  const { target, backup } = o;
-  const m = backup.manifest;
-  const existing = await userObjects(client);
-  if (existing.total > 0 && !o.confirm && !o.dryRun) {
-    throw new DrctlError(
-      `target ${target.label} is not empty (${describeObjects(existing)}); restore into an empty ` +
-        `database, or pass --confirm to replace the backup's objects in one transaction`,
-    );
-  }
-  if (jobs > 1 && existing.total > 0 && !o.dryRun) {
-    throw new DrctlError(
-      `--jobs ${jobs} restores outside a transaction and needs an empty target, but ${target.label} ` +
-        `has ${describeObjects(existing)}; use --jobs 1, which replaces them atomically`,
-    );
-  }
-  if (jobs > 1) checkJobs(jobs, await freeConnections(client), target.label);
-  const lacking = await missingExtensions(client, m.extensions ?? []);
-  if (lacking.length > 0) {
-    throw new DrctlError(
-      `target server ${target.host}:${target.port} cannot provide extension(s) ` +
-        `${lacking.map((e) => `${e.name} ${e.version}`).join(", ")} that the backup uses; install ` +
-        `them on the server (Debian: postgresql-contrib; RDS: a supported extension) and retry`,
-    );
-  }
-  const roles = await missingRoles(client, m.roles ?? []);
-  if (roles.impossible.length > 0) {
-    throw new DrctlError(
-      `target server lacks predefined role(s) ${roles.impossible.join(", ")}, which cannot be ` +
-        `created; restore into PostgreSQL ${Math.floor(m.serverVersionNum / 10000)} or newer`,
-    );
-  }
-  return { existing, createRoles: roles.create };
 }
 
 /**
@@ -170,24 +116,24 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const sink = options.sink ?? silentSink;
   const jobs = options.jobs ?? 1;
   const dryRun = options.dryRun ?? false;
-  const selected =
-    options.tables && options.tables.length > 0
-      ? resolveTables(options.tables, m.tables)
-      : undefined;
-  if (selected && m.formatVersion < 2) {
+  const wanted = options.tables && options.tables.length > 0 ? options.tables : undefined;
+  if (wanted && m.formatVersion < 2) {
     throw new DrctlError(
       `backup ${m.id} is manifest format ${m.formatVersion}, which does not record the indexes and ` +
         `sequences of each table, so --tables cannot bring them back; restore the whole backup into ` +
         `an empty database and copy the table from there`,
     );
   }
-  const tables = selected ?? m.tables;
   const pgRestore = pgTool("pg_restore", env);
   const psql = pgTool("psql", env);
 
   const client = await connect(target, "target database");
-  const scratch = await mkdtemp(join(env.TMPDIR ?? tmpdir(), "drctl-restore-"));
+  const scratch = await makeScratchDir(env.TMPDIR ?? tmpdir());
   try {
+    const selected = wanted
+      ? resolveTables(wanted, m.tables, await partitionTrees(client))
+      : undefined;
+    const tables = selected?.tables ?? m.tables;
     const { existing, createRoles } = await preflight(client, options, jobs);
     sink({ event: "start", op: "restore", id: m.id, target: target.label, jobs, dryRun });
 
@@ -233,40 +179,39 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const listing = await capture("pg_restore", pgRestore.path, ["-l", file], { env });
     const restoreArgs: string[] = [];
     let contents = summarizeToc(listing);
-    let notRestored: string[] = [];
+    // Replaced in the target: the tables restored, and the partitioned tables named.
+    const names = [...tables.map((t) => t.qualified), ...(selected?.parents ?? [])];
+    let rowsOnly: string[] = [];
     if (selected) {
-      const present = await targetTables(client);
-      const { rows } = await client.query<{ nspname: string }>("select nspname from pg_namespace");
-      const schemas = new Set(rows.map((r) => r.nspname));
-      const selection = selectTables(
-        parseToc(listing),
-        selected,
-        present,
-        new Set(selected.map((t) => t.schema).filter((s) => !schemas.has(s))),
-      );
-      if (selection.unresolvable.length > 0) {
-        throw new DrctlError(
-          `--tables cannot bring back foreign key(s) ${selection.unresolvable.join(", ")}: the ` +
-            `referenced table is neither restored nor in the target; add it to --tables`,
-        );
-      }
+      const plan = await planTables(client, listing, selected.tables);
       const listFile = join(scratch, "selection.list");
-      await writeFile(listFile, selection.list, { mode: 0o600 });
+      await writeFile(listFile, plan.list, { mode: 0o600 });
       restoreArgs.push(`--use-list=${listFile}`);
-      contents = selection.counts;
-      notRestored = selection.notRestored;
+      contents = plan.counts;
+      rowsOnly = plan.rowsOnly;
     }
     const summary = {
       id: m.id,
       target: target.label,
       dryRun,
-      tables: tables.map((t) => t.qualified),
+      tables: names,
       contents,
       existing,
       createdRoles: createRoles,
-      notRestored,
+      warnings: selected?.warnings ?? [],
+      rowsReplaced: rowsOnly,
+      referencing: existing.total > 0 ? await referencingKeys(client, names) : [],
     };
     if (dryRun) return { ...summary, checks: [], committed: false, ok: true };
+
+    // What is about to be replaced is backed up first, whole: a --tables restore also drops and
+    // re-adds keys of other tables, and a whole-database backup can be put back by the same
+    // restore command, with or without --tables. Nothing in the target has been changed yet.
+    let safetyBackup: string | undefined;
+    if (existing.total > 0 && options.safetyBackup !== false) {
+      safetyBackup = await takeSafetyBackup(store, target, env, sink);
+      options.onSafetyBackup?.(safetyBackup);
+    }
 
     // --clean --if-exists drops each object of the backup before recreating it, in the same
     // transaction: what --confirm promises (https://www.postgresql.org/docs/current/app-pgrestore.html).
@@ -284,14 +229,17 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         psql: psql.path,
         restoreArgs,
         preamble: createRoleSql,
+        setAside: existing.total > 0 ? setAsideSql(names) + emptyTablesSql(rowsOnly) : "",
+        epilogue: existing.total > 0 ? enableTriggersSql(rowsOnly) + putBackSql(names) : "",
         tables,
+        connect: () => connect(target, "target database"),
       });
       checks = outcome.checks;
       const countsDiffer = checks.some((c) => c.actual !== c.expected);
       if (!outcome.committed && !countsDiffer) {
         throw new DrctlError(
-          `restore into ${target.label} failed and was rolled back, the target is as it was: ` +
-            `${outcome.error ?? "unknown error"}`,
+          `restore into ${target.label} failed and the server reports its transaction rolled ` +
+            `back, the target is as it was: ${outcome.error ?? "unknown error"}`,
         );
       }
     } else {
@@ -317,7 +265,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       tables: checks.length,
       ok,
     });
-    return { ...summary, checks, committed: ok, ok };
+    return { ...summary, ...(safetyBackup ? { safetyBackup } : {}), checks, committed: ok, ok };
   } finally {
     await client.end().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });
@@ -325,11 +273,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 }
 
 export const RESTORE_USAGE = `drctl restore ID|latest --target-url URL [--tables a,b] [--jobs N] [--dry-run] [--confirm]
-              [--no-privileges] [--no-owner] [--tier T] [--store URL]
+              [--no-safety-backup] [--no-privileges] [--no-owner] [--tier T] [--store URL]
 Downloads, verifies and restores a backup; with --jobs 1 (the default) in one transaction that
 commits only when every row count matches the manifest. Creates the roles the backup names that
 the target lacks (NOLOGIN, no password). --confirm replaces the backup's objects in a non-empty
-target; --jobs above 1 needs an empty one.`;
+target, after backing the target up under tier pre-restore (--no-safety-backup: without);
+foreign keys of other tables that point at a replaced table are kept and checked. --jobs above 1
+needs an empty target.`;
 
 /** `drctl restore`: exit 2 when the checksum or the row counts do not match. */
 export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
@@ -343,6 +293,7 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
       jobs: { type: "string" },
       "dry-run": { type: "boolean" },
       confirm: { type: "boolean" },
+      "no-safety-backup": { type: "boolean" },
       "no-privileges": { type: "boolean" },
       "no-owner": { type: "boolean" },
       tier: { type: "string" },
@@ -385,9 +336,18 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
     confirm: values.confirm === true,
     noPrivileges: values["no-privileges"] === true,
     noOwner: values["no-owner"] === true,
+    safetyBackup: values["no-safety-backup"] !== true,
+    onSafetyBackup: (safetyId) => {
+      if (values.json) return;
+      ctx.out(
+        `pre-restore backup ${safetyId} holds ${target.label} as it was; to undo this restore: ` +
+          `drctl restore ${safetyId} --tier pre-restore --target-url <the same URL> --confirm`,
+      );
+    },
     env: ctx.env,
     sink: ctx.sink,
   });
+  for (const w of r.warnings) warn(ctx.io.stderr, "restore", w);
   if (values.json) {
     ctx.out(JSON.stringify(r, null, 2));
   } else if (r.dryRun) {
@@ -415,8 +375,9 @@ export async function restoreCli(argv: string[], ctx: Ctx): Promise<number> {
         `${state.padEnd(8)} ${c.table}  expected ${c.expected}  restored ${c.actual ?? "missing"}`,
       );
     }
+    for (const t of r.rowsReplaced) ctx.out(`rows replaced, definition kept: ${t}`);
     if (r.createdRoles.length > 0) ctx.out(`created roles (NOLOGIN): ${r.createdRoles.join(", ")}`);
-    for (const fk of r.notRestored) ctx.out(`not restored: foreign key ${fk}`);
+    for (const fk of r.referencing) ctx.out(`kept and checked: foreign key ${fk}`);
     const bad = r.checks.filter((c) => c.actual !== c.expected).length;
     ctx.out(
       bad === 0

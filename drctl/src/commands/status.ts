@@ -1,10 +1,10 @@
 import { parse, pick, STORE_OPTIONS, storeFrom, type Ctx } from "../cli";
 import { formatAge, parseDuration } from "../duration";
 import { EXIT } from "../errors";
-import { isComplete, listBackups } from "../catalog";
-import { TIERS, type Tier } from "../manifest";
+import { isComplete, listTiers, type BackupEntry } from "../catalog";
+import { isScheduledTier, PRE_RESTORE, SCHEDULED_TIERS, TIERS, type Tier } from "../manifest";
 import { metricsTarget, publishMetrics, warn, type Datum } from "../metrics";
-import type { Store } from "../store";
+import { checkStore, StoreAccessDenied, type Store } from "../store";
 import { DEFAULT_REPORT_DIR, lastPassingDrill } from "./drill";
 import { lastPassingPitrTest } from "../pitr/pitrTest";
 
@@ -15,11 +15,19 @@ export interface TierStatus {
   readonly id?: string;
   readonly finishedAt?: string;
   readonly ageSeconds?: number;
+  /**
+   * Why the tier could not be listed (pre-restore only): the job identities may not list
+   * `pre-restore/` (docs/backup-storage.md), and status runs as one of them.
+   */
+  readonly notListed?: string;
 }
 
 export interface StatusResult {
   readonly tiers: TierStatus[];
-  /** Age of the newest complete backup in any tier; undefined when there is none. */
+  /**
+   * Age of the newest complete backup of any scheduled tier; undefined when there is none. A
+   * pre-restore backup does not count: it would hide CronJobs that stopped.
+   */
   readonly newestAgeSeconds?: number;
   readonly maxAgeSeconds: number;
   /** Backups whose manifest is there but cannot be trusted, with the reason. */
@@ -34,12 +42,22 @@ export async function backupStatus(
   maxAgeMs: number,
   now: Date = new Date(),
 ): Promise<StatusResult> {
-  const entries = await listBackups(store);
+  await checkStore(store);
+  const entries: BackupEntry[] = await listTiers(store, SCHEDULED_TIERS);
+  let notListed: string | undefined;
+  try {
+    entries.push(...(await listTiers(store, [PRE_RESTORE])));
+  } catch (err) {
+    // Only a denial is expected (the status CronJob's identity); anything else is a real failure.
+    if (!(err instanceof StoreAccessDenied)) throw err;
+    notListed = err.message;
+  }
   const all = entries.filter(isComplete);
   const unreadable = entries
     .filter((e) => e.status === "unreadable")
     .map((e) => ({ tier: e.tier, id: e.id, problem: e.problem ?? "unreadable" }));
   const tiers: TierStatus[] = TIERS.map((tier) => {
+    if (tier === PRE_RESTORE && notListed !== undefined) return { tier, notListed };
     const newest = all.filter((e) => e.tier === tier).pop();
     if (!newest) return { tier };
     return {
@@ -49,7 +67,9 @@ export async function backupStatus(
       ageSeconds: Math.round((now.getTime() - newest.time.getTime()) / 1000),
     };
   });
-  const ages = tiers.flatMap((t) => (t.ageSeconds === undefined ? [] : [t.ageSeconds]));
+  const ages = tiers.flatMap((t) =>
+    t.ageSeconds === undefined || !isScheduledTier(t.tier) ? [] : [t.ageSeconds],
+  );
   const newestAgeSeconds = ages.length ? Math.min(...ages) : undefined;
   const maxAgeSeconds = Math.round(maxAgeMs / 1000);
   return {
@@ -63,9 +83,10 @@ export async function backupStatus(
 }
 
 /**
- * BackupAgeSeconds per tier that has a complete backup, and DrillLastSuccessAgeSeconds when a
- * passing drill report exists. A tier (or drill) with nothing is left without a datapoint: the
- * alarms treat missing data as breaching, so "none" pages like "too old".
+ * BackupAgeSeconds per scheduled tier that has a complete backup, and DrillLastSuccessAgeSeconds
+ * when a passing drill report exists. A tier (or drill) with nothing is left without a datapoint:
+ * the alarms treat missing data as breaching, so "none" pages like "too old". Pre-restore backups
+ * are taken by people, not on a schedule: no alarm watches their age.
  */
 export function statusData(
   r: StatusResult,
@@ -73,7 +94,7 @@ export function statusData(
   lastPitrTestAgeSeconds?: number,
 ): Datum[] {
   const data: Datum[] = r.tiers.flatMap((t) =>
-    t.ageSeconds === undefined
+    t.ageSeconds === undefined || !isScheduledTier(t.tier)
       ? []
       : [{ metric: "backupAge" as const, tier: t.tier, value: t.ageSeconds }],
   );
@@ -87,9 +108,9 @@ export function statusData(
 }
 
 export const STATUS_USAGE = `drctl status [--max-age DURATION] [--store URL] [--json] [--publish-metrics | --no-metrics]
-Shows the newest complete backup per tier; exit 2 when the newest of all is older than
---max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d), there is none, or a manifest
-is unreadable.
+Shows the newest complete backup per tier; exit 2 when the newest of the daily, weekly and
+monthly ones is older than --max-age (DRCTL_MAX_AGE, default 26h; e.g. 30s, 15m, 26h, 7d), there
+is none, or a manifest is unreadable. Pre-restore backups are shown but do not count.
 With DRCTL_METRICS_NAMESPACE (or --publish-metrics) it also publishes the ages to CloudWatch,
 before exiting, so the age alarms get a datapoint even when backups or drills stop.`;
 
@@ -158,11 +179,14 @@ export async function statusCli(argv: string[], ctx: Ctx): Promise<number> {
   if (values.json) {
     ctx.out(JSON.stringify(r, null, 2));
   } else {
+    const width = Math.max(...TIERS.map((t) => t.length));
     for (const t of r.tiers) {
       ctx.out(
-        t.id
-          ? `${t.tier.padEnd(8)} ${t.id}  finished ${t.finishedAt ?? ""}  age ${formatAge((t.ageSeconds ?? 0) * 1000)}`
-          : `${t.tier.padEnd(8)} none`,
+        t.notListed !== undefined
+          ? `${t.tier.padEnd(width)} not listed: ${t.notListed}`
+          : t.id
+            ? `${t.tier.padEnd(width)} ${t.id}  finished ${t.finishedAt ?? ""}  age ${formatAge((t.ageSeconds ?? 0) * 1000)}`
+            : `${t.tier.padEnd(width)} none`,
       );
     }
     for (const u of r.unreadable) ctx.out(`UNREADABLE ${u.tier}/${u.id}: ${u.problem}`);

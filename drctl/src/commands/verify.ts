@@ -128,7 +128,8 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
 
 export const VERIFY_USAGE = `drctl verify [ID | --latest | --all] [--deep] [--tier T] [--store URL] [--json]
 Recomputes each dump's SHA-256 against its manifest; --deep also reads the whole archive with
-pg_restore. Exit 2 when any backup fails.`;
+pg_restore. --latest is the newest daily, weekly or monthly backup (or of --tier); --all covers
+every tier, pre-restore included. Exit 2 when any backup fails or the store does not exist.`;
 
 /** `drctl verify`: one line per backup; exit 2 if any failed. */
 export async function verifyCli(argv: string[], ctx: Ctx): Promise<number> {

@@ -4,8 +4,8 @@ import type { ChangeSummary, SetConfigOptions, StackOps } from "./ports";
 /**
  * StackOps over the Pulumi Automation API: the same `pulumi config set` / `pulumi up` an operator would
  * type, against the program in `workDir`. Needs the Pulumi CLI on PATH and a logged-in backend.
- * preview and up stop when their signal aborts; the other calls take none, and the machine's
- * deadline stops waiting for them instead.
+ * refresh, preview and up stop when their signal aborts; the other calls take none, and the
+ * machine's deadline stops waiting for them instead.
  */
 export class AutomationStackOps implements StackOps {
   private readonly stacks = new Map<string, Stack>();
@@ -57,9 +57,19 @@ export class AutomationStackOps implements StackOps {
     await (await this.stack(stack)).removeConfig(key, opts.path);
   }
 
-  async outputs(stack: string): Promise<Record<string, unknown>> {
-    const all = await (await this.stack(stack)).outputs();
-    return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.value as unknown]));
+  async refresh(
+    stack: string,
+    targets: readonly string[],
+    signal: AbortSignal,
+  ): Promise<ChangeSummary> {
+    const result = await (
+      await this.stack(stack)
+    ).refresh({
+      target: [...targets],
+      onOutput: this.onOutput,
+      signal,
+    });
+    return summary(result.summary.resourceChanges ?? {});
   }
 
   async preview(stack: string, signal: AbortSignal): Promise<ChangeSummary> {

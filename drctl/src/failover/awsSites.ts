@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { promises as dns } from "node:dns";
 import { isIPv4 } from "node:net";
-import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { HeadBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { CreateJobCommand, S3ControlClient } from "@aws-sdk/client-s3-control";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -12,7 +11,6 @@ import {
   batchReplicationReportPrefix,
   batchReplicationRoleArn,
   dbMasterSecretName,
-  trafficControl,
   type NamingInput,
   type SiteRef,
 } from "../../../components/naming";
@@ -21,12 +19,11 @@ import { nodePgSsl, rdsVerifyFull, sslFor, withoutSslParams } from "../postgres/
 import type {
   BatchReplicationJob,
   Controls,
+  MasterSecretFields,
   Probes,
   ReplicaStatus,
-  SqlFenceResult,
-  StackOps,
 } from "./ports";
-import { fenceDatabase, readReplicaStatus, writeCheck, type SqlClient } from "./sql";
+import { readReplicaStatus, writeCheck, type SqlClient } from "./sql";
 import type { Topology } from "./topology";
 
 /** Environment variable holding a connection URL that overrides the lookup for `site`. */
@@ -39,7 +36,7 @@ export const BATCH_ROLE_VAR = "DRCTL_BATCH_REPLICATION_ROLE_ARN";
 
 /**
  * Probes and controls over AWS and PostgreSQL. Every name comes from shared config and naming
- * (DESIGN §2a); every client is built for one region and tries once (the machine's deadline, not
+ * (docs/architecture.md §2a); every client is built for one region and tries once (the machine's deadline, not
  * the SDK's retries, bounds the call), and the call's signal is passed to it.
  */
 export class AwsSites implements Probes, Controls {
@@ -47,7 +44,6 @@ export class AwsSites implements Probes, Controls {
 
   constructor(
     private readonly topology: Topology,
-    private readonly ops: StackOps,
     private readonly env: NodeJS.ProcessEnv,
   ) {
     const c = topology.config;
@@ -70,15 +66,34 @@ export class AwsSites implements Probes, Controls {
     };
   }
 
+  /** The site's master secret (`owner`'s), read in `region`: its own, or its replica there. */
+  private async secret(owner: string, region: string) {
+    return fetchDbSecret(
+      dbMasterSecretName(this.naming, this.ref(owner)),
+      { AWS_REGION: region },
+      (r) => new SecretsManagerClient({ region: r, maxAttempts: 1 }),
+    );
+  }
+
+  /** The call's deadline bounds it: the Secrets Manager client tries once (maxAttempts 1). */
+  async masterSecret(
+    site: string,
+    region: string,
+    _signal?: AbortSignal,
+  ): Promise<MasterSecretFields> {
+    const s = await this.secret(site, region);
+    return { host: s.host, port: s.port, username: s.username, dbname: s.dbname };
+  }
+
   /**
-   * A session on `site`'s database with the master credential of `owner` (contract C2), read in
-   * `secretRegion`. A replica holds its source's roles, so it is read with its source's credential;
-   * an old primary's credential is read from its secret's replica in the surviving region.
+   * A session on `site`'s database with `owner`'s master credential, read in `site`'s region. A
+   * replica holds its source's logins, so it is read with its source's credential (that secret's
+   * replica in the replica's region); a primary with its own. The host is the secret's: no stack
+   * output, no state backend.
    */
   private async session<T>(
     site: string,
     owner: string,
-    secretRegion: string,
     signal: AbortSignal,
     fn: (c: SqlClient) => Promise<T>,
   ): Promise<T> {
@@ -91,27 +106,23 @@ export class AwsSites implements Probes, Controls {
         ssl: sslFor(this.env, new URL(url), dbUrlVar(site)),
       };
     } else {
-      const secretName = dbMasterSecretName(this.naming, this.ref(owner));
-      const secret = await fetchDbSecret(
-        secretName,
-        { AWS_REGION: secretRegion },
-        (region) => new SecretsManagerClient({ region, maxAttempts: 1 }),
-      );
-      const outputs = await this.ops.outputs(this.ref(site).stack, signal);
-      const host = secret.host ?? (outputs.dbEndpoint as string | undefined);
+      const region = this.ref(site).region;
+      const secret = await this.secret(owner, region);
+      // The endpoint is always the site's own: its own secret's host, never the owner's.
+      const own = site === owner ? secret : await this.secret(site, region);
+      const host = own.host;
       if (!host) {
         throw new Error(
-          `no endpoint for ${site}'s database: secret ${secretName} has no "host" and stack ` +
-            `${this.ref(site).stack} has no dbEndpoint output; set ${dbUrlVar(site)}`,
+          `no endpoint for ${site}'s database: its master secret has no "host"; set ${dbUrlVar(site)}`,
         );
       }
       config = {
         host,
-        port: secret.port ?? Number(outputs.dbPort ?? 5432),
+        port: own.port ?? 5432,
         user: secret.username,
         password: secret.password,
         database: this.topology.config.database.dbName,
-        // The master credential: always verify-full against the RDS CA bundle (contract C5).
+        // The master credential: always verify-full against the RDS CA bundle.
         ssl: nodePgSsl(rdsVerifyFull(this.env)),
       };
     }
@@ -129,38 +140,11 @@ export class AwsSites implements Probes, Controls {
   }
 
   replicaStatus(site: string, signal: AbortSignal): Promise<ReplicaStatus> {
-    const r = this.ref(site);
-    return this.session(site, r.peer.site, r.region, signal, readReplicaStatus);
+    return this.session(site, this.ref(site).peer.site, signal, readReplicaStatus);
   }
 
   writeCheck(site: string, signal: AbortSignal): Promise<void> {
-    return this.session(site, site, this.ref(site).region, signal, writeCheck);
-  }
-
-  sqlFence(site: string, signal: AbortSignal): Promise<SqlFenceResult> {
-    const r = this.ref(site);
-    const dbName = this.topology.config.database.dbName;
-    return this.session(site, site, r.peer.region, signal, (c) => fenceDatabase(c, dbName));
-  }
-
-  async setTrafficEnabled(site: string, enabled: boolean, signal: AbortSignal): Promise<void> {
-    const region = this.ref(site).peer.region;
-    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
-    await new CloudWatchClient({ region, maxAttempts: 1 }).send(
-      new PutMetricDataCommand({
-        Namespace: trafficControl.namespace,
-        MetricData: [
-          {
-            MetricName: trafficControl.metricName,
-            Dimensions: [{ Name: trafficControl.dimensionName, Value: site }],
-            Value: enabled ? 1 : 0,
-            Unit: "None",
-            Timestamp: new Date(),
-          },
-        ],
-      }),
-      { abortSignal: signal },
-    );
+    return this.session(site, site, signal, writeCheck);
   }
 
   async newestBackupAgeSeconds(site: string, signal: AbortSignal): Promise<number | undefined> {
@@ -176,7 +160,7 @@ export class AwsSites implements Probes, Controls {
           { abortSignal: signal },
         );
         for (const o of page.Contents ?? []) {
-          // The manifest is written last and is the commit point of a backup (DESIGN §5).
+          // The manifest is written last and is the commit point of a backup (docs/architecture.md §5).
           if (o.Key?.endsWith("/manifest.json") && o.LastModified) {
             newest = Math.max(newest ?? 0, o.LastModified.getTime());
           }
@@ -207,7 +191,7 @@ export class AwsSites implements Probes, Controls {
    */
   async startBatchReplication(site: string, signal: AbortSignal): Promise<BatchReplicationJob> {
     const r = this.ref(site);
-    // Named, not read from the stack's outputs: no state of either stack is needed (DESIGN §2a).
+    // Named, not read from the stack's outputs: no state of either stack is needed (docs/architecture.md §2a).
     const roleArn = this.env[BATCH_ROLE_VAR] || batchReplicationRoleArn(this.naming, r);
     const bucketArn = backupBucketArn(this.naming, r);
     const out = await new S3ControlClient({ region: r.region, maxAttempts: 1 }).send(

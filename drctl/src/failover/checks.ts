@@ -1,7 +1,18 @@
+import { dbInstanceIdentifier } from "../../../components/naming";
 import { formatSeconds } from "./duration";
 import type { CallFn, MachineOptions } from "./machine";
+import { masterSecretProblems } from "./masterSecrets";
 import type { Step } from "./plan";
 import type { ReplicaStatus } from "./ports";
+import type { ExecutionMode } from "./regionSwitch/client";
+import {
+  executionEnd,
+  findPlan,
+  followExecution,
+  startActivation,
+  type Bounded,
+} from "./regionSwitch/execution";
+import { NotAReplica } from "./sql";
 
 /** The run stopped because a guard said no (data loss over the limit): exit 2, not a failure. */
 export class ObjectiveBreached extends Error {
@@ -20,21 +31,16 @@ export type StepResult = { readonly skipped?: string; readonly note?: string } |
 export interface CheckContext extends MachineOptions {
   readonly call: CallFn;
   readonly warning: (text: string) => void;
+  /** Saves the run's state now (an execution id must survive a crash mid-step). */
+  readonly persist: () => void;
 }
 
 /** The rebuilt replica's lag is read from the replica itself every this often. */
 export const LAG_POLL_SECONDS = 30;
 /** Route 53 health checks run every 10 s; the post-checks poll at that pace. */
 export const CHECK_POLL_SECONDS = 10;
-/** Replay of the last write of a fenced primary takes seconds: look often. */
-export const DRAIN_POLL_SECONDS = 1;
-
-/** `16/B374D848` as a number: LSNs compare by value, not as text. */
-export function lsnValue(lsn: string): bigint {
-  const m = /^([0-9A-F]+)\/([0-9A-F]+)$/i.exec(lsn);
-  if (!m) throw new Error(`not a PostgreSQL LSN: ${JSON.stringify(lsn)}`);
-  return (BigInt(`0x${m[1]}`) << 32n) + BigInt(`0x${m[2]}`);
-}
+/** GetPlanExecution is read this often while following an execution. */
+export const FOLLOW_POLL_SECONDS = 15;
 
 /**
  * The RPO bound: the age of the last commit the replica replayed, measured on the replica's own
@@ -58,26 +64,15 @@ export async function runCheck(step: Step, c: CheckContext): Promise<StepResult>
   switch (step.kind) {
     case "preflight":
       return preflight(step, c);
-    case "trafficOff":
-      await c.call(first, "aws", (s) => controls.setTrafficEnabled(step.site, false, s));
-      return { note: `${first.action} in ${first.region}` };
-    case "trafficOn":
-      await c.call(first, "aws", (s) => controls.setTrafficEnabled(step.site, true, s));
-      return { note: `${first.action} in ${first.region}` };
-    case "sqlFence": {
-      const fenced = await c.call(step.calls[2], "fence", (s) => controls.sqlFence(step.site, s));
-      c.state.fenceLsn = fenced.lsn;
-      return {
-        note: `read-only for new sessions; ${fenced.terminated} open session(s) ended; WAL at ${fenced.lsn}`,
-      };
-    }
-    case "drain":
-      return drain(step, c);
+    case "regionSwitch":
+      return regionSwitch(step, c);
     case "waitLag":
       return waitLag(step, c);
     case "checkWrite":
       return poll(step, c, async () => {
-        await c.call(step.calls[2], "db", (s) => probes.writeCheck(step.site, s));
+        await c.call(step.calls[step.calls.length - 1], "db", (s) =>
+          probes.writeCheck(step.site, s),
+        );
         return `${step.site} accepted a write`;
       });
     case "checkDns":
@@ -102,6 +97,58 @@ export async function runCheck(step: Step, c: CheckContext): Promise<StepResult>
 }
 
 /**
+ * Starts the plan's activation of the step's region and follows it, or follows the execution
+ * already recorded in the state file or already in progress in AWS: a re-run, or a second
+ * operator, never starts the promotion twice.
+ */
+async function regionSwitch(step: Step, c: CheckContext): Promise<StepResult> {
+  const region = step.calls[0].region;
+  const client = c.regionSwitch(region);
+  const bounded: Bounded = (what, fn) =>
+    c.call({ region, service: "ARC Region switch", action: what.replace(/^.*: /, "") }, "aws", fn);
+  const mode: ExecutionMode = c.plan.direction === "failback" ? "graceful" : c.mode;
+  let found = c.state.execution;
+  let how = "followed the execution this run started";
+  if (!found) {
+    const plan = await findPlan(client, region, c.planQuery, bounded);
+    if (plan.activePlanExecution) {
+      found = { planArn: plan.arn, executionId: plan.activePlanExecution, region, mode };
+      how = `followed execution ${plan.activePlanExecution}, already in progress (not started again)`;
+    } else {
+      const comment = `drctl ${c.plan.direction} --to ${c.plan.to.site}`;
+      const executionId = await startActivation(client, plan, region, mode, comment, bounded);
+      found = { planArn: plan.arn, executionId, region, mode };
+      how = `started execution ${executionId} (${mode})`;
+    }
+    c.state.execution = found;
+    c.persist();
+  }
+  c.log(`    plan ${found.planArn}, execution ${found.executionId} in ${region}`);
+  const end = await followExecution(client, region, found.planArn, found.executionId, {
+    clock: c.clock,
+    pollSeconds: FOLLOW_POLL_SECONDS,
+    timeoutSeconds: c.followTimeoutSeconds,
+    call: bounded,
+    log: c.log,
+  });
+  c.state.execution = { ...found, state: end.executionState };
+  const steps = (end.stepStates ?? []).map((s) => `${s.name}=${s.status}`).join(", ");
+  const outcome = executionEnd(end.executionState);
+  if (outcome === "succeeded") {
+    if (end.executionState === "completedWithExceptions") {
+      c.warning(`the plan's execution ${found.executionId} completed with exceptions: ${steps}`);
+    }
+    return { note: `${how}; ${end.executionState}: ${steps}` };
+  }
+  const next =
+    outcome === "paused"
+      ? `act on it in the console or with aws arc-region-switch (approve, resume or cancel), then re-run this command to follow it`
+      : `see the execution's report in ${c.plan.to.site}'s bucket (reports/region-switch/) and the console, fix the cause, then re-run this command to start a new execution`;
+  if (outcome === "failed") c.state.execution = undefined;
+  throw new Error(`execution ${found.executionId} is ${end.executionState} (${steps}); ${next}`);
+}
+
+/**
  * Failover: report the RPO bound from the target replica and refuse only over --max-data-loss.
  * Failback: the newest backup of the current primary. Neither reads anything in the old region.
  */
@@ -122,6 +169,14 @@ async function preflight(step: Step, c: CheckContext): Promise<StepResult> {
         record.rpoBoundSeconds = age;
       }
     } catch (err) {
+      // A second operator, or a re-run without the state file: the plan has promoted already.
+      if (err instanceof NotAReplica) {
+        throw new Error(
+          `${to}'s database is no longer a replica (${errorText(err)}): the promotion has run. Do not start ` +
+            `the plan again; follow its execution in the console or with aws arc-region-switch ` +
+            `get-plan-execution --region ${plan.to.region}, then run drctl failover reconcile --to ${to}`,
+        );
+      }
       record.rpoUnknown = `could not read ${to}'s replica: ${errorText(err)}`;
     }
     if (record.rpoBoundSeconds !== undefined) {
@@ -150,6 +205,8 @@ async function preflight(step: Step, c: CheckContext): Promise<StepResult> {
       c.warning(`RPO bound unknown: ${record.rpoUnknown ?? ""}`);
     }
   }
+  await compareSecrets(step, c, notes);
+  for (const problem of c.stateProblems) c.warning(problem);
   if (probes.newestBackupAgeSeconds) {
     const site = plan.direction === "failover" ? plan.to.site : plan.from.site;
     const target = step.calls[step.calls.length - 1];
@@ -177,39 +234,34 @@ async function preflight(step: Step, c: CheckContext): Promise<StepResult> {
 }
 
 /**
- * Once the old primary is read-only, wait for the replica to replay up to its last WAL position:
- * then the promotion loses nothing. Bounded by the `drain` deadline.
+ * Both master secrets, read in the activating region (its own, and the other site's replica):
+ * what the applications and the plan's checks log in with must be right before the switch.
  */
-async function drain(step: Step, c: CheckContext): Promise<StepResult> {
-  const { plan, clock, probes } = c;
-  const target = c.state.fenceLsn;
-  if (target === undefined) {
-    return {
-      skipped: `${plan.from.site} was not SQL-fenced, so there is no last write to wait for; the RPO bound stands`,
-    };
+async function compareSecrets(step: Step, c: CheckContext, notes: string[]): Promise<void> {
+  const { plan, probes, naming } = c;
+  const target = step.calls.find((t) => t.service === "Secrets Manager") ?? step.calls[0];
+  const read = async (site: typeof plan.to) => ({
+    site: site.site,
+    readIn: plan.to.region,
+    region: site.region,
+    dbIdentifier: dbInstanceIdentifier(naming, site),
+    secret: await c.call(target, "aws", (s) => probes.masterSecret(site.site, plan.to.region, s)),
+  });
+  const problems = masterSecretProblems(await read(plan.to), await read(plan.from));
+  if (problems.length > 0) {
+    throw new Error(
+      `the master secrets would not let the applications log in after the switch:\n  - ${problems.join("\n  - ")}\n` +
+        `Fix the secrets (docs/runbooks/database-failover.md), then re-run. The plan itself can still be run ` +
+        `without drctl (drctl failover --to ${plan.to.site} --print).`,
+    );
   }
-  const deadline = clock.now() + c.deadlines.drain * 1000;
-  for (;;) {
-    const s = await c.call(step.calls[0], "db", (sig) => probes.replicaStatus(step.site, sig));
-    if (s.replayLsn !== null && lsnValue(s.replayLsn) >= lsnValue(target)) {
-      return {
-        note: `${step.site} replayed up to ${s.replayLsn} (${plan.from.site} fenced at ${target})`,
-      };
-    }
-    if (clock.now() >= deadline) {
-      throw new Error(
-        `${step.site} replayed only up to ${s.replayLsn ?? "nothing"} of ${target} within ` +
-          `${formatSeconds(c.deadlines.drain)} (--deadline drain)`,
-      );
-    }
-    await clock.sleep(DRAIN_POLL_SECONDS * 1000);
-  }
+  notes.push("master secrets agree");
 }
 
 /** Failback: the rebuilt replica catches up with the current primary before the switchover. */
 async function waitLag(step: Step, c: CheckContext): Promise<StepResult> {
   const { probes, clock, lagTimeoutSeconds } = c;
-  const limit = step.lagLimitSeconds ?? c.maxLagSeconds;
+  const limit = c.maxLagSeconds;
   const deadline = clock.now() + lagTimeoutSeconds * 1000;
   for (;;) {
     let lag: number | undefined;

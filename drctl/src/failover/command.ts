@@ -1,16 +1,19 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { dbMasterSecretName } from "../../../components/naming";
+import { siteStem, type NamingInput } from "../../../components/naming";
 import { EXIT, UsageError } from "../errors";
 import { FAILOVER_USAGE } from "../failoverUsage";
 import { errorText } from "./checks";
-import { DeadlineExceeded, parseDeadlines, withDeadline, type Deadlines } from "./deadlines";
+import { parseDeadlines, withDeadline, type Deadlines } from "./deadlines";
 import { formatSeconds, parseDurationSeconds } from "./duration";
 import { FailoverMachine } from "./machine";
-import { buildPlan, describeCall, describeChange, type Direction, type Plan } from "./plan";
+import { buildPlan, type Direction, type Plan } from "./plan";
 import { systemClock, type Clock, type Controls, type Probes, type StackOps } from "./ports";
+import type { ExecutionMode, RegionSwitchClient } from "./regionSwitch/client";
+import { printActivation } from "./regionSwitch/execution";
 import { buildReport, formatTimeline } from "./report";
+import { stateLocationProblems, type StateLocations } from "./stateLocation";
 import {
   archiveState,
   defaultStatePath,
@@ -20,7 +23,14 @@ import {
   type CallRecord,
   type RunState,
 } from "./stateFile";
-import { findSite, peerOf, readTopology, type SiteState, type Topology } from "./topology";
+import {
+  findSite,
+  peerOf,
+  readTopology,
+  STACK_NAMES,
+  type SiteState,
+  type Topology,
+} from "./topology";
 
 export interface CommandIo {
   readonly stdout: NodeJS.WritableStream;
@@ -31,21 +41,30 @@ export interface CommandIo {
 /** What the command runs against; tests pass fakes, failoverCommand the Automation API and AWS. */
 export interface FailoverDeps {
   readonly ops: StackOps;
+  /**
+   * A stack's config from its Pulumi.<stack>.yaml in the work directory: what `drctl failover`
+   * reads, so starting the plan needs neither the Pulumi CLI nor the state backend.
+   */
+  readonly stackFile: (stack: string) => Promise<Record<string, string>>;
+  readonly stateLocations: StateLocations;
   /** Probes and controls need names and regions, known once the stacks' config has been read. */
   readonly probes: (topology: Topology) => Probes;
   readonly controls: (topology: Topology) => Controls;
+  readonly regionSwitch: (region: string) => RegionSwitchClient;
   readonly clock: Clock;
 }
 
 interface Options {
   readonly direction: Direction;
   readonly to: string;
-  readonly plan: boolean;
-  readonly skipFence: boolean;
+  readonly print: boolean;
+  readonly mode: ExecutionMode;
+  readonly planName?: string;
   readonly maxDataLossSeconds?: number;
   readonly maxLagSeconds?: number;
   readonly lagTimeoutSeconds: number;
   readonly checkTimeoutSeconds: number;
+  readonly followTimeoutSeconds: number;
   readonly deadlines: Deadlines;
   readonly workDir: string;
   readonly statePath: string;
@@ -62,29 +81,52 @@ function duration(flag: string, text: string | undefined, fallback?: number): nu
   return seconds;
 }
 
+/** Flags each direction takes besides --to, --deadline, --work-dir, --state-file. */
+const ONLY: Record<string, readonly Direction[]> = {
+  print: ["failover"],
+  mode: ["failover"],
+  "plan-name": ["failover", "failback"],
+  "max-data-loss": ["failover"],
+  "follow-timeout": ["failover", "failback"],
+  "max-lag": ["failback", "rebuild"],
+  "lag-timeout": ["failback", "rebuild"],
+};
+
 function parseOptions(argv: readonly string[]): Options | "help" {
-  const reconnect = argv[0] === "failover" && argv[1] === "reconnect";
-  const direction: string | undefined = reconnect ? "reconnect" : argv[0];
-  if (direction !== "failover" && direction !== "failback" && direction !== "reconnect") {
+  const sub = argv[0] === "failover" ? argv[1] : undefined;
+  const given = sub === "reconcile" || sub === "reconnect" || sub === "rebuild" ? sub : argv[0];
+  const directions: readonly string[] = [
+    "failover",
+    "failback",
+    "reconcile",
+    "reconnect",
+    "rebuild",
+  ];
+  if (given === undefined || !directions.includes(given)) {
     throw new UsageError(
-      `unknown command ${JSON.stringify(direction)}; expected failover, failover reconnect or failback`,
+      `unknown command ${JSON.stringify(given)}; expected failover, failover reconcile, ` +
+        `failover reconnect, failover rebuild or failback`,
     );
   }
-  const name = reconnect ? "failover reconnect" : direction;
+  const direction = given as Direction;
+  const name =
+    direction === "failover" || direction === "failback" ? direction : `failover ${direction}`;
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv.slice(reconnect ? 2 : 1),
+      args: argv.slice(name.includes(" ") ? 2 : 1),
       strict: true,
       allowPositionals: false,
       options: {
         to: { type: "string" },
-        plan: { type: "boolean", default: false },
-        "skip-fence": { type: "boolean", default: false },
+        print: { type: "boolean", default: false },
+        mode: { type: "string" },
+        "plan-name": { type: "string" },
         "max-data-loss": { type: "string" },
         "max-lag": { type: "string" },
         "lag-timeout": { type: "string" },
         "check-timeout": { type: "string" },
+        "follow-timeout": { type: "string" },
         deadline: { type: "string", multiple: true, default: [] },
         "work-dir": { type: "string" },
         "state-file": { type: "string" },
@@ -97,21 +139,23 @@ function parseOptions(argv: readonly string[]): Options | "help" {
   if (values.help) return "help";
   if (!values.to) {
     throw new UsageError(
-      `${name}: --to <site> is required: name the site that ${direction === "reconnect" ? "is" : "should become"} ` +
+      `${name}: --to <site> is required: name the site that ${direction === "failover" || direction === "failback" ? "should become" : "is"} ` +
         `primary (a key of dr-stack:sites, e.g. --to usw2)`,
     );
   }
-  if (direction !== "failover") {
-    for (const flag of ["skip-fence", "max-data-loss"] as const) {
-      if (values[flag] === undefined || values[flag] === false) continue;
-      throw new UsageError(
-        `${name}: --${flag} is for drctl failover only: ${
-          direction === "failback"
-            ? "a planned switchover fences the old primary and waits for the replica, losing nothing"
-            : "reconnect promotes nothing"
-        }`,
-      );
-    }
+  for (const [flag, allowed] of Object.entries(ONLY)) {
+    const v = values[flag as keyof typeof values];
+    if (v === undefined || v === false || allowed.includes(direction)) continue;
+    throw new UsageError(
+      `${name}: --${flag} is for ${allowed.map((d) => `drctl ${d}`).join(" and ")} only`,
+    );
+  }
+  const mode = values.mode ?? "ungraceful";
+  if (mode !== "graceful" && mode !== "ungraceful") {
+    throw new UsageError(
+      `--mode must be ungraceful (the other region is impaired: its steps are skipped) or graceful ` +
+        `(a planned switchover with both regions up), got "${mode}"`,
+    );
   }
   let deadlines: Deadlines;
   try {
@@ -123,12 +167,14 @@ function parseOptions(argv: readonly string[]): Options | "help" {
   return {
     direction,
     to: values.to,
-    plan: values.plan,
-    skipFence: values["skip-fence"],
+    print: values.print,
+    mode,
+    planName: values["plan-name"],
     maxDataLossSeconds: duration("max-data-loss", values["max-data-loss"]),
     maxLagSeconds: duration("max-lag", values["max-lag"]),
     lagTimeoutSeconds: duration("lag-timeout", values["lag-timeout"], 3600) as number,
     checkTimeoutSeconds: duration("check-timeout", values["check-timeout"], 300) as number,
+    followTimeoutSeconds: duration("follow-timeout", values["follow-timeout"], 3600) as number,
     deadlines,
     workDir,
     statePath: resolve(values["state-file"] ?? defaultStatePath(workDir, direction, values.to)),
@@ -146,60 +192,86 @@ function targetSite(o: Options, topology: Topology): SiteState {
   return target;
 }
 
-/** A fresh run must start from the roles its direction expects; a resumed one is mid-transition. */
-function checkRoles(o: Options, topology: Topology): void {
+/**
+ * A fresh run must start from the roles its direction expects (a resumed one is mid-transition).
+ * Returns a message when there is nothing to do.
+ */
+function checkRoles(o: Options, topology: Topology): string | undefined {
   const target = targetSite(o, topology);
   const peer = peerOf(topology, o.to);
-  if (target.role === undefined) {
+  const role = target.role;
+  if (role === undefined) {
     throw new UsageError(
       `cannot read stack ${target.stack} of ${target.site} (${target.unreadable ?? "no config"}); ` +
-        `the site that becomes primary must be reachable. Fix access (pulumi whoami, AWS credentials) and re-run.`,
+        `the site that becomes primary must be readable. Fix access (pulumi whoami, AWS credentials) and re-run.`,
     );
   }
-  if (o.direction === "reconnect") {
-    if (target.role !== "primary") {
-      throw new UsageError(
-        `reconnect follows a failover to ${o.to}, but ${o.to} is ${target.role}; run drctl failover --to ${o.to} first`,
-      );
-    }
-    if (peer.role === undefined) {
-      throw new UsageError(
-        `cannot read stack ${peer.stack} of ${peer.site} (${peer.unreadable ?? "no config"}); reconnect ` +
-          `reconciles that stack, so its state must answer. Re-run once ${peer.region} is back.`,
-      );
-    }
-    return;
-  }
-  if (target.role === "primary" && peer.role === "primary") {
-    throw new UsageError(
-      `both stacks say primary: the failover to ${peer.site} has not been reconciled yet. Run ` +
-        `drctl failover reconnect --to ${peer.site} first (it fences stack ${target.stack}), then re-run this.`,
-    );
-  }
-  if (target.role === "primary") {
-    throw new UsageError(
-      `${o.to} is already the primary (stack ${target.stack}); to move the primary to ${peer.site}, ` +
-        `run drctl ${o.direction} --to ${peer.site}`,
-    );
-  }
-  if (o.direction === "failover" && target.role !== "standby") {
-    throw new UsageError(
-      `${o.to} is ${target.role}, not standby: a failover promotes a standby. ` +
-        `To bring ${o.to} back as primary, run drctl failback --to ${o.to}.`,
-    );
-  }
-  if (o.direction === "failback" && peer.role !== "primary") {
-    throw new UsageError(
-      `failback to ${o.to} needs ${peer.site} to be primary, but it is ${peer.role ?? "unreadable"}; ` +
-        `run drctl failover --to ${peer.site} first, or check both stacks' dr-stack:role.`,
-    );
+  switch (o.direction) {
+    case "failover":
+      if (role === "primary") {
+        throw new UsageError(
+          `stack ${target.stack} already says ${o.to} is primary; to move the primary to ${peer.site}, run drctl failover --to ${peer.site}`,
+        );
+      }
+      if (role !== "standby") {
+        throw new UsageError(
+          `${o.to} is ${role}, not standby: the plan promotes a standby. To bring ${o.to} back, run drctl failback --to ${o.to}.`,
+        );
+      }
+      return undefined;
+    case "reconcile":
+      if (role === "primary" && target.previousRole === undefined && peer.role !== "primary") {
+        return `stack ${target.stack} already says ${o.to} is primary and ${peer.site} is ${peer.role ?? "unreadable"}: nothing to reconcile`;
+      }
+      if (role !== "standby" && role !== "primary") {
+        throw new UsageError(
+          `reconcile follows the plan's activation of ${o.to}, whose stack says ${role}; run drctl failover --to ${o.to} first`,
+        );
+      }
+      return undefined;
+    case "reconnect":
+      if (role !== "primary") {
+        throw new UsageError(
+          `reconnect follows a failover to ${o.to}, but ${o.to} is ${role}; run drctl failover --to ${o.to} and drctl failover reconcile --to ${o.to} first`,
+        );
+      }
+      if (peer.role === undefined) {
+        throw new UsageError(
+          `cannot read stack ${peer.stack} of ${peer.site} (${peer.unreadable ?? "no config"}); reconnect ` +
+            `updates that stack, so its state must answer. Re-run once ${peer.region} is back.`,
+        );
+      }
+      return undefined;
+    case "rebuild":
+      if (role !== "fenced") {
+        throw new UsageError(
+          `rebuild makes a fenced site the standby again, but ${o.to} is ${role}` +
+            (role === "standby" ? ": it already is one" : ""),
+        );
+      }
+      if (peer.role !== "primary") {
+        throw new UsageError(
+          `rebuild makes ${o.to} a replica of the primary, but ${peer.site} is ${peer.role ?? "unreadable"}`,
+        );
+      }
+      return undefined;
+    case "failback":
+      if (role === "primary") {
+        throw new UsageError(`${o.to} is already the primary (stack ${target.stack})`);
+      }
+      if (peer.role !== "primary") {
+        throw new UsageError(
+          `failback to ${o.to} needs ${peer.site} to be primary, but it is ${peer.role ?? "unreadable"}; ` +
+            `run drctl failover --to ${peer.site} and its reconcile first.`,
+        );
+      }
+      return undefined;
   }
 }
 
-/** A run starts when it starts reading the stacks: that time counts in the measured RTO too. */
 function freshState(plan: Plan, startedAt: number): RunState {
   return {
-    version: 2,
+    version: 3,
     direction: plan.direction,
     to: plan.to.site,
     from: plan.from.site,
@@ -210,75 +282,7 @@ function freshState(plan: Plan, startedAt: number): RunState {
   };
 }
 
-/**
- * Prints every step with the region and service of each call it would make. It reads only the
- * target's side: the target stack's preview and the target replica's replay position; nothing in
- * the old primary's region, nothing of its stack beyond the config already read.
- */
-async function printPlan(
-  io: CommandIo,
-  deps: FailoverDeps,
-  o: Options,
-  topology: Topology,
-  plan: Plan,
-  resumed: RunState | undefined,
-): Promise<void> {
-  const out = (line: string) => io.stdout.write(line + "\n");
-  const { from, to } = plan;
-  const bounded = <T>(what: string, seconds: number, fn: (s: AbortSignal) => Promise<T>) =>
-    withDeadline(deps.clock, what, seconds, fn);
-  out(
-    `plan: ${plan.direction} to ${to.site} (stack ${to.stack}, ${to.region}) ` +
-      `from ${from.site} (stack ${from.stack}, ${from.region})`,
-  );
-  if (plan.direction === "failover") {
-    const probes = deps.probes(topology);
-    const rpo = await bounded(`${to.site}'s replica`, o.deadlines.db, (s) =>
-      probes.replicaStatus(to.site, s),
-    ).then(
-      (st) =>
-        st.lastReplayAt === null
-          ? "unknown (no transaction replayed since the replica started)"
-          : `${formatSeconds(Math.max(0, (st.now.getTime() - st.lastReplayAt.getTime()) / 1000))} ` +
-            `(last replayed commit ${st.lastReplayAt.toISOString()})`,
-      (e: unknown) => `unreadable (${errorText(e)})`,
-    );
-    out(`  RPO bound now, from ${to.site}'s replica: ${rpo}`);
-  }
-  try {
-    const summary = await bounded(`preview of stack ${to.stack}`, o.deadlines.stack, (s) =>
-      deps.ops.preview(to.stack, s),
-    );
-    const pending =
-      Object.entries(summary)
-        .filter(([op, n]) => op !== "same" && n > 0)
-        .map(([op, n]) => `${op} ${n}`)
-        .join(", ") || "none";
-    out(
-      `  stack ${to.stack} (${to.site}, ${to.role}): pending changes the next up would also apply: ${pending}`,
-    );
-  } catch (err) {
-    out(`  stack ${to.stack} (${to.site}, ${to.role}): preview failed: ${errorText(err)}`);
-  }
-  plan.steps.forEach((step, i) => {
-    const status = resumed?.steps.find((r) => r.id === step.id)?.status;
-    const onFailure = step.onFailure === "skip" ? "  (skipped with a warning if it fails)" : "";
-    out(
-      `  ${i + 1}. ${step.title}${status && status !== "pending" ? `  [${status}]` : ""}${onFailure}`,
-    );
-    for (const c of step.changes) out(`       ${describeChange(c, step.stack)}`);
-    for (const c of step.calls) out(`       -> ${describeCall(c)}`);
-    for (const c of step.settle ?? []) out(`       ${describeChange(c, step.stack)}`);
-  });
-  out(
-    `deadlines: ${Object.entries(o.deadlines)
-      .map(([k, v]) => `${k} ${formatSeconds(v)}`)
-      .join(", ")}`,
-  );
-  out(`--plan: nothing was changed.`);
-}
-
-/** `drctl failover|failback|failover reconnect`, against the given deps. */
+/** `drctl failover|failback|failover reconcile|failover reconnect`, against the given deps. */
 export async function runFailover(
   argv: readonly string[],
   io: CommandIo,
@@ -299,7 +303,10 @@ export async function runFailover(
     err(FAILOVER_USAGE);
     return EXIT.usage;
   }
-  const name = o.direction === "reconnect" ? "failover reconnect" : o.direction;
+  const name =
+    o.direction === "failover" || o.direction === "failback"
+      ? o.direction
+      : `failover ${o.direction}`;
   try {
     return await execute(o, io, makeDeps(o.workDir));
   } catch (e) {
@@ -308,30 +315,13 @@ export async function runFailover(
   }
 }
 
-async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<number> {
-  const out = (line: string) => io.stdout.write(line + "\n");
-  const existing = loadState(o.statePath);
-  if (existing && (existing.direction !== o.direction || existing.to !== o.to)) {
-    throw new UsageError(
-      `${o.statePath} holds an unfinished ${existing.direction} to ${existing.to} started ${existing.startedAt}, ` +
-        `not a ${o.direction} to ${o.to}. Finish it first (re-run its command), ` +
-        `or if it was abandoned, move the file aside to start over.`,
-    );
-  }
-  if (!existing) {
-    const others = otherRunsInProgress(dirname(o.statePath), o.statePath);
-    if (others.length > 0) {
-      throw new UsageError(
-        `an unfinished run is recorded in ${others.join(", ")}; finish it first (re-run its command), ` +
-          `or if it was abandoned, move the file aside.`,
-      );
-    }
-  }
-  // The old primary's stack may not answer at all (its state or secrets provider is in the failed
-  // region): each read gets the stack deadline, and an unreadable stack is tolerated (topology.ts).
-  const startedAt = deps.clock.now();
-  const reads: CallRecord[] = [];
-  const topology = await readTopology(async (stack) => {
+/**
+ * Both stacks' config. `drctl failover` reads the stack files only (no Pulumi CLI, no backend);
+ * the other directions change stacks, so they read through the CLI, each read bounded.
+ */
+async function topologyFor(o: Options, deps: FailoverDeps, reads: CallRecord[]): Promise<Topology> {
+  if (o.direction === "failover") return readTopology((stack) => deps.stackFile(stack));
+  return readTopology(async (stack) => {
     const target = `Pulumi CLI/state Pulumi stack ${stack}: read config`;
     const t = deps.clock.now();
     const entry = { step: "read-stacks", target, deadlineSeconds: o.deadlines.stack };
@@ -344,47 +334,70 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
     } catch (err) {
       reads.push({
         ...entry,
-        outcome: err instanceof DeadlineExceeded ? "timed out" : "failed",
+        outcome: "failed",
         seconds: (deps.clock.now() - t) / 1000,
         error: errorText(err),
       });
       throw err;
     }
   });
-  const target = targetSite(o, topology);
-  if (!existing) checkRoles(o, topology);
-  const { name, accountId, partition } = topology.config;
-  const plan = buildPlan(
-    o.direction,
-    topology,
-    target,
-    (s) => dbMasterSecretName({ name, accountId, partition }, s),
-    { skipFence: o.skipFence },
-  );
+}
 
-  if (o.plan) {
-    await printPlan(io, deps, o, topology, plan, existing);
+async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<number> {
+  const out = (line: string) => io.stdout.write(line + "\n");
+  const existing = loadState(o.statePath);
+  if (existing && (existing.direction !== o.direction || existing.to !== o.to)) {
+    throw new UsageError(
+      `${o.statePath} holds an unfinished ${existing.direction} to ${existing.to} started ${existing.startedAt}, ` +
+        `not a ${o.direction} to ${o.to}. Finish it first (re-run its command), ` +
+        `or if it was abandoned, move the file aside to start over.`,
+    );
+  }
+  if (!existing && !o.print) {
+    const others = otherRunsInProgress(dirname(o.statePath), o.statePath);
+    if (others.length > 0) {
+      throw new UsageError(
+        `an unfinished run is recorded in ${others.join(", ")}; finish it first (re-run its command), ` +
+          `or if it was abandoned, move the file aside.`,
+      );
+    }
+  }
+  const startedAt = deps.clock.now();
+  const reads: CallRecord[] = [];
+  const topology = await topologyFor(o, deps, reads);
+  const target = targetSite(o, topology);
+  const { name, accountId, partition } = topology.config;
+  const naming: NamingInput = { name, accountId, partition };
+  const regions = [topology.sites[0].region, topology.sites[1].region] as const;
+
+  if (o.print) {
+    out(
+      printActivation({
+        region: target.region,
+        accountId,
+        regions,
+        mode: o.mode,
+        planName: o.planName,
+        site: target.site,
+      }),
+    );
     return EXIT.ok;
   }
-
+  if (!existing) {
+    const nothing = checkRoles(o, topology);
+    if (nothing) {
+      out(nothing);
+      return EXIT.ok;
+    }
+  }
+  const plan = buildPlan(o.direction, topology, target, (s) => siteStem(naming, s));
   const state = existing ?? freshState(plan, startedAt);
   state.calls.push(...reads);
-  if (existing) {
-    const next = state.steps.find((s) => s.status !== "done" && s.status !== "skipped");
-    out(
-      `resuming the ${o.direction} to ${o.to} started ${state.startedAt} at: ${next?.title ?? "the end"}`,
-    );
-  } else {
-    out(
-      `${o.direction} to ${o.to} (stack ${plan.to.stack}) from ${plan.from.site} (stack ${plan.from.stack})`,
-    );
-  }
-  if (o.skipFence && !existing) {
-    state.warnings.push(
-      `--skip-fence: ${plan.from.site}'s traffic control and database were left as they are; ` +
-        `if it still takes writes, they are lost to ${plan.to.site}`,
-    );
-  }
+  out(
+    existing
+      ? `resuming the ${o.direction} to ${o.to} started ${state.startedAt} at: ${state.steps.find((s) => s.status !== "done" && s.status !== "skipped")?.title ?? "the end"}`
+      : `${o.direction} to ${o.to} (stack ${plan.to.stack}, ${plan.to.region}) from ${plan.from.site} (stack ${plan.from.stack}, ${plan.from.region})`,
+  );
   const machine = new FailoverMachine({
     plan,
     state,
@@ -392,6 +405,11 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
     ops: deps.ops,
     probes: deps.probes(topology),
     controls: deps.controls(topology),
+    regionSwitch: deps.regionSwitch,
+    planQuery: { accountId, regions, name: o.planName },
+    naming,
+    mode: o.mode,
+    stateProblems: stateLocationProblems(deps.stateLocations, regions),
     clock: deps.clock,
     deadlines: o.deadlines,
     maxDataLossSeconds: o.maxDataLossSeconds,
@@ -399,6 +417,7 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
     backupMaxAgeSeconds: topology.config.alarms.backupMaxAgeHours * 3600,
     lagTimeoutSeconds: o.lagTimeoutSeconds,
     checkTimeoutSeconds: o.checkTimeoutSeconds,
+    followTimeoutSeconds: o.followTimeoutSeconds,
     log: out,
     warn: (line) => io.stderr.write(`WARNING: ${line}\n`),
   });
@@ -428,13 +447,30 @@ async function execute(o: Options, io: CommandIo, deps: FailoverDeps): Promise<n
 
 /** drctl's entry for `failover` and `failback` (argv[0]): Pulumi Automation API and AWS. */
 export async function failoverCommand(argv: string[], io: CommandIo): Promise<number> {
-  const [{ AutomationStackOps }, { AwsSites }] = await Promise.all([
+  const [
+    { AutomationStackOps },
+    { AwsSites },
+    { RegionSwitchClient },
+    { readStackFile },
+    { readStateLocations },
+  ] = await Promise.all([
     import("./automationOps"),
     import("./awsSites"),
+    import("./regionSwitch/client"),
+    import("./topology"),
+    import("./stateLocation"),
   ]);
   return runFailover(argv, io, (workDir) => {
     const ops = new AutomationStackOps(workDir, (text) => io.stdout.write(text));
-    const sites = (topology: Topology) => new AwsSites(topology, ops, io.env);
-    return { ops, probes: sites, controls: sites, clock: systemClock };
+    const sites = (topology: Topology) => new AwsSites(topology, io.env);
+    return {
+      ops,
+      stackFile: (stack) => Promise.resolve(readStackFile(workDir, stack)),
+      stateLocations: readStateLocations(workDir, io.env, STACK_NAMES),
+      probes: sites,
+      controls: sites,
+      regionSwitch: (region) => new RegionSwitchClient({ region }),
+      clock: systemClock,
+    };
   });
 }

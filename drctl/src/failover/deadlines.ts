@@ -2,28 +2,25 @@ import { formatSeconds, parseDurationSeconds } from "./duration";
 import type { Clock } from "./ports";
 
 /**
- * How long each kind of remote call may take before the run gives up on it (DESIGN §2b: every
- * remote call on the failover path has a deadline). Set with `--deadline <name>=<duration>`.
+ * How long each kind of remote call may take before the run gives up on it (docs/architecture.md §2b:
+ * every remote call on the failover path has a deadline). Set with `--deadline <name>=<duration>`.
  */
 export const DEADLINE_DEFAULTS = {
-  /** Reading a stack: its config, outputs, a preview (the Pulumi CLI and state backend). */
+  /** One Pulumi CLI call that reads or edits a stack: config, a preview. */
   stack: 60,
   /**
-   * One `pulumi up` of the surviving stack. Promotion reboots the instance and "can take several
-   * minutes or longer, depending on the size of the read replica"
-   * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Promote.html).
+   * One `pulumi up` or targeted `pulumi refresh`. The reconcile's update sets Multi-AZ on the
+   * promoted instance, which RDS applies while it stays available, and a failback's rebuild
+   * creates a cross-region replica, which takes longer the larger the database
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Create.html).
    */
   up: 45 * 60,
   /** One SQL session on a database: connect, query, disconnect. */
   db: 10,
-  /** The SQL fence of the old primary, credential and endpoint lookups included. */
-  fence: 15,
-  /** One AWS API call (PutMetricData, GetSecretValue, HeadBucket, ListObjectsV2, CreateJob). */
+  /** One AWS API call (ARC Region switch, GetSecretValue, HeadBucket, ListObjectsV2, CreateJob). */
   aws: 10,
   /** One DNS resolution. */
   dns: 5,
-  /** Waiting for the replica to replay the fenced primary's last write (no data lost). */
-  drain: 120,
 } as const;
 
 export type DeadlineName = keyof typeof DEADLINE_DEFAULTS;

@@ -1,3 +1,6 @@
+import type { NamingInput } from "../../../components/naming";
+import type { RegionSwitchClient, ExecutionMode } from "./regionSwitch/client";
+import type { PlanQuery } from "./regionSwitch/execution";
 import { DeadlineExceeded, withDeadline, type DeadlineName, type Deadlines } from "./deadlines";
 import { formatSeconds } from "./duration";
 import { describeCall, type CallTarget, type ConfigChange, type Plan, type Step } from "./plan";
@@ -12,6 +15,15 @@ export interface MachineOptions {
   readonly ops: StackOps;
   readonly probes: Probes;
   readonly controls: Controls;
+  /** A Region switch client for one region's data plane. */
+  readonly regionSwitch: (region: string) => RegionSwitchClient;
+  readonly planQuery: PlanQuery;
+  /** Names of both sites' resources (components/naming.ts). */
+  readonly naming: NamingInput;
+  /** `--mode`: how the failover runs the plan (a failback always runs it graceful). */
+  readonly mode: ExecutionMode;
+  /** Problems of where the Pulumi state and secrets live (stateLocation.ts): warnings. */
+  readonly stateProblems: readonly string[];
   readonly clock: Clock;
   readonly deadlines: Deadlines;
   /** `--max-data-loss`: refuse a failover whose RPO bound is larger (or unknown). */
@@ -22,6 +34,8 @@ export interface MachineOptions {
   readonly backupMaxAgeSeconds: number;
   readonly lagTimeoutSeconds: number;
   readonly checkTimeoutSeconds: number;
+  /** How long drctl follows the plan's execution (it goes on in AWS afterwards). */
+  readonly followTimeoutSeconds: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -57,25 +71,17 @@ export class FailoverMachine {
       this.o.log(`  > ${step.title}`);
       const t0 = clock.now();
       let result: StepResult;
-      let failure: unknown;
       try {
         result = await this.execute(step);
       } catch (err) {
-        failure = err ?? new Error("step failed");
+        this.finish(rec, t0);
+        rec.status = "failed";
+        rec.error = errorText(err ?? new Error("step failed"));
+        this.persist();
+        const kind = err instanceof ObjectiveBreached ? "breached" : "failed";
+        return { kind, step: step.id, message: rec.error };
       }
       this.finish(rec, t0);
-      if (failure !== undefined) {
-        if (step.onFailure === "skip" && !(failure instanceof ObjectiveBreached)) {
-          result = { skipped: errorText(failure) };
-          this.warning(this.skipWarning(step, errorText(failure)));
-        } else {
-          rec.status = "failed";
-          rec.error = errorText(failure);
-          this.persist();
-          const kind = failure instanceof ObjectiveBreached ? "breached" : "failed";
-          return { kind, step: step.id, message: rec.error };
-        }
-      }
       rec.status = result?.skipped ? "skipped" : "done";
       rec.note = result?.skipped ?? result?.note;
       this.persist();
@@ -88,13 +94,9 @@ export class FailoverMachine {
     return { kind: "done" };
   }
 
-  private find(id: string): StepRecord | undefined {
-    return this.o.state.steps.find((s) => s.id === id);
-  }
-
   /** The step's record, created in plan order when a state file lacks it. */
   private record(step: Step): StepRecord {
-    const found = this.find(step.id);
+    const found = this.o.state.steps.find((s) => s.id === step.id);
     if (found) return found;
     const rec: StepRecord = { id: step.id, title: step.title, status: "pending", attempts: 0 };
     const order = this.o.plan.steps.map((s) => s.id);
@@ -125,30 +127,6 @@ export class FailoverMachine {
     this.o.warn(text);
   }
 
-  /** What a skipped step leaves undone, and what to run about it. */
-  private skipWarning(step: Step, why: string): string {
-    const { plan } = this.o;
-    const later = `drctl failover reconnect --to ${plan.to.site}`;
-    switch (step.kind) {
-      case "trafficOff":
-        return `!!! TRAFFIC CONTROL OF ${step.site} NOT SWITCHED OFF: ${why}`;
-      case "sqlFence":
-        return (
-          `!!! SQL FENCE SKIPPED: ${step.site}'s database did not answer (${why}). Its traffic control is ` +
-          `off, but a client that reaches it directly can still write; when its region returns, run ${later}`
-        );
-      case "drain":
-        return `${plan.to.site} was promoted without replaying ${plan.from.site}'s last write (${why}); writes after the RPO bound may be lost`;
-      case "trafficOn":
-        return (
-          `traffic control of ${step.site} could not be switched on in ${plan.from.region} (${why}); Route 53 ` +
-          `follows that alarm's insufficient-data setting until ${later} switches it on`
-        );
-      default:
-        return `${step.title} skipped: ${why}`;
-    }
-  }
-
   /** One remote call with its deadline, recorded in the report whatever its outcome. */
   private call(step: Step): CallFn {
     return async (target, deadline, fn) => {
@@ -173,14 +151,18 @@ export class FailoverMachine {
   }
 
   private async execute(step: Step): Promise<StepResult> {
+    const { ops } = this.o;
+    const call = this.call(step);
+    const [first] = step.calls;
     switch (step.kind) {
       case "rebuild":
       case "reprotect":
-      case "promote":
+      case "settle":
       case "links":
         await this.apply(step);
         return undefined;
-      case "fenceStack": {
+      case "fenceStack":
+      case "fenceConfig": {
         const from = this.o.plan.from;
         if (from.role !== "primary" && from.previousRole === undefined) {
           return {
@@ -190,29 +172,50 @@ export class FailoverMachine {
         await this.apply(step);
         return undefined;
       }
+      case "refresh": {
+        const targets = step.targets ?? [];
+        await call(first, "up", (s) => ops.refresh(step.stack, targets, s));
+        return { note: `read back ${targets.join(", ")}` };
+      }
+      case "emptyPreview": {
+        const summary = await call(first, "stack", (s) => ops.preview(step.stack, s));
+        const pending = Object.entries(summary).filter(([op, n]) => op !== "same" && n > 0);
+        if (pending.length > 0) {
+          throw new Error(
+            `the next up of stack ${step.stack} would still change ${pending.map(([op, n]) => `${op} ${n}`).join(", ")}; ` +
+              `run pulumi preview --diff --stack ${step.stack} to see what, fix the config, and re-run`,
+          );
+        }
+        return { note: `nothing to change (same ${summary.same ?? 0})` };
+      }
       default:
         return runCheck(step, {
           ...this.o,
-          call: this.call(step),
+          call,
           warning: (text) => this.warning(text),
+          persist: () => saveState(this.o.statePath, this.o.state),
         });
     }
   }
 
+  /** Select, edit, `up` when the step has one, then the settling edits; every call bounded. */
   private async apply(step: Step): Promise<void> {
     const { ops } = this.o;
     const call = this.call(step);
-    const [up] = step.calls;
-    await call({ ...up, action: "select stack" }, "stack", (s) => ops.select(step.stack, s));
+    const [target] = step.calls;
+    const config = { ...target, action: "select stack, pulumi config set/rm" };
+    await call(config, "stack", (s) => ops.select(step.stack, s));
     const edit = async (changes: readonly ConfigChange[]): Promise<void> => {
       for (const c of changes) {
-        // Config edits are local: Pulumi.<stack>.yaml in the work directory.
-        if (c.op === "set") await ops.setConfig(step.stack, c.key, c.value ?? "", { path: c.path });
-        else await ops.removeConfig(step.stack, c.key, { path: c.path });
+        await call(config, "stack", (s) =>
+          c.op === "set"
+            ? ops.setConfig(step.stack, c.key, c.value ?? "", { path: c.path }, s)
+            : ops.removeConfig(step.stack, c.key, { path: c.path }, s),
+        );
       }
     };
     await edit(step.changes);
-    if (step.up) await call(up, "up", (s) => ops.up(step.stack, s));
+    if (step.up) await call(target, "up", (s) => ops.up(step.stack, s));
     await edit(step.settle ?? []);
   }
 }

@@ -1,9 +1,18 @@
 import type { Role } from "../../../components/config";
-import { trafficControl } from "../../../components/naming";
 import type { SiteState, Topology } from "./topology";
 import { peerOf } from "./topology";
 
-export type Direction = "failover" | "failback" | "reconnect";
+/**
+ * - failover: start the Region switch plan in the region being activated and follow it; nothing
+ *   of Pulumi is needed.
+ * - reconcile: once the plan has run, bring both stacks' config to what it did, and update the
+ *   surviving stack (primary-only settings in its own region).
+ * - reconnect: once the old region answers, the old stack's `fenced` update and the links back.
+ * - rebuild: make a fenced site the standby of the primary again (after a failback, the site it
+ *   left), so the pair can fail over again.
+ * - failback: rebuild the old site as standby, then the same plan the other way, graceful.
+ */
+export type Direction = "failover" | "reconcile" | "reconnect" | "rebuild" | "failback";
 
 /** One config edit, as `pulumi config set|rm [--path] <key> [value] -s <stack>` would make it. */
 export interface ConfigChange {
@@ -15,22 +24,22 @@ export interface ConfigChange {
 
 export type StepKind =
   | "preflight"
-  | "trafficOff"
-  | "sqlFence"
-  | "drain"
+  | "regionSwitch"
+  | "checkDns"
+  | "checkWrite"
+  | "refresh"
+  | "settle"
+  | "emptyPreview"
+  | "fenceConfig"
   | "rebuild"
   | "reprotect"
   | "waitLag"
-  | "promote"
-  | "trafficOn"
-  | "checkWrite"
-  | "checkDns"
   | "regionBack"
   | "fenceStack"
   | "links"
   | "batchReplication";
 
-/** Where one remote call of a step goes: what --plan prints and the report's call log names. */
+/** Where one remote call of a step goes: what the report's call log names. */
 export interface CallTarget {
   /** An AWS region, or `global` (DNS resolution) or `pulumi` (the CLI and its state backend). */
   readonly region: string;
@@ -51,41 +60,31 @@ export interface Step {
   readonly up: boolean;
   /** Config edits once that `up` succeeded: the declared move is done (no update needed). */
   readonly settle?: readonly ConfigChange[];
-  /** waitLag only: the lag to wait for, when not --max-lag. */
-  readonly lagLimitSeconds?: number;
-  /**
-   * When the step cannot do its work: `fail` stops the run (re-running resumes here), `skip`
-   * records why, warns, and goes on. A failover skips what needs the failed region.
-   */
-  readonly onFailure: "fail" | "skip";
-  /** Every remote call the step makes, for --plan. */
+  /** Every remote call the step makes. */
   readonly calls: readonly CallTarget[];
+  /** refresh only: the URNs read back. */
+  readonly targets?: readonly string[];
 }
 
 export interface Plan {
   readonly direction: Direction;
-  /** The site that becomes (or, for reconnect, is) primary. */
+  /** The site that becomes (or, for reconcile and reconnect, is) primary. */
   readonly to: SiteState;
   /** The site that stops being primary. */
   readonly from: SiteState;
   readonly steps: readonly Step[];
 }
 
-export interface PlanOptions {
-  /** `--skip-fence`: no traffic control and no SQL fence before promotion. */
-  readonly skipFence: boolean;
-}
-
 export const ROLE_KEY = "dr-stack:role";
 export const ALLOW_REBUILD_KEY = "dr-stack:database.allowRebuild";
 export const PREVIOUS_ROLE_KEY = "dr-stack:database.previousRole";
-/** Contract C1: when false the site creates none of its data links into the peer region. */
+/** When false the site creates none of its data links into the peer region. */
 export const PEER_LINKS_KEY = "dr-stack:peerLinks";
 
 /**
  * A role change, declared: the program checks `previousRole -> role` against the state machine
- * before it registers anything (components/database/transition.ts), so a step that would make an invalid
- * move fails its `up` with the reason instead of half-applying it.
+ * before it registers anything (components/database/transition.ts), so a step that would make an
+ * invalid move fails its `up` with the reason instead of half-applying it.
  */
 const moveTo = (role: Role, leaving: Role): ConfigChange[] => [
   { op: "set", key: ROLE_KEY, value: role, path: false },
@@ -99,20 +98,17 @@ const peerLinks = (on: boolean): ConfigChange => ({
   path: true,
 });
 
-/**
- * The role a site has deployed: the one a failed run declared it was leaving, else its role, else
- * (config unreadable) what the plan expects there.
- */
+/** The role a site has deployed: the one a run declared it was leaving, else its role. */
 const deployedRole = (site: SiteState, expected: Role): Role =>
   site.previousRole ?? site.role ?? expected;
 
 /** After the move's `up`: the declaration is spent, and a stale one must not vouch for the next. */
 const moveDone: readonly ConfigChange[] = [{ op: "remove", key: PREVIOUS_ROLE_KEY, path: true }];
 
-const pulumiUp = (s: SiteState): CallTarget => ({
+const pulumi = (s: SiteState, action: string): CallTarget => ({
   region: s.region,
   service: `Pulumi stack ${s.stack}`,
-  action: `pulumi up (resources in ${s.region} only)`,
+  action,
 });
 
 const database = (s: SiteState, action: string): CallTarget => ({
@@ -121,135 +117,111 @@ const database = (s: SiteState, action: string): CallTarget => ({
   action: `${action} on ${s.site}'s database`,
 });
 
-/** Contract C3: a site's traffic control is a metric in its peer's region. */
-const traffic = (site: SiteState, peer: SiteState, on: boolean): CallTarget => ({
-  region: peer.region,
-  service: "CloudWatch",
-  action:
-    `PutMetricData ${trafficControl.namespace} ${trafficControl.metricName}=${on ? 1 : 0} ` +
-    `${trafficControl.dimensionName}=${site.site}`,
+const arc = (region: string, action: string): CallTarget => ({
+  region,
+  service: "ARC Region switch",
+  action,
 });
 
-const stackOutputs = (s: SiteState): CallTarget => ({
-  region: "pulumi",
-  service: `Pulumi stack ${s.stack}`,
-  action: "read outputs (dbEndpoint)",
-});
+type StepFields = Omit<Step, "site" | "stack" | "changes" | "up"> & Partial<Step>;
+
+function step(at: SiteState, s: StepFields): Step {
+  return { site: at.site, stack: at.stack, changes: [], up: false, ...s };
+}
+
+/**
+ * The URN of a site's RDS instance: the `Database` component `<stem>-db` (index.ts) and its
+ * instance child of the same name (components/database/instance.ts), in project `dr-stack`.
+ */
+export function dbInstanceUrn(stack: string, stem: string): string {
+  return `urn:pulumi:${stack}::dr-stack::drstack:database:Database$aws:rds/instance:Instance::${stem}-db`;
+}
 
 interface Ctx {
-  readonly direction: Direction;
   readonly from: SiteState;
   readonly to: SiteState;
-  readonly masterSecretName: (site: SiteState) => string;
+  readonly stem: (site: SiteState) => string;
 }
 
-type StepFields = Omit<Step, "site" | "stack" | "changes" | "up" | "onFailure"> & Partial<Step>;
-
-/** A step about `at`'s site and stack. */
-function step(at: SiteState, s: StepFields): Step {
-  return { site: at.site, stack: at.stack, changes: [], up: false, onFailure: "fail", ...s };
-}
-
-/** A step that changes `at`'s config and runs `pulumi up` on its stack. */
-function upStep(at: SiteState, s: Omit<StepFields, "calls">): Step {
-  return step(at, { up: true, calls: [pulumiUp(at)], ...s });
-}
-
-const readSecret = (region: string, what: string): CallTarget => ({
-  region,
-  service: "Secrets Manager",
-  action: `GetSecretValue ${what}`,
-});
-
-/** Traffic control of the new primary on: it lives in the old primary's region (C3). */
-function trafficOn(c: Ctx, onFailure: Step["onFailure"]): Step {
-  const { from, to } = c;
-  return step(to, {
-    id: `traffic-on-${to.site}`,
-    kind: "trafficOn",
-    title: `traffic control of ${to.site} on (in ${from.region})`,
-    onFailure,
-    calls: [traffic(to, from, true)],
-  });
-}
-
-/** Traffic control of the old primary off, then its database read-only if it answers. */
-function fence(c: Ctx): Step[] {
-  const { from, to, direction } = c;
-  // A failover goes on without the old region; a planned switchover never promotes unfenced.
-  const onFailure = direction === "failover" ? "skip" : "fail";
-  return [
-    step(from, {
-      id: `traffic-off-${from.site}`,
-      kind: "trafficOff",
-      title: `traffic control of ${from.site} off (in ${to.region})`,
-      calls: [traffic(from, to, false)],
-    }),
-    step(from, {
-      id: `sql-fence-${from.site}`,
-      kind: "sqlFence",
-      title: `SQL fence of ${from.site}: default_transaction_read_only, end sessions`,
-      onFailure,
-      calls: [
-        readSecret(to.region, `${c.masterSecretName(from)} (its replica in ${to.region})`),
-        stackOutputs(from),
-        database(
-          from,
-          "ALTER DATABASE … SET default_transaction_read_only = on; pg_terminate_backend",
-        ),
-      ],
-    }),
-    step(to, {
-      id: `drain-${to.site}`,
-      kind: "drain",
-      title: `wait for ${to.site} to replay ${from.site}'s last write`,
-      onFailure,
-      calls: [database(to, "SELECT pg_last_wal_replay_lsn()")],
-    }),
-  ];
-}
-
-function promote(c: Ctx): Step[] {
+/** Start the plan in `to`'s region and follow it; nothing of Pulumi, nothing in `from`'s region. */
+function activate(c: Ctx, graceful: boolean): Step[] {
   const { to } = c;
   return [
-    upStep(to, {
-      id: `promote-${to.site}`,
-      kind: "promote",
-      title: `promote ${to.site}: standby -> promoting (detach replica, peerLinks false)`,
-      // Contract C1: the promotion creates no link into the peer region, so it needs nothing there.
-      changes: [...moveTo("promoting", "standby"), peerLinks(false)],
-      settle: moveDone,
-    }),
-    upStep(to, {
-      id: `primary-${to.site}`,
-      kind: "promote",
-      title: `promote ${to.site}: promoting -> primary`,
-      changes: moveTo("primary", "promoting"),
-      settle: moveDone,
+    step(to, {
+      id: `region-switch-${to.site}`,
+      kind: "regionSwitch",
+      title: `Region switch plan: activate ${to.region} (${graceful ? "graceful" : "mode of --mode"})`,
+      calls: [
+        arc(to.region, "ListPlansInRegion"),
+        arc(to.region, "StartPlanExecution activate"),
+        arc(to.region, "GetPlanExecution"),
+      ],
     }),
   ];
 }
 
-function after(c: Ctx): Step[] {
-  const { to, direction } = c;
+const checkDns = (to: SiteState): Step =>
+  step(to, {
+    id: `check-dns-${to.site}`,
+    kind: "checkDns",
+    title: `check DNS answers with ${to.site}`,
+    calls: [{ region: "global", service: "DNS", action: "resolve the service's record" }],
+  });
+
+/**
+ * What the plan did, declared to Pulumi: the plan's RdsPromoteReadReplica is the `promoting` move
+ * (the replica detached), so the surviving stack moves promoting -> primary. Its instance is read
+ * back first, targeted: the state still holds the replica's source, and an update that removes it
+ * calls PromoteReadReplica on an instance that no longer is a replica (terraform-provider-aws
+ * resourceInstanceUpdate; its read sets replicate_source_db from
+ * ReadReplicaSourceDBInstanceIdentifier, empty once promoted).
+ */
+function reconcile(c: Ctx, links: boolean): Step[] {
+  const { from, to } = c;
   return [
-    // The control of the new primary lives in the old region (C3): best effort in a failover.
-    trafficOn(c, direction === "failover" ? "skip" : "fail"),
     step(to, {
       id: `check-write-${to.site}`,
       kind: "checkWrite",
-      title: `check ${to.site} takes a write`,
+      title: `check ${to.site} is promoted: it takes a write`,
       calls: [
-        readSecret(to.region, c.masterSecretName(to)),
-        stackOutputs(to),
+        {
+          region: to.region,
+          service: "Secrets Manager",
+          action: `GetSecretValue of ${to.site}'s master secret`,
+        },
         database(to, "BEGIN; CREATE TABLE …; ROLLBACK"),
       ],
     }),
     step(to, {
-      id: `check-dns-${to.site}`,
-      kind: "checkDns",
-      title: `check DNS answers with ${to.site}`,
-      calls: [{ region: "global", service: "DNS", action: "resolve the service's record" }],
+      id: `refresh-${to.site}`,
+      kind: "refresh",
+      title: `read ${to.site}'s database back into stack ${to.stack} (refresh of that instance only)`,
+      targets: [dbInstanceUrn(to.stack, c.stem(to))],
+      calls: [pulumi(to, `pulumi refresh --target ${dbInstanceUrn(to.stack, c.stem(to))}`)],
+    }),
+    step(to, {
+      id: `settle-${to.site}`,
+      kind: "settle",
+      title: `stack ${to.stack}: promoting -> primary (primary-only settings in ${to.region})`,
+      changes: [...moveTo("primary", "promoting"), peerLinks(links)],
+      up: true,
+      settle: moveDone,
+      calls: [pulumi(to, `pulumi up (resources in ${to.region} only)`)],
+    }),
+    step(to, {
+      id: `empty-preview-${to.site}`,
+      kind: "emptyPreview",
+      title: `check the next up of stack ${to.stack} is empty`,
+      calls: [pulumi(to, "pulumi preview")],
+    }),
+    step(from, {
+      id: `fence-config-${from.site}`,
+      kind: "fenceConfig",
+      title: `stack ${from.stack}: declare ${from.site} fenced (config only; its update waits for reconnect)`,
+      changes: moveTo("fenced", deployedRole(from, "primary")),
+      calls: [
+        { region: "pulumi", service: `Pulumi stack ${from.stack}`, action: "pulumi config set" },
+      ],
     }),
   ];
 }
@@ -261,7 +233,6 @@ function after(c: Ctx): Step[] {
  */
 function reconnect(c: Ctx, standalone: boolean): Step[] {
   const { from, to } = c;
-  // A failback runs these inline, right after its own traffic-on step, with both regions up.
   const first: Step[] = standalone
     ? [
         step(from, {
@@ -272,33 +243,36 @@ function reconnect(c: Ctx, standalone: boolean): Step[] {
             { region: from.region, service: "S3", action: `HeadBucket of ${from.site}'s bucket` },
           ],
         }),
-        // A failover could only try this: the control of the new primary lives in the old region.
-        trafficOn(c, "fail"),
       ]
     : [];
   return [
     ...first,
-    upStep(from, {
+    step(from, {
       id: `fence-stack-${from.site}`,
       kind: "fenceStack",
-      title: `reconcile ${from.site}'s stack: -> fenced (if it still says primary)`,
+      title: `update ${from.site}'s stack: -> fenced (if it still says primary)`,
       changes: moveTo("fenced", deployedRole(from, "primary")),
-      settle: moveDone,
-    }),
-    step(to, {
-      id: `links-${to.site}`,
-      kind: "links",
-      title: `reconnect ${to.site}'s links into ${from.region} (peerLinks true)`,
-      changes: [peerLinks(true)],
       up: true,
-      calls: [
-        {
-          region: to.region,
-          service: `Pulumi stack ${to.stack}`,
-          action: `pulumi up (S3 replication, automated-backups replication, Backup copies to ${from.region})`,
-        },
-      ],
+      settle: moveDone,
+      calls: [pulumi(from, `pulumi up (resources in ${from.region} only)`)],
     }),
+    ...(standalone
+      ? [
+          step(to, {
+            id: `links-${to.site}`,
+            kind: "links" as const,
+            title: `reconnect ${to.site}'s links into ${from.region} (peerLinks true)`,
+            changes: [peerLinks(true)],
+            up: true,
+            calls: [
+              pulumi(
+                to,
+                `pulumi up (S3 replication, automated-backups replication, Backup copies to ${from.region})`,
+              ),
+            ],
+          }),
+        ]
+      : []),
     step(to, {
       id: `batch-replication-${to.site}`,
       kind: "batchReplication",
@@ -308,25 +282,24 @@ function reconnect(c: Ctx, standalone: boolean): Step[] {
   ];
 }
 
-function preflight(c: Ctx): Step {
-  const { direction, from, to } = c;
-  if (direction === "failover") {
-    return step(to, {
-      id: "preflight",
-      kind: "preflight",
-      title: `preflight: RPO bound from ${to.site}'s replica, newest backup`,
-      calls: [
-        database(to, "SELECT now(), pg_last_xact_replay_timestamp()"),
-        { region: to.region, service: "S3", action: `ListObjectsV2 of ${to.site}'s bucket` },
-      ],
-    });
-  }
+function preflight(c: Ctx, direction: Direction): Step {
+  const { from, to } = c;
+  const replica = direction === "failover" || direction === "failback";
   return step(to, {
     id: "preflight",
     kind: "preflight",
-    title: `preflight: newest backup of ${from.site}`,
+    title:
+      direction === "failover"
+        ? `preflight: ${to.site} is still a replica (RPO bound), master secrets, state location, newest backup`
+        : `preflight: master secrets, state location, newest backup of ${from.site}`,
     calls: [
-      { region: from.region, service: "S3", action: `ListObjectsV2 of ${from.site}'s bucket` },
+      ...(replica ? [database(to, "SELECT now(), pg_last_xact_replay_timestamp()")] : []),
+      {
+        region: to.region,
+        service: "Secrets Manager",
+        action: "GetSecretValue of both master secrets",
+      },
+      { region: to.region, service: "S3", action: `ListObjectsV2 of ${to.site}'s bucket` },
     ],
   });
 }
@@ -334,8 +307,9 @@ function preflight(c: Ctx): Step {
 /** Failback first rebuilds `to` as a replica of the current primary and lets it catch up. */
 function rebuild(c: Ctx): Step[] {
   const { to } = c;
+  const up = pulumi(to, `pulumi up (resources in ${to.region} only)`);
   return [
-    upStep(to, {
+    step(to, {
       id: `rebuild-${to.site}`,
       kind: "rebuild",
       title: `rebuild ${to.site} as standby of ${c.from.site} (replaces its database)`,
@@ -343,15 +317,19 @@ function rebuild(c: Ctx): Step[] {
         { op: "set", key: ALLOW_REBUILD_KEY, value: "true", path: true },
         ...moveTo("standby", deployedRole(to, "fenced")),
       ],
+      up: true,
       settle: moveDone,
+      calls: [up],
     }),
-    upStep(to, {
+    step(to, {
       // allowRebuild lifts deletion protection; an update with it removed puts protection back on
       // the new replica now rather than at the next promotion, which may be hours away.
       id: `reprotect-${to.site}`,
       kind: "reprotect",
       title: `re-protect ${to.site}: remove database.allowRebuild`,
       changes: [{ op: "remove", key: ALLOW_REBUILD_KEY, path: true }],
+      up: true,
+      calls: [up],
     }),
     step(to, {
       id: `wait-lag-${to.site}`,
@@ -362,47 +340,33 @@ function rebuild(c: Ctx): Step[] {
   ];
 }
 
-/**
- * Failover to `to`: fence what can be fenced, promote `to` in its own region only, switch its
- * traffic on, check. Failback to `to` (today fenced): rebuild it as a replica of the current
- * primary, wait for it, then the same switchover with both regions up — every fence required —
- * and the reconnect inline. Reconnect: what a failover leaves for when the old region is back.
- */
 export function buildPlan(
   direction: Direction,
   topology: Topology,
   to: SiteState,
-  masterSecretName: (site: SiteState) => string,
-  opts: PlanOptions,
+  stem: (site: SiteState) => string,
 ): Plan {
   const from = peerOf(topology, to.site);
-  const c: Ctx = { direction, from, to, masterSecretName };
-  const fenceSteps = opts.skipFence ? [] : fence(c);
-  let steps: Step[];
-  if (direction === "reconnect") steps = reconnect(c, true);
-  else if (direction === "failover")
-    steps = [preflight(c), ...fenceSteps, ...promote(c), ...after(c)];
-  else
-    steps = [
-      preflight(c),
+  const c: Ctx = { from, to, stem };
+  const steps: Step[] = {
+    failover: () => [preflight(c, direction), ...activate(c, false), checkDns(to)],
+    reconcile: () => reconcile(c, false),
+    reconnect: () => reconnect(c, true),
+    rebuild: () => rebuild(c),
+    // Both regions answer: the links come back in the same update that settles the new primary.
+    failback: () => [
+      preflight(c, direction),
       ...rebuild(c),
-      ...fenceSteps,
-      ...promote(c),
-      ...after(c),
+      ...activate(c, true),
+      ...reconcile(c, true),
       ...reconnect(c, false),
-    ];
+      checkDns(to),
+    ],
+  }[direction]();
   return { direction, to, from, steps };
 }
 
-/** The change as the pulumi command an operator would type. */
-export function describeChange(c: ConfigChange, stack: string): string {
-  const path = c.path ? " --path" : "";
-  return c.op === "set"
-    ? `pulumi config set${path} ${c.key} ${c.value ?? ""} --stack ${stack}`
-    : `pulumi config rm${path} ${c.key} --stack ${stack}`;
-}
-
-/** `us-west-2 CloudWatch: PutMetricData …`, one line per call. */
+/** `us-west-2 ARC Region switch: StartPlanExecution …`, one line per call. */
 export function describeCall(t: CallTarget): string {
   const where = t.region === "pulumi" ? "Pulumi CLI/state" : t.region;
   return `${where} ${t.service}: ${t.action}`;

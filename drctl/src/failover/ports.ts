@@ -4,7 +4,7 @@
  * fakes (test/failover/fakes.ts), because neither the Pulumi CLI nor AWS is reachable from a test.
  *
  * Every method that leaves this process takes an AbortSignal: the machine gives each call a
- * deadline (deadlines.ts) and aborts it when the deadline passes (DESIGN §2b).
+ * deadline (deadlines.ts) and aborts it when the deadline passes (docs/architecture.md §2b).
  */
 
 /** Resource changes of one preview or update, keyed by operation (`create`, `update`, `same`, …). */
@@ -21,10 +21,21 @@ export interface StackOps {
   select(stack: string, signal: AbortSignal): Promise<void>;
   /** Every config value of the stack, keys fully qualified (`dr-stack:role`), structured values as JSON text. */
   getAllConfig(stack: string, signal: AbortSignal): Promise<Record<string, string>>;
-  setConfig(stack: string, key: string, value: string, opts: SetConfigOptions): Promise<void>;
-  removeConfig(stack: string, key: string, opts: SetConfigOptions): Promise<void>;
-  /** The stack's outputs as its last update left them (index.ts: `dbEndpoint`, …). */
-  outputs(stack: string, signal: AbortSignal): Promise<Record<string, unknown>>;
+  setConfig(
+    stack: string,
+    key: string,
+    value: string,
+    opts: SetConfigOptions,
+    signal: AbortSignal,
+  ): Promise<void>;
+  removeConfig(
+    stack: string,
+    key: string,
+    opts: SetConfigOptions,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** `pulumi refresh --target <urn>…`: reads only the named resources back from AWS into the state. */
+  refresh(stack: string, targets: readonly string[], signal: AbortSignal): Promise<ChangeSummary>;
   /** Read-only: what an update would change now. */
   preview(stack: string, signal: AbortSignal): Promise<ChangeSummary>;
   /** `pulumi up`: applies the stack's current config. */
@@ -46,12 +57,16 @@ export interface ReplicaStatus {
   readonly receiveLsn: string | null;
 }
 
-/** What the SQL fence did on the old primary. */
-export interface SqlFenceResult {
-  /** Sessions of other users ended with pg_terminate_backend. */
-  readonly terminated: number;
-  /** `pg_current_wal_lsn()` once fenced: the replica has every write when it has replayed this far. */
-  readonly lsn: string;
+/**
+ * The fields of a site's master secret the failover compares: AWS's RDS secret JSON structure
+ * (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html#reference_secret_json_structure_rds-postgres).
+ */
+export interface MasterSecretFields {
+  readonly host?: string;
+  readonly port?: number;
+  readonly username?: string;
+  readonly dbname?: string;
+  readonly engine?: string;
 }
 
 /** Read-only checks against the running sites; each goes to the region named in the plan. */
@@ -60,8 +75,10 @@ export interface Probes {
   replicaStatus(site: string, signal: AbortSignal): Promise<ReplicaStatus>;
   /** Age of the newest complete logical backup the site holds; omit the probe to skip this check. */
   newestBackupAgeSeconds?(site: string, signal: AbortSignal): Promise<number | undefined>;
-  /** Resolves when the site's database accepts a write (master credential, contract C2). */
+  /** Resolves when the site's database accepts a write (its own master secret, in its own region). */
   writeCheck(site: string, signal: AbortSignal): Promise<void>;
+  /** The site's master secret, read in `region` (its own, or its replica in the peer's region). */
+  masterSecret(site: string, region: string, signal: AbortSignal): Promise<MasterSecretFields>;
   /** The site the service's DNS name currently answers with, or undefined when it matches neither. */
   dnsAnswer(signal: AbortSignal): Promise<string | undefined>;
   /** Resolves when the site's backup bucket answers (S3 HeadBucket in the site's region). */
@@ -75,19 +92,8 @@ export interface BatchReplicationJob {
   readonly bucket: string;
 }
 
-/** Data-plane controls: everything the orchestrator changes outside `pulumi up`. */
+/** What the orchestrator changes outside `pulumi up` and the Region switch plan. */
 export interface Controls {
-  /**
-   * Switches `site`'s traffic control on or off (contract C3): CloudWatch PutMetricData of
-   * `DrStack/Traffic` `SiteEnabled` with `Site=<site>`, in the region of the site's **peer**.
-   */
-  setTrafficEnabled(site: string, enabled: boolean, signal: AbortSignal): Promise<void>;
-  /**
-   * Makes the site's database refuse writes at the SQL level: `ALTER DATABASE … SET
-   * default_transaction_read_only = on`, then ends the sessions open before it. Throws when the
-   * database itself does not answer.
-   */
-  sqlFence(site: string, signal: AbortSignal): Promise<SqlFenceResult>;
   /** Starts S3 Batch Replication on the site's bucket for objects live replication never copied. */
   startBatchReplication(site: string, signal: AbortSignal): Promise<BatchReplicationJob>;
 }

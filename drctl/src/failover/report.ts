@@ -3,8 +3,6 @@ import type { Outcome } from "./machine";
 import type { Plan } from "./plan";
 import type { RunState } from "./stateFile";
 
-type StepState = "done" | "skipped" | "failed" | "not reached" | "not planned";
-
 /** The failover report: what ran, how long each step took (the measured RTO), every call, every warning. */
 export interface FailoverReport {
   readonly direction: Plan["direction"];
@@ -24,12 +22,8 @@ export interface FailoverReport {
   /** Age of the replica's last replayed commit at preflight: the writes a failover may have lost. */
   readonly rpoBoundSeconds?: number;
   readonly preflight?: RunState["preflight"];
-  /** The two fences of the old primary, in the order they run. */
-  readonly fencing?: {
-    readonly traffic: StepState;
-    readonly sql: StepState;
-    readonly drain: StepState;
-  };
+  /** The Region switch execution the run started or followed; its own report is in the bucket. */
+  readonly execution?: RunState["execution"];
   /** What is left for when the old region is back (never a prerequisite of the promotion). */
   readonly nextSteps: readonly string[];
   readonly batchReplicationJob?: RunState["batchJob"];
@@ -39,36 +33,22 @@ export interface FailoverReport {
   readonly calls: RunState["calls"];
 }
 
-function stepState(plan: Plan, state: RunState, id: string): StepState {
-  if (!plan.steps.some((s) => s.id === id)) return "not planned";
-  const rec = state.steps.find((s) => s.id === id);
-  return rec?.status === "done" || rec?.status === "skipped" || rec?.status === "failed"
-    ? rec.status
-    : "not reached";
-}
-
 export function buildReport(plan: Plan, state: RunState, outcome: Outcome): FailoverReport {
   const stepsSeconds = state.steps.reduce((sum, s) => sum + (s.durationSeconds ?? 0), 0);
   const wallClockSeconds = state.finishedAt
     ? (Date.parse(state.finishedAt) - Date.parse(state.startedAt)) / 1000
     : undefined;
   const { from, to } = plan;
-  const fencing =
-    plan.direction === "reconnect"
-      ? undefined
-      : {
-          traffic: stepState(plan, state, `traffic-off-${from.site}`),
-          sql: stepState(plan, state, `sql-fence-${from.site}`),
-          drain: stepState(plan, state, `drain-${to.site}`),
-        };
+  const next: Partial<Record<Plan["direction"], string>> = {
+    failover:
+      `drctl failover reconcile --to ${to.site} (stack ${to.stack} to what the plan did, ` +
+      `stack ${from.stack} declared fenced); docs/runbooks/region-failover.md`,
+    reconcile:
+      `when ${from.region} answers again: drctl failover reconnect --to ${to.site} (updates stack ` +
+      `${from.stack} to fenced, restores the links into ${from.region}, starts S3 Batch Replication)`,
+  };
   const nextSteps =
-    plan.direction === "failover" && outcome.kind === "done"
-      ? [
-          `when ${from.region} answers again: drctl failover reconnect --to ${to.site} ` +
-            `(fences stack ${from.stack}, switches ${to.site}'s traffic control on, restores the links ` +
-            `into ${from.region}, starts S3 Batch Replication); docs/runbooks/region-failover.md`,
-        ]
-      : [];
+    outcome.kind === "done" && next[plan.direction] ? [next[plan.direction] as string] : [];
   return {
     direction: plan.direction,
     from: { site: from.site, stack: from.stack, region: from.region },
@@ -80,7 +60,7 @@ export function buildReport(plan: Plan, state: RunState, outcome: Outcome): Fail
     rto: { stepsSeconds, wallClockSeconds },
     rpoBoundSeconds: state.preflight?.rpoBoundSeconds,
     preflight: state.preflight,
-    ...(fencing ? { fencing } : {}),
+    ...(state.execution ? { execution: state.execution } : {}),
     nextSteps,
     ...(state.batchJob ? { batchReplicationJob: state.batchJob } : {}),
     warnings: state.warnings,
@@ -105,6 +85,12 @@ export function formatTimeline(report: FailoverReport): string {
   lines.push(`  total time in steps (measured RTO): ${formatSeconds(report.rto.stepsSeconds)}`);
   if (report.rto.wallClockSeconds !== undefined) {
     lines.push(`  wall clock, stack reads included: ${formatSeconds(report.rto.wallClockSeconds)}`);
+  }
+  if (report.execution) {
+    const e = report.execution;
+    lines.push(
+      `  Region switch execution ${e.executionId} in ${e.region} (${e.mode}): ${e.state ?? "not read"}`,
+    );
   }
   if (report.direction === "failover") {
     const p = report.preflight;

@@ -1,4 +1,4 @@
-import type { ReplicaStatus, SqlFenceResult } from "./ports";
+import type { ReplicaStatus } from "./ports";
 
 /** The part of a pg Client the failover SQL uses: tests pass a real client on a local server. */
 export interface SqlClient {
@@ -8,8 +8,13 @@ export interface SqlClient {
   ): Promise<{ rows: R[] }>;
 }
 
-/** `"app"`, with embedded quotes doubled: ALTER DATABASE takes an identifier, not a parameter. */
-export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+/** The database answered as a primary: the promotion has already run (or this is the wrong host). */
+export class NotAReplica extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotAReplica";
+  }
+}
 
 /**
  * What a replica knows about its own replay. `pg_last_xact_replay_timestamp()` is the commit time
@@ -31,9 +36,9 @@ export async function readReplicaStatus(client: SqlClient): Promise<ReplicaStatu
   );
   const r = rows[0];
   if (!r.in_recovery) {
-    throw new Error(
+    throw new NotAReplica(
       `the database is not a replica (pg_is_in_recovery() is false): it was promoted already, or this ` +
-        `is the wrong endpoint; check the stack's dbEndpoint output`,
+        `is the wrong endpoint; check the host in the site's master secret`,
     );
   }
   return {
@@ -42,33 +47,6 @@ export async function readReplicaStatus(client: SqlClient): Promise<ReplicaStatu
     replayLsn: r.replay_lsn,
     receiveLsn: r.receive_lsn,
   };
-}
-
-/**
- * The SQL-level fence of an old primary that still answers.
- *
- * `ALTER DATABASE … SET` changes the session default for sessions that start *afterwards*
- * (https://www.postgresql.org/docs/current/sql-alterdatabase.html), so the sessions already open
- * are ended with `pg_terminate_backend`
- * (https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADMIN-SIGNAL). Sessions of
- * superusers are left alone: only a superuser may signal them, and on RDS they are `rdsadmin`'s.
- *
- * What it does not stop: `default_transaction_read_only` is a user-settable default
- * (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-DEFAULT-TRANSACTION-READ-ONLY),
- * so any session may `SET default_transaction_read_only = off` or `BEGIN READ WRITE`, and a
- * superuser (or the database owner) may `ALTER DATABASE … RESET` it. It keeps well-behaved clients
- * from writing; the traffic control keeps clients from reaching the site at all.
- */
-export async function fenceDatabase(client: SqlClient, dbName: string): Promise<SqlFenceResult> {
-  await client.query(`ALTER DATABASE ${quoteIdent(dbName)} SET default_transaction_read_only = on`);
-  const { rows } = await client.query<{ terminated: string }>(
-    `SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid)) AS terminated
-       FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
-      WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND NOT r.rolsuper`,
-    [dbName],
-  );
-  const lsn = await client.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
-  return { terminated: Number(rows[0].terminated), lsn: lsn.rows[0].lsn };
 }
 
 /**

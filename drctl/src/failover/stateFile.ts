@@ -46,7 +46,7 @@ export interface CallRecord {
 }
 
 export interface RunState {
-  readonly version: 2;
+  readonly version: 3;
   readonly direction: Direction;
   readonly to: string;
   readonly from: string;
@@ -54,8 +54,15 @@ export interface RunState {
   steps: StepRecord[];
   warnings: string[];
   preflight?: PreflightRecord;
-  /** `pg_current_wal_lsn()` of the old primary once its SQL fence held. */
-  fenceLsn?: string;
+  /** The Region switch execution this run started or follows; a re-run follows it, never starts another. */
+  execution?: {
+    planArn: string;
+    executionId: string;
+    region: string;
+    mode: "graceful" | "ungraceful";
+    /** Its executionState when drctl last read it. */
+    state?: string;
+  };
   /** The S3 Batch Replication job a reconnect started. */
   batchJob?: { jobId: string; region: string; bucket: string };
   calls: CallRecord[];
@@ -76,7 +83,7 @@ export const stateDir = (workDir: string): string => join(workDir, ".drctl");
  * cannot run at once; a reconnect has its own, as it runs after the failover has finished.
  */
 export const defaultStatePath = (workDir: string, direction: Direction, to: string): string =>
-  join(stateDir(workDir), `${direction === "reconnect" ? "reconnect" : "failover"}-${to}.json`);
+  join(stateDir(workDir), `${direction === "failback" ? "failover" : direction}-${to}.json`);
 
 export function loadState(path: string): RunState | undefined {
   let text: string;
@@ -95,9 +102,9 @@ export function loadState(path: string): RunState | undefined {
         `Inspect it, then move it aside to start over.`,
     );
   }
-  if (parsed.version !== 2 || !Array.isArray(parsed.steps) || !parsed.direction || !parsed.to) {
+  if (parsed.version !== 3 || !Array.isArray(parsed.steps) || !parsed.direction || !parsed.to) {
     throw new StateFileError(
-      `state file ${path} is not a drctl failover state of this version (2, with direction, to and steps); ` +
+      `state file ${path} is not a drctl failover state of this version (3, with direction, to and steps); ` +
         `move it aside to start over.`,
     );
   }
@@ -135,7 +142,10 @@ export function otherRunsInProgress(dir: string, exceptPath: string): string[] {
     return [];
   }
   return names
-    .filter((n) => /^(failover|reconnect)-.+\.json$/.test(n) && n !== basename(exceptPath))
+    .filter(
+      (n) =>
+        /^(failover|reconcile|reconnect|rebuild)-.+\.json$/.test(n) && n !== basename(exceptPath),
+    )
     .map((n) => join(dir, n));
 }
 

@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
 import {
   parseConfig,
   rawStackConfig,
@@ -53,7 +56,7 @@ interface StackRead {
 }
 
 /**
- * Reads `dr-stack:*` config of both stacks. One stack may be unreadable (its region is down, DESIGN §2):
+ * Reads `dr-stack:*` config of both stacks. One stack may be unreadable (its region is down, docs/architecture.md §2):
  * its site is then the one the other stack's `sites` map names besides itself, its role unknown.
  */
 export async function readTopology(
@@ -101,4 +104,26 @@ export async function readTopology(
     );
   }
   return { sites: [a, b], config: readable[0].config };
+}
+
+/**
+ * A stack's config as its Pulumi.<stack>.yaml in `workDir` holds it, in the shape getAllConfig
+ * returns (structured values as JSON text): `pulumi config set` writes this file, so reading it
+ * needs neither the Pulumi CLI nor the state backend.
+ */
+export function readStackFile(workDir: string, stack: string): Record<string, string> {
+  const path = join(workDir, `Pulumi.${stack}.yaml`);
+  let doc: { config?: Record<string, unknown> } | null;
+  try {
+    doc = parse(readFileSync(path, "utf8")) as { config?: Record<string, unknown> } | null;
+  } catch (err) {
+    throw new TopologyError(
+      `cannot read ${path}: ${message(err)}; run drctl from the Pulumi project directory (or pass --work-dir)`,
+    );
+  }
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(doc?.config ?? {})) {
+    flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return flat;
 }

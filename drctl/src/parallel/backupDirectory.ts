@@ -6,6 +6,7 @@ import { Meter, type EventSink } from "../progress";
 import { FileStore, type Store } from "../store";
 import { startDirectoryDump, type DirectoryResult } from "./dirDump";
 import { inPlaceSink, uploadSink } from "./sinks";
+import type { StreamTableRows } from "./streamCounts";
 
 export interface DirectoryBackupOptions {
   readonly store: Store;
@@ -20,9 +21,9 @@ export interface DirectoryBackupOptions {
   /** For TMPDIR. */
   readonly env: NodeJS.ProcessEnv;
   readonly sink: EventSink;
-  /** Row counts (and the rest of the manifest's inventory) in the dump's snapshot; runs once
-   * pg_dump exited 0, while its last files are stored, before the file store's commit. */
-  readonly takeInventory: () => Promise<void>;
+  /** The manifest's inventory in the dump's snapshot, given the row counts the files will give;
+   * runs once pg_dump exited 0, while its last files are stored, before the file store's commit. */
+  readonly takeInventory: (rows: Promise<StreamTableRows>) => Promise<void>;
   /** Called on SIGTERM / SIGINT / SIGHUP after pg_dump was stopped (ends the count's connection). */
   readonly onInterrupt: () => void;
 }

@@ -1,11 +1,23 @@
 import { readdir, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { DrctlError } from "../errors";
+import { dirname, join } from "node:path";
+import { DrctlError, explain } from "../errors";
 import { runTool, type Tool } from "../postgres/tools";
 import type { Meter } from "../progress";
+import type { TocEntry } from "./archiveRows";
+import type { RowsResult } from "./hashPool";
 import { listingDigest, type DumpFileEntry } from "./layout";
 import { filesOpenBy } from "./openFiles";
 import { limiter } from "./pool";
+import { rowsFromDirectory, type StreamTableRows } from "./streamCounts";
+
+/** One stored file: what the manifest records, and what its bytes said on the way. */
+export interface StoredFile {
+  readonly entry: DumpFileEntry;
+  /** A table data file's rows, counted as it was hashed. */
+  readonly rows?: RowsResult;
+  /** toc.dat's entries. */
+  readonly toc?: TocEntry[];
+}
 
 /**
  * Where a directory dump goes while pg_dump writes it: a directory pg_dump creates, a way to store
@@ -16,8 +28,8 @@ export interface DirectorySink {
   readonly dir: string;
   /** How many files may be stored at once. */
   readonly concurrency: number;
-  /** Stores one closed file and returns what the manifest records; `signal` aborts it. */
-  store(name: string, signal: AbortSignal): Promise<DumpFileEntry>;
+  /** Stores one closed file, hashing and counting it; `signal` aborts it. */
+  store(name: string, signal: AbortSignal): Promise<StoredFile>;
   /** Called once pg_dump exited 0, every file is stored and the caller's checks passed. */
   commit(): Promise<void>;
   /** Removes what was stored (best effort); called on every failure. */
@@ -33,8 +45,11 @@ export interface DirectoryDumpOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly sink: DirectorySink;
   readonly meter: Meter;
-  /** Runs once pg_dump exited 0, alongside the last stores; the sink commits after both. */
-  readonly beforeCommit: () => Promise<void>;
+  /**
+   * Runs once pg_dump exited 0, alongside the last stores, given the row counts the stored files
+   * will have given; the sink commits after both.
+   */
+  readonly beforeCommit: (rows: Promise<StreamTableRows>) => Promise<void>;
   /** @default 100 */
   readonly pollMs?: number;
 }
@@ -88,7 +103,7 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
       resolve();
     });
   });
-  const stored = new Map<string, Promise<DumpFileEntry>>();
+  const stored = new Map<string, Promise<StoredFile>>();
   const limit = limiter(sink.concurrency);
   let storedBytes = 0;
   let storeFailure: Error | undefined;
@@ -96,11 +111,13 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
   const take = (name: string): void => {
     const p = limit(async () => {
       if (controller.signal.aborted) throw aborted ?? new Error("aborted");
-      const entry = await sink.store(name, controller.signal);
-      storedBytes += entry.size;
-      return entry;
+      const file = await sink.store(name, controller.signal);
+      storedBytes += file.entry.size;
+      return file;
     });
     p.catch((err: unknown) => {
+      // A store aborted because the run had already stopped is a consequence, not the cause.
+      if (controller.signal.aborted) return;
       storeFailure ??= err instanceof Error ? err : new Error(String(err));
       dump.child.kill("SIGKILL");
     });
@@ -142,9 +159,18 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
     throwIfStopped();
     await dump.done;
     for (const name of await readdir(sink.dir)) if (!stored.has(name)) take(name);
-    // The inventory needs only pg_dump's exit: it counts on the database while the last files
-    // are hashed and synced here (CPU there, the disk here), not after them.
-    const [files] = await Promise.all([Promise.all(stored.values()), options.beforeCommit()]);
+    // The inventory needs only pg_dump's exit: it reads the catalog while the last files are
+    // hashed, counted and synced here, and takes their counts when they are.
+    const all = Promise.all(stored.values());
+    const rows = all.then((done) =>
+      rowsFromDirectory(
+        done.map((f) => ({ name: f.entry.name, rows: f.rows })),
+        done.find((f) => f.toc)?.toc ?? [],
+      ),
+    );
+    rows.catch(() => undefined);
+    const [stores] = await Promise.all([all, options.beforeCommit(rows)]);
+    const files = stores.map((f) => f.entry);
     meter.set(storedBytes);
     throwIfStopped();
     await sink.commit();
@@ -164,7 +190,7 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
       (e: unknown) => e,
     );
     const cause = aborted ?? (storeFailure === undefined ? dumpError : storeFailure) ?? err;
-    throw cause instanceof Error ? cause : new DrctlError(String(cause));
+    throw noSpace(cause, sink.dir) ?? explain(cause, `backup into ${sink.dir}`);
   });
   done.catch(() => undefined);
   return {
@@ -176,4 +202,19 @@ export function startDirectoryDump(options: DirectoryDumpOptions): DirectoryDump
       dump.child.kill("SIGKILL");
     },
   };
+}
+
+/**
+ * pg_dump's "could not write to file …: No space left on device" (or a store's ENOSPC) as one
+ * line that says where and what to do; undefined for any other failure.
+ */
+function noSpace(cause: unknown, dir: string): DrctlError | undefined {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (errno !== "ENOSPC" && !/no space left on device/i.test(message)) return undefined;
+  return new DrctlError(
+    `no space left on device writing the dump under ${dirname(dir)} (${message}); nothing was ` +
+      `committed and the partial dump was removed: free space there, or give drctl a larger ` +
+      `volume (--store for a file store, TMPDIR for an S3 one)`,
+  );
 }

@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, mkdir, mkdtemp, open, rename, rm, stat, unlink } from "node:fs/promises";
+import { chmod, mkdtemp, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { explain } from "../errors";
 import { DUMP_FILE, backupPrefix, type Tier } from "../manifest";
-import { HashGate } from "../postgres/tools";
 import { TEMP_MARK, type FileStore } from "../store/file";
 import type { Store } from "../store";
-import type { DirectorySink } from "./dirDump";
-import { hashFileOffThread } from "./hashPool";
-import { fileKey, type DumpFileEntry } from "./layout";
+import { dataFileKind, parseArchiveToc } from "./archiveRows";
+import type { DirectorySink, StoredFile } from "./dirDump";
+import { hashFileOffThread, type FileHash } from "./hashPool";
+import { TOC_FILE, fileKey } from "./layout";
 
 /**
  * A file store takes the dump in place: pg_dump writes into a temporary directory beside the
@@ -26,10 +26,8 @@ export async function inPlaceSink(
 ): Promise<DirectorySink> {
   const final = store.localPath(`${backupPrefix(tier, id)}${DUMP_FILE}`);
   const dir = `${final}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
-  // pg_dump creates `dir` itself (0700) but not its parents; owner-only like the file store's.
-  await mkdir(dirname(dir), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-    throw explain(err, `store ${store.url}`);
-  });
+  // pg_dump creates `dir` itself (0700) but not its parents: the store makes them, owner-only.
+  await store.makeDirectory(dirname(dir));
   return {
     dir,
     concurrency: jobs,
@@ -38,11 +36,8 @@ export async function inPlaceSink(
       const path = join(dir, name);
       // pg_dump creates its files under the umask (0644 with 022); a dump holds every row.
       await chmod(path, 0o600);
-      const [hashed] = await Promise.all([
-        hashFileOffThread(path, undefined, signal),
-        datasync(path),
-      ]);
-      return { name, size: hashed.bytes, sha256: hashed.sha256 };
+      const [hashed] = await Promise.all([hashAndCount(path, name, signal), datasync(path)]);
+      return stored(name, hashed, await tocOf(path, name));
     },
     async commit() {
       try {
@@ -79,18 +74,20 @@ export async function uploadSink(
   return {
     dir,
     concurrency: Math.min(jobs, 4),
-    async store(name, signal): Promise<DumpFileEntry> {
+    async store(name, signal): Promise<StoredFile> {
       const path = join(dir, name);
       const { size } = await stat(path);
-      const gate = new HashGate(() => Promise.resolve());
-      const input = createReadStream(path, { highWaterMark: 1 << 20, signal });
-      input.on("error", (err) => gate.destroy(err));
-      input.pipe(gate);
       const key = fileKey(tier, id, name);
-      await store.put(key, gate, { size });
+      // The file is final (pg_dump closed it): a worker hashes and counts it while this thread
+      // uploads it, both reading it from the page cache.
+      const [hashed] = await Promise.all([
+        hashAndCount(path, name, signal),
+        store.put(key, createReadStream(path, { highWaterMark: 1 << 20, signal }), { size }),
+      ]);
       uploaded.push(key);
+      const toc = await tocOf(path, name);
       await unlink(path);
-      return { name, size: gate.bytes, sha256: gate.sha256() };
+      return stored(name, hashed, toc);
     },
     async commit() {
       await rm(scratch, { recursive: true, force: true });
@@ -102,6 +99,26 @@ export async function uploadSink(
       await Promise.allSettled(uploaded.map((k) => store.delete(k)));
     },
   };
+}
+
+/** SHA-256 of a dump file, and its rows if it holds a table's data (archiveRows.ts). */
+function hashAndCount(path: string, name: string, signal: AbortSignal): Promise<FileHash> {
+  return hashFileOffThread(path, undefined, signal, dataFileKind(name));
+}
+
+/** toc.dat's entries, which say whose data each `<dumpId>.dat` holds. */
+async function tocOf(path: string, name: string): Promise<StoredFile["toc"]> {
+  if (name !== TOC_FILE) return undefined;
+  try {
+    return parseArchiveToc(await readFile(path))?.entries;
+  } catch {
+    // An archive version this parser does not know: every table is counted in the snapshot.
+    return [];
+  }
+}
+
+function stored(name: string, h: FileHash, toc: StoredFile["toc"]): StoredFile {
+  return { entry: { name, size: h.bytes, sha256: h.sha256 }, rows: h.rows, toc };
 }
 
 async function datasync(path: string): Promise<void> {

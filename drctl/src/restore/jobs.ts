@@ -1,6 +1,8 @@
 import type { Client } from "pg";
 import { DrctlError, VerificationError } from "../errors";
 import type { TableCount } from "../manifest";
+import { archiveToc } from "../parallel/archiveToc";
+import { tableKey } from "../parallel/streamCounts";
 import type { DbTarget } from "../postgres/target";
 import { onTermination, runTool } from "../postgres/tools";
 import type { TableCheck } from "./apply";
@@ -17,6 +19,61 @@ async function countTable(client: Client, t: TableCount): Promise<TableCheck> {
     `select count(*)::text as n from ${rows[0].q}`,
   );
   return { table: t.qualified, expected: t.rows, actual: Number(c[0].n) };
+}
+
+/**
+ * Counts each table on `client` as soon as pg_restore reports its data loaded (`--verbose`:
+ * "finished item <dumpId> TABLE DATA <name>"), while pg_restore goes on with the other tables and
+ * the indexes: the check's queries no longer wait for the last index to be built. Each item of a
+ * parallel restore is its own transaction, committed before the worker reports it done
+ * (https://www.postgresql.org/docs/current/app-pgrestore.html, --jobs; pg_backup_archiver.c).
+ * A count waits at most 100 ms for its lock (an ALTER TABLE that adds the primary key holds an
+ * ACCESS EXCLUSIVE lock while it builds it) and is otherwise left to the count after pg_restore.
+ */
+export function countAsLoaded(
+  client: Client,
+  tables: readonly TableCount[],
+  file: string,
+): { line(text: string): void; settle(): Promise<Map<TableCount, TableCheck>> } {
+  const done = new Map<TableCount, TableCheck>();
+  const byKey = new Map(tables.map((t) => [tableKey(t.schema, t.name), t]));
+  // dumpId → table, from the archive's own TOC (the verbose line names the table without schema).
+  const byId = archiveToc(file).then(
+    (entries) =>
+      new Map(
+        entries
+          .filter((e) => e.desc === "TABLE DATA")
+          .map((e) => [e.dumpId, byKey.get(tableKey(e.namespace, e.tag))] as const)
+          .filter((e): e is readonly [number, TableCount] => e[1] !== undefined),
+      ),
+    () => new Map<number, TableCount>(),
+  );
+  let queue = Promise.resolve();
+  const count = async (t: TableCount): Promise<void> => {
+    try {
+      await client.query("begin");
+      await client.query("set local lock_timeout = '100ms'");
+      done.set(t, await countTable(client, t));
+      await client.query("commit");
+    } catch {
+      await client.query("rollback").catch(() => undefined);
+    }
+  };
+  return {
+    line(text) {
+      const m = /finished item (\d+) TABLE DATA /.exec(text);
+      if (!m) return;
+      const id = Number(m[1]);
+      queue = queue.then(async () => {
+        const t = (await byId).get(id);
+        if (t) await count(t);
+      });
+    },
+    async settle() {
+      await queue;
+      return done;
+    },
+  };
 }
 
 /**
@@ -70,9 +127,16 @@ export async function restoreWithJobs(r: JobsRestore): Promise<TableCheck[]> {
   const restore = runTool(
     "pg_restore",
     r.pgRestore,
-    ["--exit-on-error", `--jobs=${r.jobs}`, ...r.restoreArgs, ...dbname, r.file],
+    ["--exit-on-error", "--verbose", `--jobs=${r.jobs}`, ...r.restoreArgs, ...dbname, r.file],
     { env: r.target.env },
   );
+  const early = countAsLoaded(r.client, r.tables, r.file);
+  let partial = "";
+  restore.child.stderr?.on("data", (d: Buffer) => {
+    const lines = (partial + d.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const l of lines) early.line(l);
+  });
   const dispose = onTermination((signal) => {
     interrupted = signal;
     restore.child.kill("SIGTERM");
@@ -85,12 +149,16 @@ export async function restoreWithJobs(r: JobsRestore): Promise<TableCheck[]> {
       () => undefined,
       (err: Error) => err.message,
     );
+    const counted = await early.settle();
     if (!failure && !interrupted) {
+      const rest = r.tables.filter((t) => !counted.has(t));
       const extra = await Promise.all(
-        Array.from({ length: Math.max(0, Math.min(r.jobs, r.tables.length) - 1) }, r.connect),
+        Array.from({ length: Math.max(0, Math.min(r.jobs, rest.length) - 1) }, r.connect),
       );
       try {
-        checks = await countTables([r.client, ...extra], r.tables);
+        const late = await countTables([r.client, ...extra], rest);
+        const byTable = new Map(rest.map((t, i) => [t, late[i]]));
+        checks = r.tables.map((t) => counted.get(t) ?? byTable.get(t)!);
       } finally {
         await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
       }

@@ -148,3 +148,31 @@ export function checkJobs(jobs: number, free: number, label: string): void {
     );
   }
 }
+
+/**
+ * The target's partitioned tables, by `format('%I.%I')`, each with the leaf partitions of its
+ * tree (pg_partition_tree, https://www.postgresql.org/docs/current/functions-admin.html), and
+ * for each partition the partitioned table at the top of its tree (pg_partition_root).
+ */
+export async function partitionTrees(
+  client: Client,
+): Promise<{ leaves: Map<string, string[]>; rootOf: Map<string, string> }> {
+  const { rows } = await client.query<{ p: string; leaf: string }>(
+    `select format('%I.%I', n.nspname, c.relname) as p,
+            format('%I.%I', ln.nspname, l.relname) as leaf
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace,
+       pg_partition_tree(c.oid) t join pg_class l on l.oid = t.relid
+       join pg_namespace ln on ln.oid = l.relnamespace
+     where c.relkind = 'p' and ${USER_NS} and t.isleaf and l.relkind = 'r'
+     order by 1, 2`,
+  );
+  const leaves = new Map<string, string[]>();
+  for (const r of rows) leaves.set(r.p, [...(leaves.get(r.p) ?? []), r.leaf]);
+  const { rows: roots } = await client.query<{ q: string; root: string }>(
+    `select format('%I.%I', n.nspname, c.relname) as q, format('%I.%I', rn.nspname, r.relname) as root
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     join pg_class r on r.oid = pg_partition_root(c.oid) join pg_namespace rn on rn.oid = r.relnamespace
+     where c.relispartition and ${USER_NS}`,
+  );
+  return { leaves, rootOf: new Map(roots.map((r) => [r.q, r.root])) };
+}

@@ -77,8 +77,8 @@ const TABLE_PREFIXED = new Set([
   "DEFAULT",
   "RULE",
 ]);
-/** Types whose tag is the table's own name. */
-const TABLE_ITSELF = new Set(["TABLE", "TABLE DATA", "ROW SECURITY"]);
+/** Types whose tag is the table's own name (TABLE ATTACH: a partition's, attaching it). */
+const TABLE_ITSELF = new Set(["TABLE", "TABLE DATA", "ROW SECURITY", "TABLE ATTACH"]);
 const SEQUENCE_TYPES = new Set(["SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET"]);
 /** Types whose tag names the object they describe: `TABLE t`, `COLUMN t.c`, `INDEX i`, … */
 const DESCRIBING = new Set(["COMMENT", "ACL", "SECURITY LABEL"]);
@@ -90,12 +90,15 @@ export interface TableSelection {
   readonly counts: Record<string, number>;
   /** Foreign keys of a selected table whose referenced table is neither selected nor in the target. */
   readonly unresolvable: string[];
-  /** Foreign keys of other tables pointing at a selected table: not restored, reported. */
-  readonly notRestored: string[];
 }
 
 /**
- * The entries that bring each selected table back whole: the table and its data, its
+ * The entries that bring each of `tables` back whole, and only the rows (TABLE DATA) and owned
+ * sequences' values (SEQUENCE SET) of each of `rowsOnly` (tables the target still has, whose
+ * rows are replaced: ./replaceRows.ts). The list keeps the archive's order, which is the order
+ * pg_restore runs it in.
+ *
+ * Whole: the table and its data, its
  * constraints, defaults, triggers, policies and row-level security, its indexes and owned
  * sequences (named in the manifest, since the TOC does not tie them to the table), and the
  * comments, ACLs and security labels of all of these. A foreign key is taken when the table it
@@ -107,8 +110,17 @@ export function selectTables(
   tables: readonly TableCount[],
   present: ReadonlySet<string>,
   missingSchemas: ReadonlySet<string> = new Set(),
+  rowsOnly: readonly TableCount[] = [],
 ): TableSelection {
   const chosen = new Set<TocEntry>();
+  for (const t of rowsOnly) {
+    const sequences = new Set(t.sequences ?? []);
+    for (const e of entries) {
+      const tag = tagIn(e, t.schema);
+      if (e.type === "TABLE DATA" && tag === t.name) chosen.add(e);
+      if (e.type === "SEQUENCE SET" && tag !== undefined && sequences.has(tag)) chosen.add(e);
+    }
+  }
   // A schema the target lacks comes back with its owner, comment and privileges.
   for (const e of entries) {
     const tag = tagIn(e, "-");
@@ -119,12 +131,17 @@ export function selectTables(
     }
   }
   const unresolvable: string[] = [];
-  const notRestored: string[] = [];
-  const selected = new Set(tables.map((t) => t.qualified));
+  const selected = new Set([...tables, ...rowsOnly].map((t) => t.qualified));
   for (const t of tables) {
     const indexes = new Set(t.indexes ?? []);
     const sequences = new Set(t.sequences ?? []);
     const fks = new Map((t.foreignKeys ?? []).map((f) => [f.name, f.references]));
+    // A partition's indexes, those of its constraints too, are attached to its parent's.
+    const constraintIndexes = new Set(
+      entries
+        .filter((e) => e.type === "CONSTRAINT" && tagIn(e, t.schema)?.startsWith(`${t.name} `))
+        .map((e) => tagIn(e, t.schema)!.slice(t.name.length + 1)),
+    );
     const described = (tag: string): boolean =>
       tag === `TABLE ${t.name}` ||
       tag.startsWith(`COLUMN ${t.name}.`) ||
@@ -138,6 +155,7 @@ export function selectTables(
       if (TABLE_ITSELF.has(e.type)) take = tag === t.name;
       else if (TABLE_PREFIXED.has(e.type)) take = tag.startsWith(`${t.name} `);
       else if (e.type === "INDEX") take = indexes.has(tag);
+      else if (e.type === "INDEX ATTACH") take = indexes.has(tag) || constraintIndexes.has(tag);
       else if (SEQUENCE_TYPES.has(e.type)) take = sequences.has(tag);
       else if (DESCRIBING.has(e.type)) take = described(tag);
       if (take && e.type === "FK CONSTRAINT") {
@@ -150,12 +168,9 @@ export function selectTables(
       }
       if (take) chosen.add(e);
     }
-    for (const r of t.referencedBy ?? []) {
-      if (!selected.has(r.table)) notRestored.push(`${r.table} ${r.name} → ${t.qualified}`);
-    }
   }
   const picked = entries.filter((e) => chosen.has(e));
   const counts: Record<string, number> = {};
   for (const e of picked) counts[e.type] = (counts[e.type] ?? 0) + 1;
-  return { list: `${picked.map((e) => e.line).join("\n")}\n`, counts, unresolvable, notRestored };
+  return { list: `${picked.map((e) => e.line).join("\n")}\n`, counts, unresolvable };
 }

@@ -1,11 +1,29 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, open, readdir, rm, stat, statfs, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import {
+  access,
+  link,
+  mkdir,
+  open,
+  readdir,
+  rm,
+  stat,
+  statfs,
+  type FileHandle,
+} from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrctlError, explain } from "../errors";
-import { existsError, type PutOptions, type Store, type StoredObject } from "./store";
+import {
+  existsError,
+  StoreAccessDenied,
+  StoreMissing,
+  type PutOptions,
+  type Store,
+  type StoredObject,
+} from "./store";
 
 /** Temporary names carry this marker so a listing never mistakes them for a finished object. */
 export const TEMP_MARK = ".drctl-tmp-";
@@ -42,8 +60,7 @@ export class FileStore implements Store {
     const temp = `${target}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
     let handle: FileHandle | undefined;
     try {
-      // Owner-only: a dump holds every row of the database (the process umask may be 022).
-      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      await this.makeDirectory(dirname(target));
       const h = await open(temp, "wx", 0o600);
       handle = h;
       const stopWriteBehind = writeBehind(h);
@@ -69,7 +86,75 @@ export class FileStore implements Store {
       body.destroy();
       await handle?.close().catch(() => undefined);
       await rm(temp, { force: true });
+      throw await this.writeError(err, target);
+    }
+  }
+
+  /**
+   * `mkdir -p`, owner-only (a dump holds every row of the database; the umask may be 022), failing
+   * with what a person can act on: a read-only file system or a permission, not `ENOENT … mkdir`.
+   */
+  async makeDirectory(dir: string): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw await this.writeError(err, dir);
+    }
+  }
+
+  /**
+   * A write's failure in words. Node's recursive mkdir reports ENOENT for a directory it could not
+   * create on a read-only file system (mkdir(2) says EROFS there), so for ENOENT the nearest
+   * existing ancestor is asked whether it can be written: access(2) answers EROFS or EACCES.
+   */
+  private async writeError(err: unknown, path: string): Promise<Error> {
+    let code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      for (let dir = dirname(path); ; dir = dirname(dir)) {
+        if (await exists(dir)) {
+          code = await access(dir, constants.W_OK).then(
+            () => code,
+            (e: NodeJS.ErrnoException) => e.code,
+          );
+          break;
+        }
+        if (dir === dirname(dir)) break;
+      }
+    }
+    if (code === "EROFS") {
+      return new DrctlError(
+        `store ${this.url}: cannot write ${path}: read-only file system (EROFS); point --store at ` +
+          `a writable directory or remount it read-write`,
+      );
+    }
+    if (code === "EACCES" || code === "EPERM") {
+      return new StoreAccessDenied(
+        `store ${this.url}: cannot write ${path}: permission denied (${code}); run as a user who ` +
+          `may write there or point --store at a directory you own`,
+      );
+    }
+    return explain(err, `store ${this.url}`);
+  }
+
+  /** The root directory must exist: a typo in the path would otherwise read as an empty store. */
+  async check(): Promise<void> {
+    let st;
+    try {
+      st = await stat(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new StoreMissing(
+          `store ${this.url}: ${this.root} does not exist; check --store / DRCTL_STORE for a ` +
+            `typo, or create the directory (mkdir -p ${this.root}) if this is a new store`,
+        );
+      }
       throw explain(err, `store ${this.url}`);
+    }
+    if (!st.isDirectory()) {
+      throw new StoreMissing(
+        `store ${this.url}: ${this.root} is not a directory; point --store at the directory that ` +
+          `holds the tier directories (daily/, weekly/, …)`,
+      );
     }
   }
 
@@ -108,7 +193,14 @@ export class FileStore implements Store {
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") return;
+        if (code === "EACCES" || code === "EPERM") {
+          throw new StoreAccessDenied(
+            `store ${this.url}: permission denied reading ${dir} (${code}); run as a user who ` +
+              `may read it`,
+          );
+        }
         throw explain(err, `store ${this.url}`);
       }
       for (const entry of entries) {
@@ -172,6 +264,13 @@ async function noSpace(path: string, written: number): Promise<DrctlError> {
     `no space left on device writing ${path}: ${written} bytes written` +
       `${free !== undefined ? `, ${free} bytes free` : ""}; the dump needs more than that: free ` +
       `space or point --store at a larger volume`,
+  );
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
   );
 }
 

@@ -7,7 +7,7 @@ import { S3Store, type S3StoreOptions } from "./s3";
 import type { Store } from "./store";
 
 export type { Store, StoredObject, PutOptions } from "./store";
-export { readText } from "./store";
+export { readText, StoreAccessDenied, StoreMissing } from "./store";
 export { FileStore, isTempKey } from "./file";
 export { S3Store } from "./s3";
 
@@ -41,6 +41,15 @@ export function openStore(url: string, options: OpenStoreOptions = {}): Store {
   throw new UsageError(
     `--store "${url}" is not supported; expected s3://bucket/prefix or file:///absolute/path`,
   );
+}
+
+/**
+ * Whether the store's root exists: throws StoreMissing (exit 2), naming the directory or bucket
+ * and what to do, when it does not. Every command that reads backups calls it before listing
+ * (catalog.ts), so a typo in DRCTL_STORE is an error, never an empty store.
+ */
+export async function checkStore(store: Store): Promise<void> {
+  await store.check();
 }
 
 /** Writes a small object in one go (S3: a single PutObject). */

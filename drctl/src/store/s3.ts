@@ -3,7 +3,14 @@ import type { PutObjectCommandInput, S3Client } from "@aws-sdk/client-s3";
 import type * as LibStorage from "@aws-sdk/lib-storage";
 import { Readable } from "node:stream";
 import { DrctlError, explain } from "../errors";
-import { existsError, type PutOptions, type Store, type StoredObject } from "./store";
+import {
+  existsError,
+  StoreAccessDenied,
+  StoreMissing,
+  type PutOptions,
+  type Store,
+  type StoredObject,
+} from "./store";
 
 /**
  * 8 MiB parts × at most 10,000 parts per multipart upload = 78.1 GiB (83.9 GB) per dump, stored
@@ -51,6 +58,15 @@ interface S3ErrorLike {
 function isPreconditionFailed(err: unknown): boolean {
   const e = err as S3ErrorLike;
   return e.name === "PreconditionFailed" || e.$metadata?.httpStatusCode === 412;
+}
+
+function isNoSuchBucket(err: unknown): boolean {
+  return (err as S3ErrorLike).name === "NoSuchBucket";
+}
+
+function isAccessDenied(err: unknown): boolean {
+  const e = err as S3ErrorLike;
+  return e.name === "AccessDenied" || e.$metadata?.httpStatusCode === 403;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -145,7 +161,7 @@ export class S3Store implements Store {
       body.destroy();
       if (sourceError !== undefined) throw explain(sourceError, `store ${this.url}`);
       if (isPreconditionFailed(err)) throw existsError(this.url, key);
-      throw explain(err, `store ${this.url}`);
+      throw this.failure(err);
     }
     if (sourceError !== undefined) throw explain(sourceError, `store ${this.url}`);
   }
@@ -166,7 +182,7 @@ export class S3Store implements Store {
       );
     } catch (err) {
       if (isPreconditionFailed(err)) throw existsError(this.url, key);
-      throw explain(err, `store ${this.url}`);
+      throw this.failure(err);
     }
   }
 
@@ -179,8 +195,10 @@ export class S3Store implements Store {
       if (!(out.Body instanceof Readable)) throw new Error(`no body for ${key}`);
       return out.Body;
     } catch (err) {
-      if (isNotFound(err)) throw new DrctlError(`object ${key} not found in store ${this.url}`);
-      throw explain(err, `store ${this.url}`);
+      if (isNotFound(err) && !isNoSuchBucket(err)) {
+        throw new DrctlError(`object ${key} not found in store ${this.url}`);
+      }
+      throw this.failure(err);
     }
   }
 
@@ -198,8 +216,10 @@ export class S3Store implements Store {
       if (!out.Body) throw new Error(`no body for ${key}`);
       return Buffer.from(await out.Body.transformToByteArray());
     } catch (err) {
-      if (isNotFound(err)) throw new DrctlError(`object ${key} not found in store ${this.url}`);
-      throw explain(err, `store ${this.url}`);
+      if (isNotFound(err) && !isNoSuchBucket(err)) {
+        throw new DrctlError(`object ${key} not found in store ${this.url}`);
+      }
+      throw this.failure(err);
     }
   }
 
@@ -211,8 +231,9 @@ export class S3Store implements Store {
       );
       return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) };
     } catch (err) {
+      // HEAD answers a bare 404 whether the key or the bucket is missing: listings tell them apart.
       if (isNotFound(err)) return undefined;
-      throw explain(err, `store ${this.url}`);
+      throw this.failure(err);
     }
   }
 
@@ -241,7 +262,7 @@ export class S3Store implements Store {
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (err) {
-      throw explain(err, `store ${this.url}`);
+      throw this.failure(err);
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -253,8 +274,44 @@ export class S3Store implements Store {
         new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
       );
     } catch (err) {
-      throw explain(err, `store ${this.url}`);
+      throw this.failure(err);
     }
+  }
+
+  /**
+   * The bucket must exist: ListObjectsV2 of one key under `daily/`, which answers NoSuchBucket
+   * for a bucket that is not there. Not HeadBucket: it needs s3:ListBucket with no s3:prefix,
+   * and the job identities may list only with a tier prefix (components/backups/identity.ts),
+   * so HeadBucket would be denied to them; every identity that reads backups may list `daily/`.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+   */
+  async check(): Promise<void> {
+    try {
+      const sdk = await this.load();
+      await sdk.client.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: `${this.prefix ? `${this.prefix}/` : ""}daily/`,
+          MaxKeys: 1,
+        }),
+      );
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** An SDK error as one line: a missing bucket (exit 2) and a denial get their own kinds. */
+  private failure(err: unknown): Error {
+    if (isNoSuchBucket(err)) {
+      return new StoreMissing(
+        `store ${this.url}: bucket ${this.bucket} does not exist (NoSuchBucket); check the bucket ` +
+          `name in --store / DRCTL_STORE for a typo (a site's bucket is the stack output ` +
+          `backupBucketName) and the endpoint (--s3-endpoint / DRCTL_S3_ENDPOINT)`,
+      );
+    }
+    const e = explain(err, `store ${this.url}`);
+    return isAccessDenied(err) ? new StoreAccessDenied(e.message) : e;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { DrctlError } from "../errors";
+import { DrctlError, EXIT } from "../errors";
 
 export interface StoredObject {
   /** Key relative to the store's root, `/`-separated, e.g. `daily/<id>/dump`. */
@@ -30,6 +30,27 @@ export interface Store {
   /** Every object whose key starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<StoredObject[]>;
   delete(key: string): Promise<void>;
+  /** Rejects with StoreMissing when the store's root (directory, bucket) does not exist. */
+  check(): Promise<void>;
+}
+
+/**
+ * The store's root, a directory or a bucket, does not exist: a typo in --store / DRCTL_STORE,
+ * which would otherwise read as an empty store. Exit 2, as a store with no backup is for status.
+ */
+export class StoreMissing extends DrctlError {
+  constructor(message: string) {
+    super(message, EXIT.breached);
+    this.name = "StoreMissing";
+  }
+}
+
+/** The store answered that these credentials may not read (or write) there: S3 403, EACCES. */
+export class StoreAccessDenied extends DrctlError {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreAccessDenied";
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { daysProperty, thresholds } from "../../../lib/config";
-import { covers, enabledRules, rulePrefix, TIER_PREFIXES } from "../../../lib/lifecycle";
+import { covers, enabledRules, rulePrefix, BACKUP_PREFIXES } from "../../../lib/lifecycle";
 import {
   attachedTo,
   BACKUP_BUCKET_PATTERN_PROPERTY,
@@ -25,7 +25,7 @@ const configSchema = {
 };
 
 /**
- * Every tier prefix of a backup bucket is covered by an enabled lifecycle rule that aborts
+ * Every tier prefix of a backup bucket (`pre-restore/` included) is covered by an enabled lifecycle rule that aborts
  * incomplete multipart uploads within 7 days (by default).
  *
  * Severity: medium; enforcement: mandatory. drctl streams dumps as multipart uploads; one killed
@@ -44,7 +44,7 @@ export const drS3BucketAbortMultipart: StackValidationPolicy = {
     const cfg = thresholds<Config>(configSchema, args);
     for (const bucket of backupBuckets(args.resources, cfg.backupBucketPattern)) {
       const rules = enabledRules(attachedTo(args.resources, TYPES.lifecycle, bucket));
-      const uncovered = Object.values(TIER_PREFIXES).filter(
+      const uncovered = Object.values(BACKUP_PREFIXES).filter(
         (prefix) =>
           !rules.some((r) => {
             const days = r.abortIncompleteMultipartUpload?.daysAfterInitiation;

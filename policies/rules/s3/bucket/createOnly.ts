@@ -11,7 +11,7 @@ import {
   statements,
   type Statement,
 } from "../../../lib/iam";
-import { TIER_PREFIXES } from "../../../lib/lifecycle";
+import { BACKUP_PREFIXES } from "../../../lib/lifecycle";
 import {
   attachedTo,
   BACKUP_BUCKET_PATTERN_PROPERTY,
@@ -45,8 +45,8 @@ function shape(s: Statement): "create-only" | "no-multipart-exemption" | undefin
 }
 
 /**
- * Every backup bucket's policy refuses object creation under `daily/`, `weekly/` and `monthly/`
- * unless the request carries `If-None-Match` (contract C4): a Deny to `*` of `s3:PutObject` with
+ * Every backup bucket's policy refuses object creation under `daily/`, `weekly/`, `monthly/` and
+ * `pre-restore/` unless the request carries `If-None-Match` (contract C4): a Deny to `*` of `s3:PutObject` with
  * the condition `{"Null":{"s3:if-none-match":"true"},"Bool":{"s3:ObjectCreationOperation":"true"}}`.
  * So a backup, once written, cannot be replaced by a new version under the same key, even by a
  * principal whose own policy allows PutObject. The `s3:ObjectCreationOperation` clause exempts
@@ -81,7 +81,7 @@ export const drS3BucketCreateOnly: StackValidationPolicy = {
               patternCovers(r.replace(/^arn:[^:]+:/, "arn:*:"), `arn:*:s3:::${name}/${prefix}*`),
             ),
         );
-      const missing = Object.values(TIER_PREFIXES).filter((p) => !covers("create-only", p));
+      const missing = Object.values(BACKUP_PREFIXES).filter((p) => !covers("create-only", p));
       if (missing.length === 0) continue;
       if (missing.every((p) => covers("no-multipart-exemption", p))) {
         reportViolation(

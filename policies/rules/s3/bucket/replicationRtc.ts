@@ -2,7 +2,7 @@ import type * as aws from "@pulumi/aws";
 import type { PolicyResource, ReportViolation, StackValidationPolicy } from "@pulumi/policy";
 import type * as pulumi from "@pulumi/pulumi";
 import { thresholds } from "../../../lib/config";
-import { covers, TIER_PREFIXES } from "../../../lib/lifecycle";
+import { covers, BACKUP_PREFIXES } from "../../../lib/lifecycle";
 import {
   arnRegion,
   attachedTo,
@@ -133,7 +133,7 @@ export const drS3BucketReplicationRtc: StackValidationPolicy = {
           );
         }
         if (backup.has(bucket)) {
-          const missing = Object.values(TIER_PREFIXES).filter(
+          const missing = Object.values(BACKUP_PREFIXES).filter(
             (prefix) => !rules.some((r) => covers(rulePrefix(r), prefix)),
           );
           if (missing.length > 0) {

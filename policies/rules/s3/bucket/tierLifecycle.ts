@@ -1,16 +1,17 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import {
+  daysProperty,
   thresholds,
   tierDaysProperties,
   tierFloors,
   type TierDaysConfig,
 } from "../../../lib/config";
 import {
+  BACKUP_PREFIXES,
   enabledRules,
   overlaps,
   rulePrefix,
-  TIER_PREFIXES,
-  type Tier,
+  type BackupTier,
 } from "../../../lib/lifecycle";
 import {
   attachedTo,
@@ -21,21 +22,27 @@ import {
 } from "../../../lib/resources";
 
 interface Config extends TierDaysConfig {
+  preRestoreDays: number;
   backupBucketPattern: string;
 }
 
 const configSchema = {
   properties: {
     ...tierDaysProperties((tier) => `Days a ${tier}/ dump is kept at least.`),
+    preRestoreDays: daysProperty(
+      "Days a pre-restore/ backup (what a restore replaced) is kept at least: the undo window.",
+      7,
+    ),
     backupBucketPattern: BACKUP_BUCKET_PATTERN_PROPERTY,
   },
 };
 
 /**
- * Each tier prefix of a backup bucket (`daily/`, `weekly/`, `monthly/`) has an enabled lifecycle
- * rule that expires it, and no enabled rule expires that tier's objects sooner than its floor
- * (7 / 28 / 365 days by default, DESIGN §4) — including a broader rule, such as a whole-bucket
- * expiration, that would quietly cut the monthly tier short.
+ * Each tier prefix of a backup bucket (`daily/`, `weekly/`, `monthly/`, `pre-restore/`) has an
+ * enabled lifecycle rule that expires it, and no enabled rule expires that tier's objects sooner
+ * than its floor (7 / 28 / 365 / 7 days by default, DESIGN §4; pre-restore's is how long a restore
+ * can be undone) — including a broader rule, such as a whole-bucket expiration, that would quietly
+ * cut the monthly tier short.
  *
  * Severity: high; enforcement: mandatory. A stack policy because the lifecycle configuration is
  * its own resource in aws v7.
@@ -50,20 +57,24 @@ export const drS3BucketTierLifecycle: StackValidationPolicy = {
   configSchema,
   validateStack: (args, reportViolation) => {
     const cfg = thresholds<Config>(configSchema, args);
-    const floors = tierFloors(configSchema, args);
+    const floors: Record<BackupTier, number> = {
+      ...tierFloors(configSchema, args),
+      "pre-restore": cfg.preRestoreDays,
+    };
     for (const bucket of backupBuckets(args.resources, cfg.backupBucketPattern)) {
       const name = bucketName(bucket);
       const configs = attachedTo(args.resources, TYPES.lifecycle, bucket);
       if (configs.length === 0) {
         reportViolation(
           `backup bucket ${name} has no BucketLifecycleConfiguration: add an expiration rule per ` +
-            `tier prefix (daily/ ${floors.daily}, weekly/ ${floors.weekly}, monthly/ ${floors.monthly} days)`,
+            `tier prefix (daily/ ${floors.daily}, weekly/ ${floors.weekly}, monthly/ ` +
+            `${floors.monthly}, pre-restore/ ${floors["pre-restore"]} days)`,
           bucket.urn,
         );
         continue;
       }
       const rules = enabledRules(configs);
-      for (const [tier, prefix] of Object.entries(TIER_PREFIXES) as [Tier, string][]) {
+      for (const [tier, prefix] of Object.entries(BACKUP_PREFIXES) as [BackupTier, string][]) {
         const floor = floors[tier];
         const own = rules.filter(
           (r) => rulePrefix(r) === prefix && r.expiration?.days !== undefined,
