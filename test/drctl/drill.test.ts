@@ -144,6 +144,12 @@ describe("drctl drill", () => {
     const restore = report.steps.find((s) => s.name === "restore")!;
     expect(report.restoreDurationSeconds).toBe(restore.durationSeconds);
     expect(report.restoreDurationSeconds).toBeGreaterThan(0);
+    // The drill's RTO counts every step, download, verify, restore and checks, not pg_restore alone.
+    const all = report.steps.reduce((sum, s) => sum + s.durationSeconds, 0);
+    expect(report.rtoSeconds).toBe(Math.round(all * 1000) / 1000);
+    expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining(["verify", "restore"]));
+    expect(report.rtoSeconds!).toBeGreaterThan(report.restoreDurationSeconds!);
+    expect(report.rpoSeconds).toBe(report.backupAgeSeconds);
     // RPO: drill start minus the snapshot time of the newest backup, taken seconds ago.
     expect(report.backupAgeSeconds).toBe(
       Math.round((Date.parse(report.startedAt) - Date.parse(report.backupSnapshotAt!)) / 1000),
@@ -248,6 +254,7 @@ describe("drctl drill", () => {
     );
     expect(report.steps[1].reason).toBe(report.failure?.reason);
     expect(report.restoreDurationSeconds).toBeNull();
+    expect(report.rtoSeconds).toBeNull();
     expect(report.integrity).toEqual({
       tables: 0,
       tablesMatching: 0,

@@ -73,6 +73,13 @@ export interface DrillReport {
   readonly backupAgeSeconds: number | null;
   /** Download, checksum, pg_restore and row count of the whole backup: the restore path's RTO. */
   readonly restoreDurationSeconds: number | null;
+  /**
+   * The drill's RTO: every step from finding the backup to the last check (download, verify, the
+   * target's creation, restore, row counts, smoke SQL), summed; null unless every step passed.
+   */
+  readonly rtoSeconds: number | null;
+  /** The RPO this drill proves, in seconds: the same figure as backupAgeSeconds. */
+  readonly rpoSeconds: number | null;
   /** Scratch server and database the backup was restored into (dropped unless kept). */
   readonly scratch: { readonly server: string; readonly database: string; readonly kept: boolean };
   readonly integrity: {
@@ -301,6 +308,11 @@ export async function drill(options: DrillOptions): Promise<DrillReport> {
       ? Math.round((started.getTime() - snapshotAt.getTime()) / 1000)
       : null,
     restoreDurationSeconds,
+    rtoSeconds:
+      steps.length > 0 && steps.every((st) => st.passed)
+        ? Math.round(steps.reduce((sum, st) => sum + st.durationSeconds, 0) * 1000) / 1000
+        : null,
+    rpoSeconds: snapshotAt ? Math.round((started.getTime() - snapshotAt.getTime()) / 1000) : null,
     scratch: { server: scratch.label, database, kept: created && options.keep === true },
     integrity: {
       tables: checks?.length ?? 0,
