@@ -34,6 +34,8 @@ function drillReport(id: string, hoursAgo: number, failure?: DrillReport["failur
     steps: [],
     backupAgeSeconds: 3600,
     restoreDurationSeconds: failure ? null : 41.25,
+    rtoSeconds: failure ? null : 90,
+    rpoSeconds: 3600,
     scratch: { server: "127.0.0.1:5432/postgres", database: `drill_${id}`, kept: false },
     integrity: {
       tables: 3,
