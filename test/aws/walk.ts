@@ -122,6 +122,9 @@ export function referencesOf(run: StackRun, region: string): Reference[] {
   const refs: Reference[] = [];
   for (const r of run.resources) {
     if (r.type.startsWith("aws:iam/")) continue;
+    // The Kubernetes API stores a pod template's environment as text; nothing checks that an ARN
+    // a CronJob is told about exists (the job itself finds out when it runs).
+    if (r.type.startsWith("kubernetes:")) continue;
     for (const s of strings(r.inputs)) {
       if (DATA_ARN.test(s)) refs.push({ from: `${r.type} ${r.name}`, ref: canonical(s) });
     }

@@ -115,8 +115,9 @@ describe("backup CronJobs on the primary", () => {
     expect(monthly.initContainers).toEqual([{ ...backup, name: "drctl-check", args: ["check"] }]);
     expect(envOf(backup)).toMatchObject({
       DRCTL_TIER: "monthly",
-      // The check sizes the drill's scratch volumes (8Gi by default) against the newest backup.
-      DRCTL_SCRATCH_BYTES: "8589934592",
+      // The check sizes the drill's scratch volumes (125Gi: 100 GB of database × 1.25) against
+      // the newest backup.
+      DRCTL_SCRATCH_BYTES: "134217728000",
       DRCTL_OBJECT_LOCK_DAYS: "365",
     });
     for (const n of ["backup-daily", "backup-weekly"]) {
@@ -432,7 +433,10 @@ describe("role awareness", () => {
 
 describe("namespace, ServiceAccount and NetworkPolicy", () => {
   it("enforces the restricted Pod Security Standard on dr-backup", async () => {
-    const ns = (await runStack("primary")).one("kubernetes:core/v1:Namespace");
+    const ns = (await runStack("primary")).one(
+      "kubernetes:core/v1:Namespace",
+      "acme-dr-use1-backup-cron-ns",
+    );
     expect(ns.inputs.metadata.name).toBe("dr-backup");
     expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
   });
@@ -495,9 +499,10 @@ describe("namespace, ServiceAccount and NetworkPolicy", () => {
   it("uses the cluster's Kubernetes provider for every in-cluster object", async () => {
     const run = await runStack("primary");
     const inCluster = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
-    // Namespace, 3 ServiceAccounts, StorageClass, 6 CronJobs, NetworkPolicy; and the restore-test
-    // check's own ServiceAccount and CronJob (components/restoreTesting/check.ts).
-    expect(inCluster).toHaveLength(19);
+    // Namespace, 3 ServiceAccounts, StorageClass, 6 CronJobs, NetworkPolicy; the restore-test
+    // check's ServiceAccount and CronJob; the point-in-time tests' ServiceAccount and two CronJobs;
+    // the data-at-risk monitor's ServiceAccount and CronJob; the applications' Namespace and Secret.
+    expect(inCluster).toHaveLength(21);
     const provider = run.one("pulumi:providers:kubernetes");
     expect(provider.name).toBe("acme-dr-use1-eks-k8s");
     for (const r of inCluster) {

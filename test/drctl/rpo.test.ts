@@ -148,11 +148,9 @@ describe("drctl rpo publishes the data at risk in seconds", () => {
   });
 
   it("exits 1 and says where the setup SQL is when the heartbeat table is missing, still publishing the rest", async () => {
-    rds
-      .on(DescribeDBInstancesCommand)
-      .resolves({
-        DBInstances: [{ DBInstanceIdentifier: "acme-dr-usw2-pg", BackupRetentionPeriod: 7 }],
-      });
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [{ DBInstanceIdentifier: "acme-dr-usw2-pg", BackupRetentionPeriod: 7 }],
+    });
     rds.on(DescribeDBInstanceAutomatedBackupsCommand).resolves({ DBInstanceAutomatedBackups: [] });
     backup.on(ListRecoveryPointsByBackupVaultCommand).resolves({ RecoveryPoints: [] });
     cw.on(PutMetricDataCommand).resolves({});

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { clusterArgsProblems, clusterUpgradeProblems } from "../../components/platform/cluster";
-import { runStack } from "../harness";
+import { runStack, type StackRun } from "../harness";
+
+/** The access entries of the cluster's admins (`<stem>-eks-admin-<i>`). */
+function adminEntries(run: StackRun) {
+  return run
+    .ofType("aws:eks/accessEntry:AccessEntry")
+    .filter((e) => /-eks-admin-\d+$/.test(e.name));
+}
 
 describe("EKS cluster", () => {
   it("encrypts secrets with the rotating site key and logs the control plane", async () => {
@@ -97,11 +104,14 @@ describe("EKS cluster", () => {
     ).toEqual(["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
     const coredns = run.named("acme-dr-use1-eks-coredns");
     expect(coredns.dependsOn).toContain(nodes.urn);
-    expect(run.one("aws:eks/accessEntry:AccessEntry").inputs.principalArn).toBe(
+    // The admins' entries (the Region switch plan has an entry of its own, scoped to the
+    // applications: test/regionSwitch/plan.test.ts).
+    expect(adminEntries(run).map((e) => e.inputs.principalArn)).toEqual([
       "arn:aws:iam::111122223333:role/platform-admin",
-    );
+    ]);
     expect(
-      run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs.policyArn,
+      run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "acme-dr-use1-eks-admin-0")
+        .inputs.policyArn,
     ).toBe("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy");
   });
 
@@ -147,12 +157,10 @@ describe("EKS cluster", () => {
     const wrong = regional.filter(
       (r) => r.inputs.region !== "us-west-2" && r.type !== "pulumi:providers:aws",
     );
-    // The two role-independent alarms a site owns outside its region (docs/dns-failover.md): its
-    // traffic control in the peer's region (contract C3) and the alarm on its Route 53 endpoint
-    // check in us-east-1, the only region Route 53 publishes to. No transition touches them
-    // (failoverPath.test.ts).
+    // The one role-independent alarm a site owns outside its region (docs/dns-failover.md): the
+    // alarm on its Route 53 endpoint check in us-east-1, the only region Route 53 publishes to.
+    // No transition touches it (failoverPath.test.ts).
     expect(wrong.map((r) => `${r.type} ${r.name} ${r.inputs.region}`)).toEqual([
-      "aws:cloudwatch/metricAlarm:MetricAlarm acme-dr-usw2-dns-traffic-alarm us-east-1",
       "aws:cloudwatch/metricAlarm:MetricAlarm acme-dr-usw2-alarms-endpoint-health us-east-1",
     ]);
   });
@@ -193,9 +201,10 @@ describe("cluster admins (issue 13.5)", () => {
     const run = await runStack("primary", {
       cluster: { adminPrincipalArns: [deployer, "arn:aws:iam::111122223333:role/platform-admin"] },
     });
-    expect(run.ofType("aws:eks/accessEntry:AccessEntry").map((e) => e.inputs.principalArn)).toEqual(
-      [deployer, "arn:aws:iam::111122223333:role/platform-admin"],
-    );
+    expect(adminEntries(run).map((e) => e.inputs.principalArn)).toEqual([
+      deployer,
+      "arn:aws:iam::111122223333:role/platform-admin",
+    ]);
   });
 });
 

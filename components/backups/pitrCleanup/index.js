@@ -26,10 +26,13 @@ exports.handler = async (event) => {
   client = client || new RDSClient({});
   let db;
   try {
-    const out = await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }));
+    const out = await client.send(
+      new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
+    );
     db = out.DBInstances && out.DBInstances[0];
   } catch (err) {
-    if (err && err.name === "DBInstanceNotFoundFault") return { identifier, result: "already gone" };
+    if (err && err.name === "DBInstanceNotFoundFault")
+      return { identifier, result: "already gone" };
     throw err;
   }
   const tags = (db && db.TagList) || [];
