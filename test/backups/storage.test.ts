@@ -387,9 +387,10 @@ describe("in both stacks, in every role", () => {
           .filter((x) => /drstack:(storage|backup):/.test(x.urn))
           .map((x) => ({ type: x.type, name: x.name, inputs: x.inputs }));
         // Replication role + policy, AWS Backup role + 2 attachments, 3 job roles + policies, the
-        // restore-testing role + attachment, the restore-test check's role + policy, and (17 since
-        // reconnect's Batch Replication role is pre-provisioned) that role + its policy.
-        expect(mine.map((x) => x.name).sort(), role).toHaveLength(17);
+        // restore-testing role + attachment, the restore-test check's role + policy, reconnect's
+        // pre-provisioned Batch Replication role + its policy, and the point-in-time test's job
+        // role, its cleanup function's role and the data-at-risk monitor's role, each + policy.
+        expect(mine.map((x) => x.name).sort(), role).toHaveLength(23);
         iam ??= mine;
         expect(mine, role).toEqual(iam);
       }
