@@ -185,7 +185,7 @@ const awsBackup = new AwsBackup(`${stem}-vault`, {
   vaultName: naming.backupVaultName(names, self),
   roleName: naming.backupServiceRoleName(names, self),
   kmsKeyArn: siteKey.keyArn,
-  // Copies into the peer's region only while peer links are on (contract C1); into its
+  // Copies into the peer's region only while peer links are on (docs/architecture.md §2b); into its
   // air-gapped vault when one is configured (both sites have one then, same config).
   copyTargetVaultArn: config.peerLinks
     ? airGapped.enabled
@@ -193,7 +193,7 @@ const awsBackup = new AwsBackup(`${stem}-vault`, {
       : naming.backupVaultArn(names, peer)
     : undefined,
   rules: { daily: backupRules.daily, weekly: backupRules.weekly, monthly: backupRules.monthly },
-  // Only the primary is backed up (DESIGN §3); every site keeps its vault for the peer's copies.
+  // Only the primary is backed up (docs/architecture.md §3); every site keeps its vault for the peer's copies.
   resourceArns: role === "primary" ? [database.instanceArn] : [],
   vaultLock: backupRules.vaultLock.enabled ? backupRules.vaultLock : undefined,
   airGappedVault: airGapped.enabled
@@ -226,9 +226,9 @@ if (db.manageRoles && role === "primary") {
   });
 }
 
-// Backups connect as the `backup` login (pg_read_all_data), never as the master (contract C2).
+// Backups connect as the `backup` login (pg_read_all_data), never as the master (docs/architecture.md §8).
 // Its secret exists in every role (DbCredential), and the writer's grant names it by an ARN
-// pattern, so the CronJobs and the IAM are the same in every role (DESIGN §2b); the master
+// pattern, so the CronJobs and the IAM are the same in every role (docs/architecture.md §2b); the master
 // secrets of both sites are denied to every job identity.
 const backupLoginSecretName = naming.dbLoginSecretName(names, self, "backup");
 
@@ -245,7 +245,7 @@ const lockDays = {
 // default retention is their lock; the config checks it is the shortest (preRestoreLockIssues).
 const preRestoreLockDays = lock.days.preRestore ?? storage.retentionDays.preRestore;
 
-// The peer's names come from naming.ts, never from its state (DESIGN §2), so a promoted site can
+// The peer's names come from naming.ts, never from its state (docs/architecture.md §2), so a promoted site can
 // point replication back at the old one on its own.
 const backupStorage = new BackupStorage(`${stem}-backups`, {
   region: self.region,
@@ -278,7 +278,7 @@ const backupStorage = new BackupStorage(`${stem}-backups`, {
   tags,
 });
 
-// The role drctl failover reconnect's S3 Batch Replication job runs as, in every role (DESIGN
+// The role drctl failover reconnect's S3 Batch Replication job runs as, in every role (docs/architecture.md
 // §2b): drctl derives its ARN from naming (docs/failover.md).
 const batchReplication = new BatchReplicationRole(`${stem}-batch-repl`, {
   roleName: naming.batchReplicationRoleName(names, self),

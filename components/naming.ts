@@ -1,7 +1,7 @@
 /**
  * Every name and ARN that one site needs of itself or of its peer, derived from shared config
  * alone. Both stacks call these same pure functions, so neither needs a StackReference (or any
- * state in the failed region) to create or promote anything (DESIGN §2).
+ * state in the failed region) to create or promote anything (docs/architecture.md §2).
  */
 
 /** What naming needs to know: identical in both stacks' config. */
@@ -140,14 +140,14 @@ export function replicationRuleId(from: SiteRef, to: SiteRef): string {
  * The master credential of a site's database, a Secrets Manager secret in the site's own region
  * that the site's stack owns (with a replica in the peer region). It is the credential of the
  * site's database whenever that database is writable, so a promoted site can log in with what
- * its own region holds (DESIGN §2a).
+ * its own region holds (docs/architecture.md §2a).
  */
 export function dbMasterSecretName(n: NamingInput, s: SiteRef): string {
   return `${siteStem(n, s)}/db/master`;
 }
 
 /**
- * The data-plane traffic control of a site (DESIGN §2b). drctl switches site `s` off or on by
+ * The data-plane traffic control of a site (docs/architecture.md §2b). drctl switches site `s` off or on by
  * publishing `metricName` = 0 or 1, with dimension `Site=<s.site>`, into `namespace` in the
  * **peer's** region; the alarm named by trafficControlAlarmName lives there too, and a Route 53
  * health check on that alarm gates the site's failover record. Neither call needs the site's
@@ -165,7 +165,7 @@ export function trafficControlAlarmName(n: NamingInput, s: SiteRef): string {
 }
 
 /**
- * IAM role names a site's stack creates in every role (DESIGN §2b), fixed so that the peer's
+ * IAM role names a site's stack creates in every role (docs/architecture.md §2b), fixed so that the peer's
  * stack can name them too (the site key's policy in each region lets the replication role of
  * each direction use that key). IAM role names are at most 64 characters: the longest stem the
  * config allows is 20 + 1 + 10 = 31, and the longest suffix below is 22 (`-s3-repl-to-` + a
@@ -183,7 +183,7 @@ export function replicationRoleArn(n: NamingInput, from: SiteRef, to: SiteRef): 
 /**
  * The S3 Batch Operations role `drctl failover reconnect` runs its Batch Replication job as, for
  * the objects the site's bucket took while its replication was off. Exists in every role of the
- * site (DESIGN §2b: a reconnect must not need IAM's control plane); `-s3-batch-repl` is 14
+ * site (docs/architecture.md §2b: a reconnect must not need IAM's control plane); `-s3-batch-repl` is 14
  * characters, so 45 at most.
  */
 export function batchReplicationRoleName(n: NamingInput, s: SiteRef): string {
@@ -202,7 +202,7 @@ export function backupServiceRoleName(n: NamingInput, s: SiteRef): string {
   return `${siteStem(n, s)}-aws-backup`;
 }
 
-/** Kinds of backup job, each with its own ServiceAccount and IAM role (DESIGN §8). */
+/** Kinds of backup job, each with its own ServiceAccount and IAM role (docs/architecture.md §8). */
 export const BACKUP_JOB_PURPOSES = ["writer", "reader", "drill"] as const;
 export type BackupJobPurpose = (typeof BACKUP_JOB_PURPOSES)[number];
 

@@ -1,6 +1,6 @@
 /**
  * Kubernetes resource quantities (`8Gi`, `500M`, `1.5Ti`, `12e9`) read exactly, as the API server
- * reads them, for storage sizes that drctl must know in bytes (contract C6: DRCTL_SCRATCH_BYTES).
+ * reads them, for storage sizes that drctl must know in bytes (parallel jobs and scratch: docs/architecture.md §5: DRCTL_SCRATCH_BYTES).
  *
  * The grammar is apimachinery's (`k8s.io/apimachinery/pkg/api/resource`, Quantity):
  *   <quantity> ::= <signedNumber><suffix>; <number> ::= <digits> | <digits>.<digits> | <digits>. | .<digits>

@@ -20,7 +20,7 @@ export { ROLES, type Role };
 
 /**
  * Config overrides (keys without `dr-stack:`) that put a stack file in `role`. Only the role
- * changes: a failover changes only that key (DESIGN §3).
+ * changes: a failover changes only that key (docs/architecture.md §3).
  */
 export function roleOverrides(role: Role): Record<string, unknown> {
   return { role };

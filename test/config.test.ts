@@ -114,7 +114,7 @@ describe("stack config", () => {
     );
   });
 
-  it("reads peerLinks (contract C1) as a boolean, also when the CLI stores it as text", () => {
+  it("reads peerLinks (docs/architecture.md §2b) as a boolean, also when the CLI stores it as text", () => {
     expect(parseConfig(raw()).peerLinks).toBe(true);
     expect(parseConfig(raw({ peerLinks: false })).peerLinks).toBe(false);
     // `pulumi config set dr-stack:peerLinks false` stores the text "false" for a top-level key.

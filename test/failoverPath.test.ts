@@ -3,7 +3,7 @@ import { runStack, type RegisteredResource, type StackName, type StackRun } from
 import { appliedDiff, keepGeneratedPasswords } from "./support/diff";
 
 /**
- * The failover-path invariant (DESIGN §2b, issue 15): a failover must work the day the region it
+ * The failover-path invariant (docs/architecture.md §2b, issue 15): a failover must work the day the region it
  * leaves is down, and while IAM's and Route 53's control planes (both in us-east-1) are impaired.
  * So every update on the path, standby -> promoting -> primary with the config moves drctl makes
  * (`database.previousRole`, `peerLinks: false`), may create, change or delete only resources in
@@ -167,7 +167,7 @@ describe.each(PATHS)("failover path of the $stack stack (survivor: $region)", (p
     const before = await run("primary", PRIMARY);
     const after = await run("reconnected", RECONNECTED);
     const changes = changesBetween(before, after, p.region);
-    // Still no IAM or Route 53: every role the links need exists in every role (DESIGN §2b).
+    // Still no IAM or Route 53: every role the links need exists in every role (docs/architecture.md §2b).
     expect(changes.filter((c) => c.where === "global").map(line)).toEqual([]);
 
     // S3 replication to the old site's bucket, from the new primary's own bucket.

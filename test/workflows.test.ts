@@ -10,7 +10,7 @@ import { ROOT } from "./harness";
  * version comment, check out without persisting credentials and grant least privilege
  * (STYLE rule 21). The preview runs a pull request's code with cloud credentials, so it gets
  * only short-lived ones, in a protected environment, from a role that cannot read secrets
- * (DESIGN §8, docs/ci/preview.md).
+ * (docs/architecture.md §8, docs/ci/preview.md).
  */
 
 const DIR = join(ROOT, ".github", "workflows");

@@ -33,13 +33,13 @@ export interface AwsBackupArgs {
   readonly accountId: string;
   /** This site's vault name, from naming.backupVaultName (the peer copies into it by ARN). */
   readonly vaultName: string;
-  /** naming.backupServiceRoleName: the role exists in every role of the site (DESIGN §2b). */
+  /** naming.backupServiceRoleName: the role exists in every role of the site (docs/architecture.md §2b). */
   readonly roleName: string;
   /** The site key: encrypts this vault and therefore the peer's copies landing in it. */
   readonly kmsKeyArn: pulumi.Input<string>;
   /**
    * Where every rule copies its recovery points: the peer's vault (naming.backupVaultArn) or
-   * its air-gapped vault. Unset while the site's peer links are off (contract C1).
+   * its air-gapped vault. Unset while the site's peer links are off (docs/architecture.md §2b).
    * @default undefined (no copy actions)
    */
   readonly copyTargetVaultArn?: string;
@@ -66,7 +66,7 @@ export interface AwsBackupArgs {
   readonly tags?: Record<string, string>;
 }
 
-/** DESIGN §4: daily 02:00 kept 7 days, Sunday 03:00 kept 28, the 1st at 04:00 kept 365 (UTC). */
+/** docs/architecture.md §4: daily 02:00 kept 7 days, Sunday 03:00 kept 28, the 1st at 04:00 kept 365 (UTC). */
 export const DEFAULT_BACKUP_RULES: Readonly<Record<Tier, BackupRule>> = {
   daily: { schedule: "cron(0 2 * * ? *)", deleteAfterDays: 7 },
   weekly: { schedule: "cron(0 3 ? * SUN *)", deleteAfterDays: 28 },
@@ -160,7 +160,7 @@ export function vaultAccessPolicy(breakGlassPrincipalArn?: string): object {
 }
 
 /**
- * The second backup layer (DESIGN §4): a vault per site encrypted with the site key, locked, with
+ * The second backup layer (docs/architecture.md §4): a vault per site encrypted with the site key, locked, with
  * an access policy that denies deleting recovery points; optionally an air-gapped vault; the AWS
  * Backup service role (in every role of the site); on a primary, a plan with daily, weekly and
  * monthly rules, each copying its recovery point into the peer region while peer links are on,
@@ -242,7 +242,7 @@ export class AwsBackup extends pulumi.ComponentResource {
     }
 
     // In every role, so that a promotion (which adds the plan and selection) and a reconnect
-    // (which adds the copy actions) change no IAM resource (DESIGN §2b).
+    // (which adds the copy actions) change no IAM resource (docs/architecture.md §2b).
     const role = new aws.iam.Role(
       `${name}-backup`,
       {

@@ -82,7 +82,7 @@ export function batchReplicationPolicy(p: {
 
 /**
  * The S3 Batch Operations role of `drctl failover reconnect`, pre-provisioned in every role of the
- * site (DESIGN §2b), so a reconnect creates no IAM. Trusts S3 Batch Operations for this account
+ * site (docs/architecture.md §2b), so a reconnect creates no IAM. Trusts S3 Batch Operations for this account
  * only ("Granting permissions for Batch Operations", trust policy, with aws:SourceAccount):
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html
  */

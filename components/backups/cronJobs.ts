@@ -27,7 +27,7 @@ export interface BackupCronJobsArgs {
   /** This site's region, for the AWS SDK in drctl. */
   readonly region: string;
   readonly namespace: string;
-  /** One ServiceAccount per job purpose, each bound to its own IRSA role (DESIGN §8). */
+  /** One ServiceAccount per job purpose, each bound to its own IRSA role (docs/architecture.md §8). */
   readonly identities: Readonly<
     Record<
       BackupJobPurpose,
@@ -39,7 +39,7 @@ export interface BackupCronJobsArgs {
   /** Scratch PostgreSQL image of the database's major version, pinned by digest. */
   readonly scratchImage: string;
   /**
-   * Object Lock retention drctl sets on every object a tier's backup writes (contract C4).
+   * Object Lock retention drctl sets on every object a tier's backup writes (create-only backups, docs/architecture.md §4).
    * @default undefined (the bucket has no Object Lock; no retention is set)
    */
   readonly objectLock?: {
@@ -81,7 +81,7 @@ export interface BackupCronJobsArgs {
 }
 
 /**
- * Contract C5: libpq verifies the server's certificate against the RDS CA bundle the drctl image
+ * Database TLS (docs/architecture.md §8): libpq verifies the server's certificate against the RDS CA bundle the drctl image
  * ships, and that the host name matches it. `require` encrypts but accepts any certificate.
  * https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-SSLMODE-STATEMENTS
  * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html
@@ -91,7 +91,7 @@ export const DATABASE_TLS = { sslMode: "verify-full", rootCert: "/etc/drctl/rds-
 /** Name of the storage class the drill's scratch volumes are provisioned from. */
 export const SCRATCH_STORAGE_CLASS = "drctl-scratch";
 
-/** Which identity each kind of job runs as (DESIGN §8). */
+/** Which identity each kind of job runs as (docs/architecture.md §8). */
 export const JOB_PURPOSE: Readonly<Record<JobKind, BackupJobPurpose>> = {
   backup: "writer",
   verify: "reader",
@@ -99,7 +99,7 @@ export const JOB_PURPOSE: Readonly<Record<JobKind, BackupJobPurpose>> = {
   drill: "drill",
 };
 
-/** Which CronJobs run in a role (DESIGN §3): everything else is `suspend: true`. */
+/** Which CronJobs run in a role (docs/architecture.md §3): everything else is `suspend: true`. */
 export function jobActivity(role: Role): { backups: boolean; drill: boolean } {
   return {
     // Only the primary has a writable source; a standby's replica would dump the same data
@@ -373,7 +373,7 @@ export class BackupCronJobs extends pulumi.ComponentResource {
           { name: "DRCTL_SCRATCH_URL", value: SCRATCH_URL },
           { name: "DRCTL_SMOKE_SQL", value: JSON.stringify(smokeSql) },
           { name: "DRCTL_JOBS", value: String(parallelJobs) },
-          // Contract C6: the size of EACH scratch volume; drctl refuses a bigger backup up front.
+          // Parallel jobs and scratch (docs/architecture.md §5): the size of EACH scratch volume; drctl refuses a bigger backup up front.
           { name: "DRCTL_SCRATCH_BYTES", value: String(drillScratchBytes) },
         );
       }

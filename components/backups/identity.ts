@@ -4,14 +4,14 @@ import type { BackupJobPurpose } from "../naming";
 import { serviceAccountTrust } from "../platform/irsa";
 import { iamRoleNameProblem } from "../validation";
 
-/** The tier prefixes backups live under and the drill's report prefix (DESIGN §4). */
+/** The tier prefixes backups live under and the drill's report prefix (docs/architecture.md §4). */
 export const TIER_PREFIXES = ["daily", "weekly", "monthly"] as const;
 export const REPORTS_PREFIX = "reports";
 /** Where `drctl check` writes its probe object (drctl/src/commands/check.ts). */
 export const CHECK_PREFIX = `${REPORTS_PREFIX}/check`;
 
 export interface BackupIdentityArgs {
-  /** What the jobs running as this identity do: decides the policy (DESIGN §8). */
+  /** What the jobs running as this identity do: decides the policy (docs/architecture.md §8). */
   readonly purpose: BackupJobPurpose;
   /** naming.backupJobRoleName: fixed, at most 64 characters. */
   readonly roleName: string;
@@ -33,13 +33,13 @@ export interface BackupIdentityArgs {
   readonly metricsNamespace: string;
   /**
    * The backup login's secret, as an ARN pattern from naming (the `writer` purpose only). A
-   * pattern, not the secret's ARN, so that the grant never changes with the role (DESIGN §2b).
+   * pattern, not the secret's ARN, so that the grant never changes with the role (docs/architecture.md §2b).
    * @default undefined
    */
   readonly loginSecretArnPattern?: string;
   /**
    * Secrets no job may read, whatever else grants it: the master credentials of both sites
-   * (contract C2). Explicitly denied. @default []
+   * (docs/architecture.md §8). Explicitly denied. @default []
    */
   readonly deniedSecretArnPatterns?: string[];
   /** Tags for the role. @default {} */
@@ -71,7 +71,7 @@ export function jobPrefixes(purpose: BackupJobPurpose): { read: string[]; create
 }
 
 /**
- * One job purpose's policy, and nothing more (DESIGN §8):
+ * One job purpose's policy, and nothing more (docs/architecture.md §8):
  *  - writer (backup-daily/weekly/monthly): create objects under the tier prefixes, with the
  *    Object Lock retention drctl sets on each (PutObject with retention headers needs
  *    s3:PutObjectRetention, per the PutObjectRetention reference); read the backup login secret;
@@ -183,7 +183,7 @@ export function jobPolicyDocument(p: JobPolicyInput): string {
 /**
  * The IAM role one kind of backup job runs as (IRSA): trusted through the cluster's OIDC provider
  * for one ServiceAccount, allowed exactly what that purpose needs. Exists in every role of the
- * site, with a policy that never changes with the role (DESIGN §2b).
+ * site, with a policy that never changes with the role (docs/architecture.md §2b).
  */
 export class BackupIdentity extends pulumi.ComponentResource {
   public readonly roleArn: pulumi.Output<string>;

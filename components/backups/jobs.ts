@@ -41,7 +41,7 @@ export interface BackupJobsArgs {
   readonly databaseHost?: pulumi.Input<string>;
   /**
    * What drctl reads the backup login's credentials from (DRCTL_DB_SECRET_ARN): the login
-   * secret's ARN or name, never the master secret (contract C2). @default undefined
+   * secret's ARN or name, never the master secret (docs/architecture.md §8). @default undefined
    */
   readonly databaseSecretArn?: pulumi.Input<string>;
   /**
@@ -52,7 +52,7 @@ export interface BackupJobsArgs {
   /** Secrets every job identity is explicitly denied (both sites' master secrets). @default [] */
   readonly deniedSecretArnPatterns?: string[];
   /**
-   * Object Lock retention per tier for what the backups write (contract C4).
+   * Object Lock retention per tier for what the backups write (docs/architecture.md §4).
    * @default undefined (no Object Lock)
    */
   readonly objectLock?: {
@@ -106,7 +106,7 @@ export function scratchImageProblem(image: string, postgresVersion: string): str
 
 /**
  * drctl in one site's cluster: one IAM role (IRSA) per job purpose and the CronJobs that run
- * them. Every role and grant exists whatever the site's role (DESIGN §2b). The alarms on what
+ * them. Every role and grant exists whatever the site's role (docs/architecture.md §2b). The alarms on what
  * those jobs publish are BackupAlarms, which needs no cluster.
  */
 export class BackupJobs extends pulumi.ComponentResource {

@@ -21,8 +21,8 @@ export type ReplicaStorageClass = (typeof REPLICA_STORAGE_CLASSES)[number];
 export const REPLICATION_TIME_MINUTES = 15;
 
 /**
- * Only the `primary` site replicates out (DESIGN §3), and only while its peer links are on
- * (contract C1): `standby` and `promoting` sites are destinations, and a `fenced` site takes part
+ * Only the `primary` site replicates out (docs/architecture.md §3), and only while its peer links are on
+ * (docs/architecture.md §2b): `standby` and `promoting` sites are destinations, and a `fenced` site takes part
  * in nothing. After a failover the promoted site becomes `primary` and replicates back to the old
  * one once `drctl failover reconnect` turns its peer links on again.
  */
@@ -63,7 +63,7 @@ export interface BackupReplicationArgs {
   readonly roleName: string;
   /**
    * Whether the replication config exists. The role and its policy exist either way, so that
-   * turning replication on (a promotion's reconnect) changes no IAM resource (DESIGN §2b).
+   * turning replication on (a promotion's reconnect) changes no IAM resource (docs/architecture.md §2b).
    */
   readonly enabled: boolean;
   /**

@@ -1,6 +1,6 @@
 /**
  * CPU, memory and node-disk budgets of the backup CronJobs' containers, as functions of the
- * parallel jobs (`jobs.parallelJobs`, env DRCTL_JOBS, contract C6).
+ * parallel jobs (`jobs.parallelJobs`, env DRCTL_JOBS, parallel jobs and scratch: docs/architecture.md §5).
  *
  * `pg_dump -j N` runs a leader and N workers, N + 1 processes, each holding one connection
  * ("pg_dump will open njobs + 1 connections to the database",
@@ -12,7 +12,7 @@
  *    network and the database as much as they compress; they burst up to the limit into idle
  *    CPU), so the drill pod of 4 jobs requests 1.5 cores and still schedules on the default
  *    m6i.large nodes (2 vCPU); beyond 4 jobs, pick larger nodes (cluster.nodeInstanceTypes);
- *  - memory per process is flat (DESIGN §5), so each extra worker adds a fixed slice.
+ *  - memory per process is flat (docs/architecture.md §5), so each extra worker adds a fixed slice.
  * Kubernetes quantities: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
  */
 

@@ -32,7 +32,7 @@ export interface ObjectLockSettings {
   readonly mode: "GOVERNANCE" | "COMPLIANCE";
   /**
    * Default retention of every new object version: the safety net for what drctl writes without
-   * its own per-object retention (contract C4), and the lock of every pre-restore backup, which
+   * its own per-object retention (create-only backups, docs/architecture.md §4), and the lock of every pre-restore backup, which
    * an operator's drctl writes without one. The shortest tier's lock days, pre-restore included.
    */
   readonly days: number;
@@ -57,11 +57,11 @@ export interface BackupStorageArgs {
    */
   readonly breakGlassPrincipalArn?: string;
   /**
-   * Replication to the peer's bucket. The role exists in every role of the site (DESIGN §2b);
+   * Replication to the peer's bucket. The role exists in every role of the site (docs/architecture.md §2b);
    * the replication config itself only when `enabled`.
    */
   readonly replication: {
-    /** Whether the replication config exists (a primary site with peer links on, contract C1). */
+    /** Whether the replication config exists (a primary site with peer links on, peer links: docs/architecture.md §2b). */
     readonly enabled: boolean;
     readonly destination: ReplicationDestination;
     /** naming.replicationRoleName(self, peer): the peer's key policy names it. */
@@ -171,11 +171,11 @@ export function backupBucketPolicy(
   };
 }
 
-/** The prefixes that hold backups: create-only (contract C4). `reports/` is not one of them. */
+/** The prefixes that hold backups: create-only (docs/architecture.md §4). `reports/` is not one of them. */
 export const CREATE_ONLY_PREFIXES = ["daily/", "weekly/", "monthly/", "pre-restore/"] as const;
 
 /**
- * Contract C4: no object under a tier prefix may be created without `If-None-Match: *`, so an
+ * Create-only backups (docs/architecture.md §4): no object under a tier prefix may be created without `If-None-Match: *`, so an
  * existing backup can never be overwritten. The S3 user guide, "Enforce conditional writes on
  * Amazon S3 buckets": the `s3:if-none-match` key is Null when the header is absent (example 1
  * allows only puts where it is not), and `s3:ObjectCreationOperation` is false for

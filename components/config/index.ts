@@ -40,7 +40,7 @@ export const configSchema = z
     site: z.string(),
     role: z.enum(ROLES),
     /**
-     * Contract C1: whether this site creates its data links into the peer region (S3 replication
+     * Peer links (docs/architecture.md §2b): whether this site creates its data links into the peer region (S3 replication
      * to the peer's bucket, RDS automated-backups replication, AWS Backup copy actions). Off for
      * the first deployment's first step and while the peer region is down (a failover).
      */

@@ -134,7 +134,7 @@ export const jobsSchema = z
     drillDeadlineHours: z.number().positive().max(24).default(8),
     /**
      * Parallel jobs of pg_dump -j / pg_restore -j in the backup, restore-test and drill CronJobs
-     * (env DRCTL_JOBS, contract C6). 1 keeps the single-stream custom format; more takes a
+     * (env DRCTL_JOBS, parallel jobs and scratch: docs/architecture.md §5). 1 keeps the single-stream custom format; more takes a
      * directory-format dump. The containers' CPU follows it (components/backups/cronJobs.ts).
      */
     // 16: each job is one more database connection and, at full speed, one more core; more than

@@ -7,7 +7,7 @@ export const NAMESPACE = "dr-stack";
 export const ROLES = ["primary", "standby", "promoting", "fenced"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Floors below which a tier's retention would break the monthly-restore promise (DESIGN §4). */
+/** Floors below which a tier's retention would break the monthly-restore promise (docs/architecture.md §4). */
 export const RETENTION_FLOORS = { daily: 7, weekly: 28, monthly: 365 } as const;
 export const TIERS = ["daily", "weekly", "monthly"] as const;
 /** How long a restore can be undone from its pre-restore backup, at least (docs/backup-storage.md). */

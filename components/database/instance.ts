@@ -8,7 +8,7 @@ import { postgresAccess } from "./access";
 
 export interface DatabaseArgs {
   readonly region: string;
-  /** This site's role; decides what the instance is (DESIGN §3, docs/failover.md). */
+  /** This site's role; decides what the instance is (docs/architecture.md §3, docs/failover.md). */
   readonly role: Role;
   /** RDS identifier, from naming.dbInstanceIdentifier: the same in every role, so no move renames it. */
   readonly identifier: string;
@@ -38,7 +38,7 @@ export interface DatabaseArgs {
    */
   readonly adminCidrs?: string[];
   /**
-   * The master password, from this site's own master secret (DbCredential, contract C2). Used
+   * The master password, from this site's own master secret (DbCredential, master credential: docs/architecture.md §8). Used
    * when this update creates a standalone instance; a promoted replica already has it (its
    * catalog is the peer's, whose password the secret copied). Required in every role but standby.
    */
@@ -46,7 +46,7 @@ export interface DatabaseArgs {
   /** Identifiers of in-region read replicas of a primary (naming.dbReadReplicaIdentifier). @default [] */
   readonly readReplicaIdentifiers?: string[];
   /**
-   * Contract C1 (`dr-stack:peerLinks`): on a primary, replicate automated backups into the peer
+   * Peer links (docs/architecture.md §2b) (`dr-stack:peerLinks`): on a primary, replicate automated backups into the peer
    * region. That resource lives in the peer region and needs the peer's key, so the first
    * deployment's first step and a failover (the old primary's region down) turn it off.
    * @default true

@@ -1,7 +1,7 @@
 import { ConfigError, type Role } from "../config";
 
 /**
- * The database's failover state machine (DESIGN §3, docs/failover.md), as pure functions that
+ * The database's failover state machine (docs/architecture.md §3, docs/failover.md), as pure functions that
  * index.ts runs before it registers anything: an invalid move is a config error, never a surprise
  * in AWS halfway through an update.
  *

@@ -86,7 +86,7 @@ export interface EbsCsiDriverArgs {
 }
 
 /**
- * The EBS CSI add-on and its IRSA role. Exists in every role of the site (DESIGN §2b): the drill
+ * The EBS CSI add-on and its IRSA role. Exists in every role of the site (docs/architecture.md §2b): the drill
  * runs on the standby too, and a promotion must not need IAM.
  */
 export class EbsCsiDriver extends pulumi.ComponentResource {

@@ -11,7 +11,7 @@ import { cronError, isIanaTimeZone } from "../validation";
 /** Where drctl restore-test keeps its reports in the site's bucket (drctl's default). */
 export const RESTORE_TEST_REPORT_PREFIX = "reports/restore-tests";
 
-/** The CA bundle the drctl image ships (contract C5). */
+/** The CA bundle the drctl image ships (database TLS, docs/architecture.md §8). */
 export const RDS_CA_BUNDLE = "/etc/drctl/rds-ca.pem";
 
 export interface RestoreTestCheckArgs {
@@ -166,7 +166,7 @@ export function restoreTestPolicyDocument(p: RestoreTestPolicyInput): string {
 /**
  * The validation step of the restore tests: an IRSA role, a ServiceAccount and an hourly CronJob
  * running `drctl restore-test` in the site's own cluster, where the restored copy is reachable
- * (its security group admits the nodes). All of it exists in every role (DESIGN §2b); only a
+ * (its security group admits the nodes). All of it exists in every role (docs/architecture.md §2b); only a
  * fenced site suspends the CronJob, as it does the drill.
  */
 export class RestoreTestCheck extends pulumi.ComponentResource {
@@ -255,7 +255,7 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
       { name: "DRCTL_RESTORE_TEST_SECRETS", value: JSON.stringify(args.logins) },
       { name: "DRCTL_SMOKE_SQL", value: JSON.stringify(smokeSql) },
       { name: "PGDATABASE", value: args.databaseName },
-      // Contract C5: verify the restored server's certificate against the RDS CA bundle.
+      // Database TLS (docs/architecture.md §8): verify the restored server's certificate against the RDS CA bundle.
       { name: "PGSSLMODE", value: "verify-full" },
       { name: "PGSSLROOTCERT", value: RDS_CA_BUNDLE },
     ];

@@ -149,10 +149,10 @@ export function restoreMetadataOverrides(
 }
 
 /**
- * AWS Backup restore testing over one site's vault (DESIGN §4, docs/restore-testing.md): monthly,
+ * AWS Backup restore testing over one site's vault (docs/architecture.md §4, docs/restore-testing.md): monthly,
  * the newest recovery point and a random one are restored into the site's private subnets behind a
  * security group only the cluster reaches, kept `validationWindowHours` for `drctl restore-test`
- * to validate, then deleted by AWS Backup. Identical in every role (DESIGN §2b): the DR region
+ * to validate, then deleted by AWS Backup. Identical in every role (docs/architecture.md §2b): the DR region
  * proves the copies that landed in its vault whether or not it is the primary.
  */
 export class RestoreTesting extends pulumi.ComponentResource {

@@ -130,7 +130,7 @@ export function storeFrom(
 
 /**
  * DRCTL_OBJECT_LOCK_MODE (GOVERNANCE | COMPLIANCE) and DRCTL_OBJECT_LOCK_DAYS (whole days, at
- * least 1): both or neither. Retention is set on every object drctl writes (contract C4).
+ * least 1): both or neither. Retention is set on every object drctl writes (create-only backups, docs/architecture.md §4).
  */
 export function objectLockFrom(env: NodeJS.ProcessEnv): ObjectLock | undefined {
   const mode = env.DRCTL_OBJECT_LOCK_MODE || undefined;

@@ -30,7 +30,7 @@ export interface TierDaysConfig {
 }
 
 /**
- * The three tier floors as `configSchema` properties, defaulting to DESIGN §4's 7 / 28 / 365 days;
+ * The three tier floors as `configSchema` properties, defaulting to docs/architecture.md §4's 7 / 28 / 365 days;
  * `describe` says what the floor bounds for one tier.
  */
 export function tierDaysProperties(describe: (tier: "daily" | "weekly" | "monthly") => string) {

@@ -7,7 +7,7 @@ import { ofTypes, propsOf, TYPES } from "./resources";
  * How a policy tells that a stack is on the PRIMARY role, from the resources alone.
  *
  * A policy cannot read the stack's `dr-stack:role`, and a failover must not need a second config
- * key kept in step with it (DESIGN §3: failover changes only `role`). So the signal is the shape
+ * key kept in step with it (docs/architecture.md §3: failover changes only `role`). So the signal is the shape
  * of the database, which the role decides:
  *
  * - `standby`: the instance is a cross-region read replica (`replicateSourceDb` set);

@@ -185,7 +185,7 @@ describe("AWS Backup on the other roles", () => {
       expect(run.ofType("aws:backup/vault:Vault")).toHaveLength(1);
       expect(run.ofType("aws:backup/plan:Plan"), `${stack} ${role}`).toEqual([]);
       expect(run.ofType("aws:backup/selection:Selection")).toEqual([]);
-      // Pre-provisioned (DESIGN §2b): a promotion adds the plan, never the role.
+      // Pre-provisioned (docs/architecture.md §2b): a promotion adds the plan, never the role.
       expect(
         run.ofType("aws:iam/role:Role").filter((r) => r.inputs.name?.endsWith("-aws-backup")),
       ).toHaveLength(1);

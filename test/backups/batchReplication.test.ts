@@ -69,7 +69,7 @@ describe("S3 Batch Replication role (drctl failover reconnect)", () => {
     });
   });
 
-  it("exists, unchanged, in every role of both stacks (DESIGN §2b)", async () => {
+  it("exists, unchanged, in every role of both stacks (docs/architecture.md §2b)", async () => {
     for (const [stack, role] of STACK_ROLES) {
       const run = await runStack(stack, { role });
       const site = stack === "primary" ? "use1" : "usw2";

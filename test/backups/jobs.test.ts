@@ -73,18 +73,18 @@ describe("backup CronJobs on the primary", () => {
     expect(envOf(drctlOf(jobs["backup-weekly"]))).toEqual({
       ...common,
       DRCTL_TIER: "weekly",
-      // Contract C6: pg_dump's --jobs (jobs.parallelJobs, default 1: custom format, one stream).
+      // Parallel jobs and scratch (docs/architecture.md §5): pg_dump's --jobs (jobs.parallelJobs, default 1: custom format, one stream).
       DRCTL_JOBS: "1",
       PGHOST: run.outputs.dbEndpoint,
-      // The backup login's secret (it exists in every role), never the master (contract C2).
+      // The backup login's secret (it exists in every role), never the master (docs/architecture.md §8).
       DRCTL_DB_SECRET_ARN: run.outputs.dbBackupLoginSecretArn,
       PGPORT: "5432",
       PGDATABASE: "app",
-      // Contract C5: libpq verifies the server certificate and host name against the RDS CA
+      // Database TLS (docs/architecture.md §8): libpq verifies the server certificate and host name against the RDS CA
       // bundle in the image. https://www.postgresql.org/docs/current/libpq-ssl.html
       PGSSLMODE: "verify-full",
       PGSSLROOTCERT: "/etc/drctl/rds-ca.pem",
-      // Contract C4: drctl locks each object it writes for at least the tier's lifecycle days.
+      // Create-only backups (docs/architecture.md §4): drctl locks each object it writes for at least the tier's lifecycle days.
       DRCTL_OBJECT_LOCK_MODE: "GOVERNANCE",
       DRCTL_OBJECT_LOCK_DAYS: "28",
     });
@@ -95,7 +95,7 @@ describe("backup CronJobs on the primary", () => {
       DRCTL_SCRATCH_URL: "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=disable",
       DRCTL_SMOKE_SQL: "[]",
       DRCTL_JOBS: "1",
-      // Contract C6: unset jobs.drillScratchStorage sizes each volume from the database: 100 GiB
+      // Parallel jobs and scratch (docs/architecture.md §5): unset jobs.drillScratchStorage sizes each volume from the database: 100 GiB
       // allocated x 1.25 = 125Gi = 125 * 2^30 bytes, at least the configured database size.
       DRCTL_SCRATCH_BYTES: "134217728000",
     });
@@ -337,7 +337,7 @@ describe("backup CronJobs on the primary", () => {
       const claim = podOf(drill).volumes.find((v: any) => v.name === volume).ephemeral;
       expect(claim.volumeClaimTemplate.spec.resources).toEqual({ requests: { storage: "1.5Ti" } });
     }
-    // 1.5 * 2^40: the quantity read exactly, fractions included (contract C6).
+    // 1.5 * 2^40: the quantity read exactly, fractions included (parallel jobs and scratch, docs/architecture.md §5).
     expect(envOf(drctlOf(drill)).DRCTL_SCRATCH_BYTES).toBe("1649267441664");
     // pg_dump -j 4 is a leader and 4 workers; pg_restore -j 4 is 4 backends on the scratch server.
     // The drill pod requests 625m + 875m = 1.5 cores: it still fits an m6i.large (2 vCPU).

@@ -18,7 +18,7 @@ function alarms(run: StackRun, stem: string): Record<string, any> {
   );
 }
 
-/** The same set of alarms in every role (DESIGN §2b): a role change only toggles notifications. */
+/** The same set of alarms in every role (docs/architecture.md §2b): a role change only toggles notifications. */
 const ALL_ALARMS = [
   "backup-age-daily",
   "drill-age",

@@ -14,7 +14,7 @@ function jobPolicy(run: StackRun, stem: string, purpose: string): any {
 }
 const bySid = (doc: any) => Object.fromEntries(doc.Statement.map((s: any) => [s.Sid, s]));
 
-/** Every statement each purpose's policy must have, exactly (DESIGN §8). */
+/** Every statement each purpose's policy must have, exactly (docs/architecture.md §8). */
 function expected(site: "use1" | "usw2", region: string, kmsKeyArn: string) {
   const arn = `arn:aws:s3:::acme-dr-${site}-backups-111122223333`;
   const tiers = [`${arn}/daily/*`, `${arn}/weekly/*`, `${arn}/monthly/*`];
@@ -51,7 +51,7 @@ function expected(site: "use1" | "usw2", region: string, kmsKeyArn: string) {
     Action: ["s3:PutObject", "s3:PutObjectRetention", "s3:AbortMultipartUpload"],
     Resource: resources,
   });
-  // Both sites' master secrets, in any region (each has a replica in the peer's), contract C2.
+  // Both sites' master secrets, in any region (each has a replica in the peer's), master credential: docs/architecture.md §8.
   const denyMaster = {
     Sid: "DenyMasterCredentials",
     Effect: "Deny",
@@ -118,7 +118,7 @@ function expected(site: "use1" | "usw2", region: string, kmsKeyArn: string) {
   };
 }
 
-describe("one IAM identity per job purpose (DESIGN §8)", () => {
+describe("one IAM identity per job purpose (docs/architecture.md §8)", () => {
   it("primary: each purpose gets exactly its statements, scoped to use1", async () => {
     const run = await runStack("primary");
     const want = expected("use1", "us-east-1", run.outputs.kmsKeyArn);
@@ -143,7 +143,7 @@ describe("one IAM identity per job purpose (DESIGN §8)", () => {
   });
 
   // Done-when of issue 16: no Delete*, no BypassGovernanceRetention, no master secret; and
-  // DESIGN §2b: the same IAM in every role, so promotion changes no IAM resource.
+  // docs/architecture.md §2b: the same IAM in every role, so promotion changes no IAM resource.
   for (const stack of ["primary", "dr"] as const) {
     it(`${stack}: in every role, the same roles and policies, with no delete, bypass or master access`, async () => {
       const site = stack === "primary" ? "use1" : "usw2";

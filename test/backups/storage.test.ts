@@ -192,7 +192,7 @@ describe("backup bucket on the primary stack", () => {
     expect(r.one(BUCKET).inputs.objectLockEnabled).toBeUndefined();
   });
 
-  it("denies creating a backup object without If-None-Match, exempting the multipart steps (contract C4)", async () => {
+  it("denies creating a backup object without If-None-Match, exempting the multipart steps (create-only backups, docs/architecture.md §4)", async () => {
     const r = await primary();
     const policy = JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy);
     // S3 user guide, "Enforce conditional writes on Amazon S3 buckets": s3:if-none-match is Null
@@ -380,7 +380,7 @@ describe("in both stacks, in every role", () => {
           `${bucketArn}/monthly/*`,
           `${bucketArn}/pre-restore/*`,
         ]);
-        // DESIGN §2b: the IAM of the storage, AWS Backup and job components is the same in
+        // docs/architecture.md §2b: the IAM of the storage, AWS Backup and job components is the same in
         // every role, so no transition on the failover path creates or changes an IAM resource.
         const mine = r.resources
           .filter((x) => x.type.startsWith("aws:iam/"))

@@ -215,7 +215,7 @@ describe("destination-only roles", () => {
     async (role) => {
       const r = await runStack("dr", { role });
       expect(r.ofType(REPLICATION)).toEqual([]);
-      // Pre-provisioned (DESIGN §2b): promotion and reconnect change no IAM resource.
+      // Pre-provisioned (docs/architecture.md §2b): promotion and reconnect change no IAM resource.
       const { role: iamRole, policy } = replicationRole(r);
       expect(iamRole.inputs.name).toBe("acme-dr-usw2-s3-repl-to-use1");
       expect(statement(policy, "WriteReplicas").Resource).toBe(`${USE1_BUCKET_ARN}/*`);

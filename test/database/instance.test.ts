@@ -57,7 +57,7 @@ describe("role: primary (Pulumi.primary.yaml)", () => {
       iamDatabaseAuthenticationEnabled: true,
       username: "dradmin",
       dbName: "app",
-      // The master secret's password (contract C2), never an RDS-managed secret: RDS refuses a
+      // The master secret's password (docs/architecture.md §8), never an RDS-managed secret: RDS refuses a
       // read replica of a source whose password Secrets Manager manages.
       password: JSON.parse(
         run.one("aws:secretsmanager/secretVersion:SecretVersion", "acme-dr-use1-db-master").inputs
@@ -253,7 +253,7 @@ describe("role: standby (Pulumi.dr.yaml)", () => {
     expect(run.ofType(BACKUP_REPLICATION)).toEqual([]);
     expect(run.ofType(INSTANCE).map((r) => r.name)).toEqual(["acme-dr-usw2-db"]);
     expect(run.outputs.dbRole).toBe("standby");
-    // The standby owns its master secret too (contract C2), valid once it is promoted.
+    // The standby owns its master secret too (docs/architecture.md §8), valid once it is promoted.
     expect(run.outputs.dbMasterSecretArn).toMatch(
       /^arn:aws:secretsmanager:us-west-2:111122223333:secret:acme-dr-usw2\/db\/master-/,
     );

@@ -23,7 +23,7 @@ function currentPassword(secretId: string): string {
   return (JSON.parse(answer.secretString as string) as { password: string }).password;
 }
 
-describe("database credentials (contract C2) and logins (issue 16.4)", () => {
+describe("database credentials (docs/architecture.md §8) and logins (issue 16.4)", () => {
   it("keeps the master, backup and app credentials in this region, replicated to the peer's", async () => {
     const run = await runStack("primary");
     const keyArn = run.outputs.kmsKeyArn as string;

@@ -90,7 +90,7 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
     expect(appliedDiff(instanceOf(promoting), instanceOf(primary))).toEqual([
       { key: "multiAz", from: false, to: true },
     ]);
-    // The AWS Backup role exists in every role (DESIGN §2b): only the plan and selection are new.
+    // The AWS Backup role exists in every role (docs/architecture.md §2b): only the plan and selection are new.
     expect(added(promoting, primary)).toEqual([
       "aws:backup/plan:Plan acme-dr-usw2-vault",
       "aws:backup/selection:Selection acme-dr-usw2-vault",
@@ -118,7 +118,7 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
     expect(
       run.ofType("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"),
     ).toEqual([]);
-    // Nothing is created in us-east-1 on this path (DESIGN §2); the plan's copy jobs just wait.
+    // Nothing is created in us-east-1 on this path (docs/architecture.md §2); the plan's copy jobs just wait.
     // The only resources there are the two role-independent alarms the site always owns
     // (docs/dns-failover.md), which no transition touches (failoverPath.test.ts).
     expect(run.resources.filter((r) => r.inputs.region === "us-east-1").map((r) => r.name)).toEqual(

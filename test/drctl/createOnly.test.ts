@@ -12,7 +12,7 @@ import { createDatabase, sql, startCluster } from "../support/postgres";
 import { S3Server, type SeenRequest } from "../support/s3server";
 
 /**
- * Create-only, locked backups (contract C4, issue 16 item 1): every object request drctl sends for
+ * Create-only, locked backups (create-only backups: docs/architecture.md §4, issue 16 item 1): every object request drctl sends for
  * a backup carries `If-None-Match: *`, asserted on what the S3 test server receives; the test
  * server refuses (412) a conditional write onto an existing key as S3 does, and so does the file
  * store; each object gets the Object Lock retention from DRCTL_OBJECT_LOCK_MODE / _DAYS.

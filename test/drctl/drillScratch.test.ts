@@ -11,7 +11,7 @@ import { drctl, plainErrors } from "../support/cli";
 import { createDatabase, sql, startCluster } from "../support/postgres";
 
 /**
- * Contract C6: the manifest records what a restore needs (restoreNeeds), and `drctl drill` refuses,
+ * Parallel jobs and scratch (docs/architecture.md §5): the manifest records what a restore needs (restoreNeeds), and `drctl drill` refuses,
  * before downloading, a backup that does not fit DRCTL_SCRATCH_BYTES, naming the config key.
  */
 let cluster: LocalCluster;

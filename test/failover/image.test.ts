@@ -12,7 +12,7 @@ import { RDS_CA_BUNDLE } from "../../components/restoreTesting/check";
 import { IMAGE_RDS_CA_PATH } from "../../drctl/src/postgres/tls";
 
 /**
- * The backup agent image carries no Pulumi SDK and no failover orchestrator (DESIGN §3, issue 15):
+ * The backup agent image carries no Pulumi SDK and no failover orchestrator (docs/architecture.md §3, issue 15):
  * what drctl/tsconfig.build.json compiles (the image's build stage) and what drctl/package.json
  * installs (the image's runtime stage, drctl/Dockerfile) are checked here without Docker.
  */
@@ -117,7 +117,7 @@ describe("the backup agent image's build", () => {
 });
 
 /**
- * The image ships the RDS CA bundle where the CronJobs' PGSSLROOTCERT points (contract C5), and
+ * The image ships the RDS CA bundle where the CronJobs' PGSSLROOTCERT points (database TLS, docs/architecture.md §8), and
  * no build can ship one whose SHA-256 nobody stated: the rds-ca stage's own shell step is run
  * here against a stand-in bundle. The real bundle's checksum is not sourced in this repository
  * (truststore.pki.rds.amazonaws.com is unreachable from CI); drctl/README.md says how to pin it.

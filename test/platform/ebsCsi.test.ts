@@ -147,7 +147,7 @@ describe("EBS CSI driver (the drill's scratch volumes)", () => {
     }
   });
 
-  it("exists in every role of both stacks (DESIGN §2b)", async () => {
+  it("exists in every role of both stacks (docs/architecture.md §2b)", async () => {
     for (const [stack, role] of STACK_ROLES) {
       const run = await runStack(stack, { role });
       const stem = stack === "primary" ? "acme-dr-use1" : "acme-dr-usw2";

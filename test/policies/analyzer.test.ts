@@ -14,7 +14,7 @@ import {
 } from "./analyzerHost";
 
 /**
- * The pack as the Pulumi CLI runs it (DESIGN §7): started by @pulumi/pulumi's run-policy-pack
+ * The pack as the Pulumi CLI runs it (docs/architecture.md §7): started by @pulumi/pulumi's run-policy-pack
  * in policies/ (type-checked by ts-node, like `pulumi preview --policy-pack policies`), driven
  * over the analyzer gRPC protocol with what a mocked run of each stack registered, and compared
  * with the direct evaluation that policies/offline.ts and the rule tests use.

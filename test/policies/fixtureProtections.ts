@@ -3,7 +3,7 @@ import { ACCOUNT, BUCKET, onBucket, res, T, urnOf } from "./fixtureBase";
 
 /**
  * The protections of issue 16 in the compliant site, in the shapes contracts C4 and C5 fix and
- * the key policy, vault lock and job identities DESIGN §4 and §8 describe.
+ * the key policy, vault lock and job identities docs/architecture.md §4 and §8 describe.
  */
 
 export const BREAK_GLASS = `arn:aws:iam::${ACCOUNT}:role/acme-dr-break-glass`;

@@ -8,7 +8,7 @@ import { runStack, type RegisteredResource } from "../harness";
 /**
  * Each protection rule over what a real stack registered, broken the way a changed component
  * would break it: the pack then reports that rule's violation, and only it, on top of whatever
- * the unbroken stack reports (DESIGN §6: a broken stack fails the rule that guards it).
+ * the unbroken stack reports (docs/architecture.md §6: a broken stack fails the rule that guards it).
  */
 
 type Break = (resources: RegisteredResource[]) => RegisteredResource[];

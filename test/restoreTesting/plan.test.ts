@@ -180,7 +180,7 @@ describe("restore testing plans: monthly, over this site's vault, in every role"
         .find((c) => c.inputs.metadata.name === "restore-test");
       expect(cron?.inputs.spec.suspend, `${stack} ${role}`).toBe(role === "fenced");
       // Nothing of restore testing follows the role but the CronJob's suspend flag and the
-      // alarms' actions: the IAM and the plans are the same in every role (DESIGN §2b).
+      // alarms' actions: the IAM and the plans are the same in every role (docs/architecture.md §2b).
       const strip = (x: Record<string, unknown>) => JSON.stringify(x);
       const shape = strip({
         restoreTesting,
@@ -273,7 +273,7 @@ describe("the validation CronJob and its identity", () => {
     expect(by("PublishRestoreTestMetrics").Condition).toEqual({
       StringEquals: { "cloudwatch:namespace": "DrStack/Backups" },
     });
-    // Statically stable (DESIGN §2b): nothing in the peer region, and no delete of anything.
+    // Statically stable (docs/architecture.md §2b): nothing in the peer region, and no delete of anything.
     const text = JSON.stringify(policy);
     expect(text).not.toContain("us-east-1");
     expect(text).not.toMatch(/Delete/);

@@ -6,7 +6,7 @@ import { DrctlError, explain } from "../errors";
 /**
  * The AWS calls `drctl restore-test` makes, behind one port so the command's logic is tested
  * against a real PostgreSQL with the SDK clients mocked (aws-sdk-client-mock), and so every call
- * has a deadline (DESIGN §2b). Every client is built for the restore testing plan's own region:
+ * has a deadline (docs/architecture.md §2b). Every client is built for the restore testing plan's own region:
  * the check never calls the peer region or a global endpoint.
  */
 

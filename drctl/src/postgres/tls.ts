@@ -46,7 +46,7 @@ export const SSL_MODES = [
 ] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
-/** Where the drctl image keeps the RDS CA bundle (drctl/Dockerfile; contract C5). */
+/** Where the drctl image keeps the RDS CA bundle (drctl/Dockerfile; database TLS: docs/architecture.md §8). */
 export const IMAGE_RDS_CA_PATH = "/etc/drctl/rds-ca.pem";
 /** Where the RDS CA bundle is published (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html). */
 export const RDS_CA_BUNDLE_URL =
@@ -119,7 +119,7 @@ export function libpqTls(env: NodeJS.ProcessEnv, url?: URL, flag = "the connecti
   return { mode, rootCert };
 }
 
-/** The fixed settings of the failover orchestrator's master-credential sessions (contract C5). */
+/** The fixed settings of the failover orchestrator's master-credential sessions (database TLS, docs/architecture.md §8). */
 export function rdsVerifyFull(env: NodeJS.ProcessEnv): LibpqTls {
   const named = env.PGSSLROOTCERT;
   return {

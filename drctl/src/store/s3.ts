@@ -26,7 +26,7 @@ export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 2;
 
 /**
- * Object Lock retention set on every object drctl writes (contract C4): the CronJobs pass
+ * Object Lock retention set on every object drctl writes (create-only backups, docs/architecture.md §4): the CronJobs pass
  * DRCTL_OBJECT_LOCK_MODE and DRCTL_OBJECT_LOCK_DAYS, at least the tier's lifecycle expiration.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
  */

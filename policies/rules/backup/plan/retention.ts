@@ -9,7 +9,7 @@ const configSchema = {
 
 /**
  * Every AWS Backup plan rule, and each of its copy actions, keeps recovery points at least its
- * tier's floor (daily 7 / weekly 28 / monthly 365 days by default, DESIGN §4). The tier is read
+ * tier's floor (daily 7 / weekly 28 / monthly 365 days by default, docs/architecture.md §4). The tier is read
  * from the rule name; a rule that names no tier is held to the daily floor. No `deleteAfter`
  * means kept until deleted, which passes.
  *

@@ -29,7 +29,7 @@ const configSchema = {
  * delete, `s3:BypassGovernanceRetention`, or a bucket setting that would undo the backups'
  * protection (lifecycle, bucket policy, versioning, Object Lock configuration) — not even through
  * a wildcard such as `s3:*`, and not through `NotAction`. Lifecycle rules expire old backups; a job
- * never needs to remove one, so a stolen job token cannot either (DESIGN §4, §8).
+ * never needs to remove one, so a stolen job token cannot either (docs/architecture.md §4, §8).
  *
  * Severity: critical; enforcement: mandatory. Checks inline policies, attached policies declared
  * in the stack, and refuses attachments whose document the stack does not declare (an AWS-managed

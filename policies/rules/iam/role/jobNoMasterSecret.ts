@@ -12,7 +12,7 @@ const configSchema = {
       // naming.dbMasterSecretName is `<name>-<site>/db/master`; Secrets Manager appends a dash
       // and six random characters to a secret's ARN.
       default: "arn:*:secretsmanager:*:*:secret:*/db/master-*",
-      description: "IAM pattern of the database master secret's ARN (contract C2).",
+      description: "IAM pattern of the database master secret's ARN (docs/architecture.md §8).",
     },
   },
 };
@@ -20,7 +20,7 @@ const configSchema = {
 const READS = ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"];
 
 /**
- * No job identity may read the database master secret (contract C2, DESIGN §8): an Allow of
+ * No job identity may read the database master secret (master credential: docs/architecture.md §8, docs/architecture.md §8): an Allow of
  * `secretsmanager:GetSecretValue` (or a wildcard that grants it) on a Resource that can match the
  * master secret's ARN — `*` included — is a violation. The backup jobs log in as the dedicated
  * read-only login; a stolen job token must not become an `rds_superuser`.

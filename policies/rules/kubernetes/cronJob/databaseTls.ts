@@ -25,7 +25,7 @@ const isLocal = (host: string | undefined): boolean =>
   host !== undefined && /^(localhost|127\.0\.0\.1|::1|\/.*)$/.test(host);
 
 /**
- * Every CronJob container that connects to the database verifies the server (contract C5):
+ * Every CronJob container that connects to the database verifies the server (docs/architecture.md §8):
  * `PGSSLMODE=verify-full` and `PGSSLROOTCERT` the RDS CA bundle the image ships. `require`
  * encrypts but accepts any certificate, so whoever can answer on the database's address (a
  * spoofed DNS answer, a hijacked ENI) gets the backup login's password and the data.

@@ -39,7 +39,7 @@ function lifecycleDays(
 }
 
 /**
- * Each tier's backup CronJob tells drctl to lock what it writes (contract C4):
+ * Each tier's backup CronJob tells drctl to lock what it writes (create-only backups, docs/architecture.md §4):
  * `DRCTL_OBJECT_LOCK_MODE` GOVERNANCE or COMPLIANCE and `DRCTL_OBJECT_LOCK_DAYS` at least as long
  * as the bucket's lifecycle keeps that tier (and never under the tier's floor, 7 / 28 / 365 days).
  * A backup locked for less than its tier is kept can be deleted — noncurrent-version expiry, or an

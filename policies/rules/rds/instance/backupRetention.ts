@@ -17,7 +17,7 @@ const configSchema = {
  * - a read replica (`replicateSourceDb`), which takes no automated backups of its own;
  * - a replica being promoted (policies/lib/role.ts `isPromotingReplica`): phase 1 of a failover
  *   detaches it with retention 0 because the provider cannot also set retention in that update
- *   (DESIGN §3, terraform-provider-aws #4419); phase 2, the `primary` role, sets it and is
+ *   (docs/architecture.md §3, terraform-provider-aws #4419); phase 2, the `primary` role, sets it and is
  *   checked. Blocking phase 1 would block the failover itself.
  * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html#USER_WorkingWithAutomatedBackups.BackupRetention
  */

@@ -28,7 +28,7 @@ function replicates(replication: PolicyResource, db: PolicyResource): boolean {
  * (`aws.rds.InstanceAutomatedBackupsReplication`), kept at least 7 days (by default).
  *
  * Severity: high; enforcement: mandatory. If the primary region is lost, point-in-time recovery
- * is only possible from backups already copied out of it (DESIGN §4, layer 1). The replication
+ * is only possible from backups already copied out of it (docs/architecture.md §4, layer 1). The replication
  * resource must say its `region` (the peer's): left to the provider default, it lands in the
  * source's own region.
  * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html

@@ -26,7 +26,7 @@ const configSchema = { properties: { backupBucketPattern: BACKUP_BUCKET_PATTERN_
 const NONE_MATCH = "s3:if-none-match";
 const CREATION = "s3:ObjectCreationOperation";
 
-/** The condition contract C4 fixes: deny when If-None-Match is absent, on object creations only. */
+/** The condition create-only backups: docs/architecture.md §4 fixes: deny when If-None-Match is absent, on object creations only. */
 const EXPECTED = `{"Null":{"${NONE_MATCH}":"true"},"Bool":{"${CREATION}":"true"}}`;
 
 /** Deny, to everyone, of s3:PutObject, on some resource; what its condition is, in C4's terms. */
@@ -46,7 +46,7 @@ function shape(s: Statement): "create-only" | "no-multipart-exemption" | undefin
 
 /**
  * Every backup bucket's policy refuses object creation under `daily/`, `weekly/`, `monthly/` and
- * `pre-restore/` unless the request carries `If-None-Match` (contract C4): a Deny to `*` of `s3:PutObject` with
+ * `pre-restore/` unless the request carries `If-None-Match` (create-only backups, docs/architecture.md §4): a Deny to `*` of `s3:PutObject` with
  * the condition `{"Null":{"s3:if-none-match":"true"},"Bool":{"s3:ObjectCreationOperation":"true"}}`.
  * So a backup, once written, cannot be replaced by a new version under the same key, even by a
  * principal whose own policy allows PutObject. The `s3:ObjectCreationOperation` clause exempts

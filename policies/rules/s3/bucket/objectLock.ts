@@ -32,7 +32,7 @@ export const LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"] as const;
  * Every backup bucket has Object Lock enabled (a `BucketObjectLockConfiguration`, which also
  * turns it on for an existing versioned bucket) with a default retention in GOVERNANCE or
  * COMPLIANCE mode of at least 7 days. The default retention is the safety net for any object
- * drctl does not lock itself (contract C4: drctl sets each tier's retention per object, which
+ * drctl does not lock itself (create-only backups: docs/architecture.md §4: drctl sets each tier's retention per object, which
  * `dr-kubernetes-cronjob-object-lock-days` checks); a locked version cannot be deleted or
  * overwritten, by a caller or by a lifecycle rule, until its retention ends.
  *
