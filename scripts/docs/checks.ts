@@ -111,7 +111,8 @@ export function checkDrctl(doc: string, text: string, facts: Facts, out: Finding
 /** `dr-stack:<key>` names a key the config schema accepts. */
 export function checkConfigKeys(doc: string, text: string, facts: Facts, out: Finding[]): void {
   eachLine(text, (line, lineNo) => {
-    const re = /dr-stack:([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*)/g;
+    // `dr-stack:purpose=pitr-test` is a tag, not a key.
+    const re = /dr-stack:([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*)(?![=\w])/g;
     for (let m = re.exec(line); m !== null; m = re.exec(line)) {
       if (!configPathKnown(m[1], facts.configPaths)) {
         out.push({ file: doc, line: lineNo, message: `no config key dr-stack:${m[1]}` });
