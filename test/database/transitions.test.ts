@@ -119,10 +119,10 @@ describe("the instance diff of each promotion phase (dr stack)", () => {
       run.ofType("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"),
     ).toEqual([]);
     // Nothing is created in us-east-1 on this path (docs/architecture.md §2); the plan's copy jobs just wait.
-    // The only resources there are the two role-independent alarms the site always owns
+    // The only resource there is the role-independent alarm on the site's Route 53 endpoint check
     // (docs/dns-failover.md), which no transition touches (failoverPath.test.ts).
     expect(run.resources.filter((r) => r.inputs.region === "us-east-1").map((r) => r.name)).toEqual(
-      ["acme-dr-usw2-dns-traffic-alarm", "acme-dr-usw2-alarms-endpoint-health"],
+      ["acme-dr-usw2-alarms-endpoint-health"],
     );
     expect(instanceOf(run).inputs).toMatchObject({ multiAz: true, backupRetentionPeriod: 14 });
   });

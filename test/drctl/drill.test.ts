@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatSeconds } from "../../drctl/src/timeline";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,7 +177,7 @@ describe("drctl drill", () => {
     ).Body!.transformToString();
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect([...svg.matchAll(/<rect class="bar ok"/g)]).toHaveLength(report.steps.length);
-    expect(svg).toContain(`>restore time ${report.restoreDurationSeconds!.toFixed(1)} s</text>`);
+    expect(svg).toContain(`>restore time ${formatSeconds(report.restoreDurationSeconds!)}</text>`);
     client.destroy();
     // The scratch database is gone.
     expect(await drillDatabases()).toEqual([]);
