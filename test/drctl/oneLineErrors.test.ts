@@ -225,7 +225,7 @@ describe.skipIf(!canMount())("a full file system is said as such", () => {
     expect(plainErrors(r.stderr)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^drctl restore: no space left in TMPDIR \\(${small}/drctl-restore-\\w+\\) writing ${small}/drctl-restore-\\w+/dump after \\d+ bytes \\(\\d+ bytes free\\); restore needs room for the uncompressed dump there: set TMPDIR to a larger volume$`,
+          `^drctl restore: no space left in TMPDIR \\(${small}/drctl-restore-\\d+-\\w+\\) writing ${small}/drctl-restore-\\d+-\\w+/dump after \\d+ bytes \\(\\d+ bytes free\\); restore needs room for the uncompressed dump there: set TMPDIR to a larger volume$`,
         ),
       ),
     ]);
