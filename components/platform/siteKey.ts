@@ -318,7 +318,7 @@ export class SiteKey extends pulumi.ComponentResource {
   public readonly policyDigest: pulumi.Output<string>;
 
   constructor(name: string, args: SiteKeyArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("drstack:security:SiteKey", name, {}, opts);
+    // Every refusal comes before the component is registered: a refused update registers nothing.
     const partition = args.partition ?? "aws";
     const tags = args.tags ?? {};
     const breakGlassPrincipalArn =
@@ -336,6 +336,7 @@ export class SiteKey extends pulumi.ComponentResource {
     const step = args.policyStep ?? {};
     const problems = keyPolicyStepProblems(step, digest, breakGlassPrincipalArn);
     if (problems.length) throw new Error(`invalid SiteKey args:\n  ${problems.join("\n  ")}`);
+    super("drstack:security:SiteKey", name, {}, opts);
     const root = `arn:${partition}:iam::${args.accountId}:root`;
 
     // The policy is sent only by the key-policy step, and only once the caller is known to be a

@@ -66,4 +66,15 @@ describe("FileStore.put", () => {
     await expect(put).rejects.toThrow("pg_dump exited with status 1");
     expect(files().filter((f) => f.startsWith("daily/c/"))).toEqual([]);
   });
+
+  it("rejects with the body's error when the body fails before the file is open", async () => {
+    // A pg_dump refused at once: its error arrives while put still makes the directory. Without a
+    // listener by then, the error event would be an uncaught exception that ends drctl.
+    const body = new PassThrough();
+    const put = store.put("daily/d/dump", body);
+    body.destroy(new Error("pg_dump exited with status 1: pg_dump: error: disk quota exceeded"));
+    await expect(put).rejects.toThrow("pg_dump exited with status 1: pg_dump: error: disk quota");
+    expect(files().filter((f) => f.startsWith("daily/d/"))).toEqual([]);
+    expect(body.listenerCount("error")).toBe(0);
+  });
 });

@@ -59,10 +59,16 @@ export class FileStore implements Store {
     const target = this.path(key);
     const temp = `${target}${TEMP_MARK}${randomBytes(4).toString("hex")}`;
     let handle: FileHandle | undefined;
+    // The body may fail before the pipe below is attached (a pg_dump refused at once, while the
+    // directory is made): kept here, an error event with no listener would end the process.
+    let bodyError: Error | undefined;
+    const onBodyError = (err: Error) => (bodyError ??= err);
+    body.on("error", onBodyError);
     try {
       await this.makeDirectory(dirname(target));
       const h = await open(temp, "wx", 0o600);
       handle = h;
+      if (bodyError !== undefined) throw bodyError;
       const stopWriteBehind = writeBehind(h);
       try {
         // A plain descriptor, not h.createWriteStream(): a FileHandle's close() waits for a stream
@@ -87,6 +93,8 @@ export class FileStore implements Store {
       await handle?.close().catch(() => undefined);
       await rm(temp, { force: true });
       throw await this.writeError(err, target);
+    } finally {
+      body.off("error", onBodyError);
     }
   }
 
