@@ -19,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { findPgBinary } from "../../drctl/src/postgres/binaries";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
+import { HELD_BYTES } from "../../drctl/src/restore/script";
 import { transactionOutcome } from "../../drctl/src/restore/txStatus";
 import { APP_SCHEMA } from "../support/appDatabase";
 import { drctl, plainErrors } from "../support/cli";
@@ -129,31 +130,44 @@ function countMismatch(newId: string): string {
 }
 
 /**
- * A bin directory whose pg_restore writes all but the last `tail` bytes of its script, touches
- * `mark`, waits `pause` seconds and writes the rest; psql writes its pid to `psqlPid`.
+ * A bin directory whose pg_restore writes its script up to the end of the last table's data, then
+ * more than drctl holds back (HELD_BYTES) of comment lines, touches `mark`, waits `pause` seconds
+ * and writes the rest; psql writes its pid to `psqlPid`. The padding puts the pause at a
+ * statement boundary whatever the script's size: psql has run every table's data and waits,
+ * idle in its transaction. (Cut at a byte offset instead, the pause can fall inside a COPY, where
+ * the session is "active", waiting for the rest of the rows.)
  */
-function slowBin(
-  name: string,
-  tail: number,
-  pause: number,
-): { bin: string; mark: string; psqlPid: string } {
+function slowBin(name: string, pause: number): { bin: string; mark: string; psqlPid: string } {
   const bin = join(work, name);
   const mark = join(work, `${name}.mark`);
   const psqlPid = join(work, `${name}.psql`);
   mkdirSync(bin);
   symlinkSync(join(realBin, "pg_dump"), join(bin, "pg_dump"));
+  const script = join(work, `${name}.sql`);
+  writeFileSync(
+    join(bin, "pg_restore.js"),
+    `const { execFileSync } = require("node:child_process");
+const fs = require("node:fs");
+const args = process.argv.slice(2);
+const real = ${JSON.stringify(join(realBin, "pg_restore"))};
+if (args[0] === "--version" || args[0] === "-l") {
+  process.stdout.write(execFileSync(real, args));
+  process.exit(0);
+}
+execFileSync(real, args, { stdio: ["ignore", fs.openSync(${JSON.stringify(script)}, "w"), "inherit"] });
+const text = fs.readFileSync(${JSON.stringify(script)});
+const cut = text.lastIndexOf("\\n\\\\.\\n") + 4;
+if (cut < 4) throw new Error("no table data in the script");
+const pad = Buffer.from("-- drctl test: pause here\\n".repeat(${Math.ceil((HELD_BYTES * 2) / 26)}));
+fs.writeSync(1, text.subarray(0, cut));
+fs.writeSync(1, pad);
+fs.writeFileSync(${JSON.stringify(mark)}, "");
+setTimeout(() => fs.writeSync(1, text.subarray(cut)), ${pause * 1000});
+`,
+  );
   writeFileSync(
     join(bin, "pg_restore"),
-    `#!/bin/bash
-if [ "$1" = "--version" ] || [ "$1" = "-l" ]; then exec "${realBin}/pg_restore" "$@"; fi
-out="${work}/${name}.sql"
-"${realBin}/pg_restore" "$@" > "$out" || exit $?
-keep=$(( $(stat -c %s "$out") - ${tail} ))
-head -c $keep "$out"
-touch "${mark}"
-sleep ${pause}
-tail -c +$((keep + 1)) "$out"
-`,
+    `#!/bin/bash\nexec "${process.execPath}" "${join(bin, "pg_restore.js")}" "$@"\n`,
   );
   writeFileSync(
     join(bin, "psql"),
@@ -255,11 +269,8 @@ describe("an SQL error ends the restore within seconds, in one line", () => {
 });
 
 describe("faults in the middle of a --confirm restore", () => {
-  // Skipped: after the final merge these three runs never see psql reach "idle in transaction"
-  // behind the paused pg_restore (psqlCaughtUp times out), so the fault is never injected; they
-  // passed on the restore branch before it. Open until the cause is found (see the issue).
-  it.skip("psql killed: drctl stops pg_restore and says the server rolled back", async () => {
-    const { bin, mark, psqlPid } = slowBin("killpsql", 100, 20);
+  it("psql killed: drctl stops pg_restore and says the server rolled back", async () => {
+    const { bin, mark, psqlPid } = slowBin("killpsql", 20);
     const db = await liveCopy("killpsql");
     const before = await state(db);
     const started = Date.now();
@@ -280,11 +291,8 @@ describe("faults in the middle of a --confirm restore", () => {
     expect(leftovers()).toEqual([]);
   });
 
-  // Skipped: after the final merge these three runs never see psql reach "idle in transaction"
-  // behind the paused pg_restore (psqlCaughtUp times out), so the fault is never injected; they
-  // passed on the restore branch before it. Open until the cause is found (see the issue).
-  it.skip("the server restarted: psql fails on its next statement, the transaction is gone", async () => {
-    const { bin, mark } = slowBin("restart", 100, 10);
+  it("the server restarted: psql fails on its next statement, the transaction is gone", async () => {
+    const { bin, mark } = slowBin("restart", 10);
     const db = await liveCopy("restart");
     const before = await state(db);
     const running = drctl(
@@ -307,11 +315,8 @@ describe("faults in the middle of a --confirm restore", () => {
     expect(leftovers()).toEqual([]);
   });
 
-  // Skipped: after the final merge these three runs never see psql reach "idle in transaction"
-  // behind the paused pg_restore (psqlCaughtUp times out), so the fault is never injected; they
-  // passed on the restore branch before it. Open until the cause is found (see the issue).
-  it.skip("SIGTERM after most of the script ran: keys, policy, trigger, index and rows as they were", async () => {
-    const { bin, mark } = slowBin("sigterm", 100, 20);
+  it("SIGTERM after most of the script ran: keys, policy, trigger, index and rows as they were", async () => {
+    const { bin, mark } = slowBin("sigterm", 20);
     const db = await liveCopy("late");
     const before = await state(db);
     const running = drctl(
@@ -332,7 +337,7 @@ describe("faults in the middle of a --confirm restore", () => {
 
 describe("after a SIGKILL of drctl", () => {
   it("the next restore removes the plaintext copy of the dump the killed one left in TMPDIR", async () => {
-    const { bin, mark } = slowBin("sigkill", 100, 30);
+    const { bin, mark } = slowBin("sigkill", 30);
     const db = await createDatabase(cluster, "sigkill");
     const child = spawn(
       process.execPath,
