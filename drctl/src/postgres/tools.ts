@@ -39,15 +39,37 @@ export function runTool(
     child.once("close", (code, signal) => {
       if (code === 0) return resolve();
       const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-      // PostgreSQL programs print "error: …" and then the failing command; the former says why.
-      const lines = tail.trim().split("\n");
-      const msg = (lines.find((l) => /\berror:/.test(l)) ?? lines[lines.length - 1] ?? "").trim();
+      const msg = errorLine(tail);
       reject(new DrctlError(`${name} ${why}${msg ? `: ${msg}` : ""}`));
     });
   });
   // Callers attach their own handlers; this one only keeps an early rejection from being unhandled.
   done.catch(() => undefined);
   return { child, done, stderr: () => tail };
+}
+
+/** A run of the prefixes PostgreSQL's programs write before a message: `pg_dump: `, `error: `. */
+const PREFIXES = /^(?:[\w-]+:\s*)*$/;
+
+/**
+ * The line of a PostgreSQL program's stderr that says why it failed: the first `error:` line
+ * (the failing command follows it), else the last line. The parallel workers of `pg_dump --jobs`
+ * share one stderr and each writes its `pg_dump: `, `error: ` and message in separate writes
+ * (src/common/logging.c), so two failing at once can interleave their prefixes
+ * (`pg_dump:pg_dump: error: …`); the prefixes are then written once, as one program would.
+ */
+export function errorLine(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  const line = (lines.find((l) => /\berror:/.test(l)) ?? lines[lines.length - 1] ?? "").trim();
+  let cut: { prefix: string; message: string } | undefined;
+  for (const m of line.matchAll(/\berror:\s*/g)) {
+    const head = line.slice(0, m.index);
+    if (!PREFIXES.test(head)) break;
+    cut = { prefix: head, message: line.slice(m.index + m[0].length) };
+  }
+  if (cut === undefined) return line;
+  const program = /([\w-]+):\s*$/.exec(cut.prefix.replace(/\berror:\s*/g, ""))?.[1];
+  return `${program ? `${program}: ` : ""}error: ${cut.message}`;
 }
 
 /** Runs a program to completion and returns its stdout. */
