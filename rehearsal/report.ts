@@ -136,3 +136,9 @@ export function writeReport(path: string, report: DrReport): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
 }
+
+/** `n` rounded half-up to `digits` decimals, as the report's figures are. */
+export function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}

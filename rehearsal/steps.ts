@@ -22,7 +22,8 @@ import type { Cleanup } from "./cleanup";
 import { reapOnCleanup } from "./cleanup";
 import { databaseSize, loadDataset } from "./dataset";
 import type { Fault, RehearsalOptions } from "./options";
-import { STEPS, type DrReport, type StepName } from "./report";
+import { round, STEPS, type DrReport, type StepName } from "./report";
+import { rpoFromAcks } from "./rpo";
 import { cloneStandby, enableSync, waitForStreaming } from "./standby";
 import { walGap } from "./wal";
 import { WORKLOAD_TABLE, Workload } from "./workload";
@@ -278,25 +279,11 @@ export async function rehearse(ctx: RunContext): Promise<void> {
     } finally {
       await conn.end();
     }
-    const lostAcks = acked.filter((a) => !have.has(a.id) && a.at <= crashedAt);
-    const lost = acked.filter((a) => !have.has(a.id)).length;
+    const rpo = rpoFromAcks(acked, have, crashedAt);
+    const lost = rpo.commitsLost;
     report.rpo_commits_lost = lost;
-    // RPO in seconds, as the heartbeat measures it in AWS: the failure minus the newest commit
-    // (acknowledged before it) that the promoted node has.
-    const kept = acked.filter((a) => have.has(a.id) && a.at <= crashedAt).map((a) => a.at);
-    const lastKept = kept.length > 0 ? Math.max(...kept) : undefined;
-    report.rpo_seconds =
-      lostAcks.length === 0 || lastKept === undefined ? 0 : round((crashedAt - lastKept) / 1000, 3);
-    report.rpo_lost_window =
-      lostAcks.length === 0
-        ? null
-        : {
-            from_seconds_before_crash: round((crashedAt - lostAcks[0].at) / 1000, 3),
-            to_seconds_before_crash: round(
-              (crashedAt - lostAcks[lostAcks.length - 1].at) / 1000,
-              3,
-            ),
-          };
+    report.rpo_seconds = rpo.seconds;
+    report.rpo_lost_window = rpo.lostWindow;
     report.acknowledged_commits = acked.length;
     report.in_doubt_commits = workload.inDoubt;
     c.rate(acked.length - lost, acked.length);
@@ -437,11 +424,6 @@ async function corrupt(store: ReturnType<typeof openStore>, key: string): Promis
  */
 function halt(cluster: LocalCluster, keep: boolean): Promise<void> {
   return keep ? cluster.stop(5_000) : cluster.kill();
-}
-
-function round(n: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 function mb(bytes: number): string {
