@@ -147,24 +147,6 @@ export function dbMasterSecretName(n: NamingInput, s: SiteRef): string {
 }
 
 /**
- * The data-plane traffic control of a site (docs/architecture.md §2b). drctl switches site `s` off or on by
- * publishing `metricName` = 0 or 1, with dimension `Site=<s.site>`, into `namespace` in the
- * **peer's** region; the alarm named by trafficControlAlarmName lives there too, and a Route 53
- * health check on that alarm gates the site's failover record. Neither call needs the site's
- * own region nor a global control plane, so a site can be switched off while its region is down.
- */
-export const trafficControl = {
-  namespace: "DrStack/Traffic",
-  metricName: "SiteEnabled",
-  dimensionName: "Site",
-} as const;
-
-/** Alarm, in the peer's region, that is in ALARM while site `s`'s traffic control is off. */
-export function trafficControlAlarmName(n: NamingInput, s: SiteRef): string {
-  return `${siteStem(n, s)}-traffic-control`;
-}
-
-/**
  * IAM role names a site's stack creates in every role (docs/architecture.md §2b), fixed so that the peer's
  * stack can name them too (the site key's policy in each region lets the replication role of
  * each direction use that key). IAM role names are at most 64 characters: the longest stem the

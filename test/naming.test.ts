@@ -50,13 +50,7 @@ describe("naming", () => {
     ).toBeLessThanOrEqual(63);
   });
 
-  it("names the master secret and the traffic control both stacks and drctl agree on", () => {
+  it("names the master secret both stacks and drctl agree on", () => {
     expect(naming.dbMasterSecretName(names, usw2)).toBe("acme-dr-usw2/db/master");
-    expect(naming.trafficControlAlarmName(names, use1)).toBe("acme-dr-use1-traffic-control");
-    expect(naming.trafficControl).toEqual({
-      namespace: "DrStack/Traffic",
-      metricName: "SiteEnabled",
-      dimensionName: "Site",
-    });
   });
 });

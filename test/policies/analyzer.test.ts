@@ -69,7 +69,13 @@ describe("dr-stack-guard over the analyzer protocol", { timeout: 300_000 }, () =
       },
     });
     expect(config["dr-kms-key-deletion-protection"].properties).toEqual({
-      protectedActions: ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"],
+      protectedActions: [
+        "kms:ScheduleKeyDeletion",
+        "kms:DisableKey",
+        "kms:PutKeyPolicy",
+        "kms:UpdateAlias",
+        "kms:DeleteAlias",
+      ],
       minimumDeletionWindowDays: 30,
     });
   });

@@ -42,7 +42,8 @@ const keyDeny = (change: (s: any) => void) => editDoc(KEY, "policy", (d) => chan
 
 const ADD_DENY =
   '{"Effect":"Deny","Principal":"*","Action":["kms:ScheduleKeyDeletion","kms:DisableKey",' +
-  '"kms:PutKeyPolicy"],"Resource":"*","Condition":{"ArnNotEquals":{"aws:PrincipalArn":' +
+  '"kms:PutKeyPolicy","kms:UpdateAlias","kms:DeleteAlias"],"Resource":"*","Condition":' +
+  '{"ArnNotEquals":{"aws:PrincipalArn":' +
   '"<break-glass role ARN>"}}}';
 
 export const PROTECTION_CASES: Case[] = [
@@ -191,7 +192,8 @@ export const PROTECTION_CASES: Case[] = [
   {
     rule: "dr-kms-key-deletion-protection",
     change: "PutKeyPolicy not denied",
-    resources: () => keyDeny((s) => (s.Action = s.Action.slice(0, 2))),
+    resources: () =>
+      keyDeny((s) => (s.Action = (s.Action as string[]).filter((a) => a !== "kms:PutKeyPolicy"))),
     message:
       "the key policy does not deny kms:PutKeyPolicy to all but a break-glass principal: add " +
       ADD_DENY,
@@ -205,9 +207,25 @@ export const PROTECTION_CASES: Case[] = [
         (s) => (s.Condition.ArnNotEquals["aws:PrincipalArn"] = BREAK_GLASS.replace(/[^/]+$/, "*")),
       ),
     message:
-      "the key policy does not deny kms:ScheduleKeyDeletion, kms:DisableKey, kms:PutKeyPolicy to " +
-      'all but a break-glass principal (the nearest Deny has an exemption of "arn:aws:iam::' +
+      "the key policy does not deny kms:ScheduleKeyDeletion, kms:DisableKey, kms:PutKeyPolicy, " +
+      'kms:UpdateAlias, kms:DeleteAlias to all but a break-glass principal (the nearest Deny has an exemption of "arn:aws:iam::' +
       '111122223333:role/*", a wildcard that can match many principals): add ' +
+      ADD_DENY,
+    blamed: [T.key, KEY],
+  },
+  {
+    rule: "dr-kms-key-deletion-protection",
+    change: "Deny without the alias actions",
+    resources: () =>
+      keyDeny(
+        (s) =>
+          (s.Action = (s.Action as string[]).filter(
+            (a) => a !== "kms:UpdateAlias" && a !== "kms:DeleteAlias",
+          )),
+      ),
+    message:
+      "the key policy does not deny kms:UpdateAlias, kms:DeleteAlias to all but a break-glass " +
+      "principal: add " +
       ADD_DENY,
     blamed: [T.key, KEY],
   },
@@ -227,7 +245,8 @@ export const PROTECTION_CASES: Case[] = [
     message:
       "the key has no policy, so KMS gives it the default one, which lets any account " +
       "administrator schedule its deletion; set a policy that denies kms:ScheduleKeyDeletion, " +
-      "kms:DisableKey, kms:PutKeyPolicy to all but the break-glass principal",
+      "kms:DisableKey, kms:PutKeyPolicy, kms:UpdateAlias, kms:DeleteAlias to all but the " +
+      "break-glass principal",
     blamed: [T.key, KEY],
   },
   {

@@ -13,7 +13,13 @@ const configSchema = {
     protectedActions: {
       type: "array" as const,
       items: { type: "string" as const },
-      default: ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"],
+      default: [
+        "kms:ScheduleKeyDeletion",
+        "kms:DisableKey",
+        "kms:PutKeyPolicy",
+        "kms:UpdateAlias",
+        "kms:DeleteAlias",
+      ],
       description: "Actions the key policy denies to everyone but a break-glass principal.",
     },
     minimumDeletionWindowDays: daysProperty(
@@ -55,12 +61,15 @@ function gap(s: Statement, action: string): string | undefined {
 }
 
 /**
- * Customer-managed KMS keys cannot be silently destroyed (issue 16): the key policy denies
- * `kms:ScheduleKeyDeletion`, `kms:DisableKey` and `kms:PutKeyPolicy` to every principal but a
- * break-glass one, named by exact ARN in an `aws:PrincipalArn` exemption; and a scheduled deletion
- * waits the full 30 days. A Deny in the key policy binds account administrators and the root
- * user too, where an IAM policy would not; `PutKeyPolicy` is in the list because it would remove
- * the deny itself.
+ * Customer-managed KMS keys cannot be silently destroyed: the key policy denies
+ * `kms:ScheduleKeyDeletion`, `kms:DisableKey`, `kms:PutKeyPolicy`, `kms:UpdateAlias` and
+ * `kms:DeleteAlias` to every principal but a break-glass one, named by exact ARN in an
+ * `aws:PrincipalArn` exemption; and a scheduled deletion waits the full 30 days. A Deny in the key
+ * policy binds account administrators and the root user too, where an IAM policy would not;
+ * `PutKeyPolicy` is in the list because it would remove the deny itself, the alias actions because
+ * the peer's replication names this key by its alias, and KMS authorizes them against the key
+ * policy of the key the alias points to
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html).
  *
  * Severity: critical; enforcement: mandatory. Every backup, snapshot and replica this site holds
  * is encrypted with its key: deleting the key deletes them all.
