@@ -11,7 +11,6 @@ import {
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { measureStartup, STARTUP_RATIO_LIMIT } from "../../bench/startup";
 import { DRCTL_VERSION } from "../../drctl/src/version";
 import { ROOT } from "../support/stackFiles";
 
@@ -181,13 +180,6 @@ describe("drctl's lazy loading", { timeout: 120_000 }, () => {
     ]);
     expect(files.filter((f) => f.includes("/failover/"))).toEqual([]);
     expect(files.filter((f) => f.includes("node_modules/@pulumi/"))).toEqual([]);
-  });
-});
-
-describe("drctl's start-up from a checkout", { timeout: 300_000 }, () => {
-  it("takes at most 4× a bare `node -e 0` (medians of 10, bench/startup.ts)", () => {
-    const s = measureStartup(10);
-    expect(s.ratio).toBeLessThanOrEqual(STARTUP_RATIO_LIMIT);
   });
 });
 
