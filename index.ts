@@ -509,8 +509,8 @@ const backupAlarms = new BackupAlarms(`${stem}-alarms`, {
 
 // AWS Backup restore testing over this site's vault, in every role (docs/restore-testing.md):
 // the DR site proves the copies that landed in its vault. Recovery points there may come from
-// either site's database, so both are selected and both logins are known (their secrets are
-// replicated to the peer region).
+// either site's database, so both are selected; the check opens each copy with a password it
+// sets there, whichever site's it is and however old.
 const rt = config.restoreTesting;
 const restoreTesting = new RestoreTesting(`${stem}-restore-test`, {
   region: self.region,
@@ -549,12 +549,7 @@ new RestoreTestCheck(`${stem}-restore-check`, {
   namespaceName: naming.backupNamespace,
   image: config.jobs.image,
   planArns: restoreTesting.planArns,
-  logins: Object.fromEntries(
-    [self, peer].map((s) => [
-      naming.dbInstanceArn(names, s),
-      naming.dbLoginSecretName(names, s, "backup"),
-    ]),
-  ),
+  login: "backup",
   bucketName: naming.backupBucketName(names, self),
   bucketArn: naming.backupBucketArn(names, self),
   kmsKeyArn: siteKey.keyArn,

@@ -32,14 +32,15 @@ export interface RestoreTestCheckArgs {
   /** RestoreTesting.planArns. */
   readonly planArns: pulumi.Input<string[]>;
   /**
-   * Source DB instance ARN → Secrets Manager secret *name* of the login to validate with, in this
-   * region (a primary's login secrets are replicated to the peer region).
+   * The login the checks run as on the restored copy, with a throwaway password the check gives
+   * it there as the copy's master (whose password it sets with ModifyDBInstance): a copy holds
+   * its recovery point's passwords, which no current secret is sure to match. @default "backup"
    */
-  readonly logins: Readonly<Record<string, string>>;
+  readonly login?: string;
   /** This site's backup bucket: the reports go under RESTORE_TEST_REPORT_PREFIX. */
   readonly bucketName: string;
   readonly bucketArn: string;
-  /** Site key: the bucket's SSE-KMS key and the login secrets' key in this region. */
+  /** Site key: the bucket's SSE-KMS key in this region. */
   readonly kmsKeyArn: pulumi.Input<string>;
   readonly metricsNamespace: string;
   /** Database the check connects to on the restored copy. */
@@ -66,8 +67,11 @@ export function restoreTestCheckArgsProblems(args: RestoreTestCheckArgs): string
   if (err) problems.push(`[schedule] malformed cron "${schedule}": ${err}`);
   const tz = args.timeZone ?? "Etc/UTC";
   if (!isIanaTimeZone(tz)) problems.push(`[timeZone] "${tz}" is not an IANA time zone`);
-  if (Object.keys(args.logins).length === 0) {
-    problems.push(`[logins] must name the login secret of at least one source database`);
+  const login = args.login ?? "backup";
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(login)) {
+    problems.push(
+      `[login] "${login}" is not a plain PostgreSQL role name (a-z, 0-9, _; 63 at most)`,
+    );
   }
   return problems;
 }
@@ -79,14 +83,14 @@ export interface RestoreTestPolicyInput {
   readonly bucketArn: string;
   readonly kmsKeyArn: string;
   readonly metricsNamespace: string;
-  readonly loginSecretNames: string[];
 }
 
 /**
  * What `drctl restore-test` may do, and nothing else, all in the site's own region: read the
  * plans' restore jobs and publish their validation, describe restored instances (AWS Backup names
- * them awsbackup-restore-test-…), read the login secrets, write and read its reports, publish
- * metrics into one namespace. No RDS or S3 delete: AWS Backup deletes the restored copy.
+ * them awsbackup-restore-test-…) and set their master password, write and read its reports,
+ * publish metrics into one namespace. No RDS or S3 delete: AWS Backup deletes the restored copy.
+ * No secret: the copy is opened with a password the check sets, never with production's.
  */
 export function restoreTestPolicyDocument(p: RestoreTestPolicyInput): string {
   const reports = `${p.bucketArn}/${RESTORE_TEST_REPORT_PREFIX}/*`;
@@ -114,14 +118,11 @@ export function restoreTestPolicyDocument(p: RestoreTestPolicyInput): string {
         Resource: [`arn:${p.partition}:rds:${p.region}:${p.accountId}:db:awsbackup-restore-test-*`],
       },
       {
-        Sid: "ReadLoginSecrets",
+        Sid: "SetRestoredCopiesMasterPassword",
         Effect: "Allow",
-        Action: ["secretsmanager:GetSecretValue"],
-        // Secrets Manager appends six random characters to a secret's ARN.
-        // https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html
-        Resource: p.loginSecretNames.map(
-          (n) => `arn:${p.partition}:secretsmanager:${p.region}:${p.accountId}:secret:${n}-??????`,
-        ),
+        // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+        Action: ["rds:ModifyDBInstance"],
+        Resource: [`arn:${p.partition}:rds:${p.region}:${p.accountId}:db:awsbackup-restore-test-*`],
       },
       {
         Sid: "WriteAndReadReports",
@@ -137,18 +138,11 @@ export function restoreTestPolicyDocument(p: RestoreTestPolicyInput): string {
         Condition: { StringLike: { "s3:prefix": [`${RESTORE_TEST_REPORT_PREFIX}/*`] } },
       },
       {
-        Sid: "UseSiteKeyThroughS3AndSecretsManager",
+        Sid: "UseSiteKeyThroughS3",
         Effect: "Allow",
         Action: ["kms:GenerateDataKey", "kms:Decrypt"],
         Resource: [p.kmsKeyArn],
-        Condition: {
-          StringEquals: {
-            "kms:ViaService": [
-              `s3.${p.region}.amazonaws.com`,
-              `secretsmanager.${p.region}.amazonaws.com`,
-            ],
-          },
-        },
+        Condition: { StringEquals: { "kms:ViaService": `s3.${p.region}.amazonaws.com` } },
       },
       {
         Sid: "PublishRestoreTestMetrics",
@@ -217,7 +211,6 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
             bucketArn: args.bucketArn,
             kmsKeyArn,
             metricsNamespace: args.metricsNamespace,
-            loginSecretNames: [...new Set(Object.values(args.logins))],
           }),
         ),
       },
@@ -252,7 +245,7 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
         name: "DRCTL_RESTORE_TEST_PLAN_ARNS",
         value: pulumi.output(args.planArns).apply((arns) => JSON.stringify(arns)),
       },
-      { name: "DRCTL_RESTORE_TEST_SECRETS", value: JSON.stringify(args.logins) },
+      { name: "DRCTL_RESTORE_TEST_LOGIN", value: args.login ?? "backup" },
       { name: "DRCTL_SMOKE_SQL", value: JSON.stringify(smokeSql) },
       { name: "PGDATABASE", value: args.databaseName },
       // Database TLS (docs/architecture.md §8): verify the restored server's certificate against the RDS CA bundle.

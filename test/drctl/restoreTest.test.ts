@@ -14,50 +14,56 @@ import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwat
 import {
   DBInstanceNotFoundFault,
   DescribeDBInstancesCommand,
+  ModifyDBInstanceCommand,
   RDSClient,
 } from "@aws-sdk/client-rds";
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
-import { dbIdentifierOf } from "../../drctl/src/commands/restoreTest";
-import { regionOfPlanArn } from "../../drctl/src/commands/restoreTestAws";
+import { FileStore } from "../../drctl/src/store";
+import { checkRestoreTests, dbIdentifierOf } from "../../drctl/src/commands/restoreTest";
+import { regionOfPlanArn, type RestoreTestAws } from "../../drctl/src/commands/restoreTestAws";
 import type { LocalCluster } from "../../drctl/src/postgres/localCluster";
 import { drctl, plainErrors } from "../support/cli";
 import { sql, startCluster } from "../support/postgres";
 
-// AWS Backup, RDS, Secrets Manager and CloudWatch have no loopback server: drctl's calls are
-// checked against the SDK's own command stream (aws-sdk-client-mock). The "restored instance" is a
-// real PostgreSQL with an application's schema, and the store is a real directory.
+// AWS Backup, RDS and CloudWatch have no loopback server: drctl's calls are checked against the
+// SDK's own command stream (aws-sdk-client-mock). The "restored instance" is a real PostgreSQL
+// with an application's schema and the passwords of its recovery point, which drctl does not
+// know; the mocked ModifyDBInstance sets the master's password on it, as RDS would.
 const backup = mockClient(BackupClient);
 const rds = mockClient(RDSClient);
-const sm = mockClient(SecretsManagerClient);
 const cw = mockClient(CloudWatchClient);
 afterEach(() => {
   backup.reset();
   rds.reset();
-  sm.reset();
   cw.reset();
 });
 
 const PLAN = "arn:aws:backup:us-west-2:111122223333:restore-testing-plan:acme_dr_usw2_latest-8f2b";
 const SOURCE = "arn:aws:rds:us-east-1:111122223333:db:acme-dr-use1-pg";
-const SECRET = "acme-dr-use1/db/backup";
 const RESTORED_ID = "awsbackup-restore-test-3c9f1d2e";
 const RESTORED = `arn:aws:rds:us-west-2:111122223333:db:${RESTORED_ID}`;
-const PASSWORD = "backup-login-pw-7Qz";
+/** The passwords in force at the recovery point: rotated since, known to nobody now. */
+const MASTER_AT_SNAPSHOT = "master-pw-at-snapshot-4Kd";
+const BACKUP_AT_SNAPSHOT = "backup-pw-at-snapshot-7Qz";
 
 let cluster: LocalCluster;
+/** The copy's password hashes at its recovery point, before any test ran. */
+let MASTER_HASH: string;
+let BACKUP_HASH: string;
 let storeDir: string;
 
 beforeAll(async () => {
   cluster = await startCluster();
   await sql(cluster, "postgres", "create database app");
-  // What a restored copy of the application holds: an owner role, a read-only backup login
-  // (the one the check logs in as), tables with constraints and row-level security.
+  // What a restored copy of the application holds: the RDS master (CREATEROLE, not a superuser,
+  // as on RDS), an owner role, a read-only backup login (the one the checks run as), tables with
+  // constraints and row-level security.
   await sql(
     cluster,
     "app",
-    `create role app_owner;
-     create role backup login password '${PASSWORD}';
+    `create role rdsmaster login createrole password '${MASTER_AT_SNAPSHOT}';
+     create role app_owner;
+     create role backup login password '${BACKUP_AT_SNAPSHOT}';
      grant pg_read_all_data to backup;
      create table customers (id bigint primary key, email text not null unique);
      create table orders (id bigint primary key, customer_id bigint not null references customers,
@@ -67,10 +73,21 @@ beforeAll(async () => {
      insert into customers values (1, 'ada@example.com'), (2, 'lin@example.com');
      insert into orders values (10, 1, 12.50), (11, 2, 99.00);`,
   );
-  // Password authentication for the backup login, so a wrong secret fails as it would on RDS.
+  // Password authentication for the master and the backup login, as on RDS.
   const hba = join(cluster.dataDir, "pg_hba.conf");
-  writeFileSync(hba, `host all backup 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, "utf8")}`);
+  writeFileSync(
+    hba,
+    `host all rdsmaster,backup 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, "utf8")}`,
+  );
   await sql(cluster, "postgres", "select pg_reload_conf()");
+  const [hashes] = await sql<{ master: string; backup: string }>(
+    cluster,
+    "postgres",
+    `select (select rolpassword from pg_authid where rolname = 'rdsmaster') as master,
+            (select rolpassword from pg_authid where rolname = 'backup') as backup`,
+  );
+  MASTER_HASH = hashes.master;
+  BACKUP_HASH = hashes.backup;
 });
 
 afterAll(async () => {
@@ -99,7 +116,8 @@ function job(over: Partial<RestoreJobsListMember> = {}): RestoreJobsListMember {
   };
 }
 
-function answer(jobs: RestoreJobsListMember[], password = PASSWORD): void {
+/** The mocked AWS: `modify` false leaves the copy's master password as it was. */
+function answer(jobs: RestoreJobsListMember[], { modify = true } = {}): void {
   backup.on(ListRestoreJobsCommand).resolves({ RestoreJobs: jobs });
   backup.on(PutRestoreValidationResultCommand).resolves({});
   rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: RESTORED_ID }).resolves({
@@ -107,12 +125,18 @@ function answer(jobs: RestoreJobsListMember[], password = PASSWORD): void {
       {
         DBInstanceIdentifier: RESTORED_ID,
         DBInstanceStatus: "available",
+        MasterUsername: "rdsmaster",
+        PendingModifiedValues: {},
         Endpoint: { Address: "127.0.0.1", Port: cluster.port },
       },
     ],
   });
-  sm.on(GetSecretValueCommand, { SecretId: SECRET }).resolves({
-    SecretString: JSON.stringify({ username: "backup", password }),
+  rds.on(ModifyDBInstanceCommand).callsFake(async (input: { MasterUserPassword?: string }) => {
+    if (modify && input.MasterUserPassword) {
+      const pw = input.MasterUserPassword.replace(/'/g, "''");
+      await sql(cluster, "postgres", `alter role rdsmaster password '${pw}'`);
+    }
+    return { DBInstance: { DBInstanceIdentifier: RESTORED_ID } };
   });
   cw.on(PutMetricDataCommand).resolves({});
 }
@@ -124,7 +148,6 @@ function env(store: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     AWS_SECRET_ACCESS_KEY: "secret",
     DRCTL_STORE: store,
     DRCTL_RESTORE_TEST_PLAN_ARNS: JSON.stringify([PLAN]),
-    DRCTL_RESTORE_TEST_SECRETS: JSON.stringify({ [SOURCE]: SECRET }),
     DRCTL_SMOKE_SQL: JSON.stringify(["select id from customers where email = 'lin@example.com'"]),
     DRCTL_METRICS_NAMESPACE: "DrStack/Backups",
     PGDATABASE: "app",
@@ -146,12 +169,29 @@ const validations = () =>
 const metrics = () => cw.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input);
 
 describe("drctl restore-test validates what the restore testing plan restored", () => {
-  it("connects as the source's login, runs the smoke SQL, records the report, then tells AWS Backup", async () => {
+  it("opens a copy whose passwords predate a rotation, runs the smoke SQL as backup, records the report, then tells AWS Backup", async () => {
     const store = freshStore();
     answer([job()]);
     const before = Date.now();
     const r = await drctl(["restore-test"], env(store));
     expect(r.code, r.stderr).toBe(0);
+
+    // The copy's master password is set (on the restored copy only, applied at once), and the
+    // backup login gets a throwaway one there: neither is any production password.
+    const [modify] = rds.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input);
+    expect(modify).toEqual({
+      DBInstanceIdentifier: RESTORED_ID,
+      MasterUserPassword: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/),
+      ApplyImmediately: true,
+    });
+    const [changed] = await sql<{ master: boolean; backup: boolean }>(
+      cluster,
+      "postgres",
+      `select (select rolpassword from pg_authid where rolname = 'rdsmaster') <> $1 as master,
+              (select rolpassword from pg_authid where rolname = 'backup') <> $2 as backup`,
+      [MASTER_HASH, BACKUP_HASH],
+    );
+    expect(changed).toEqual({ master: true, backup: true });
 
     // Only the plan's own jobs, from the last 192 h (validation windows are at most 168 h).
     const list = backup.commandCalls(ListRestoreJobsCommand)[0].args[0].input;
@@ -225,26 +265,103 @@ describe("drctl restore-test validates what the restore testing plan restored", 
     expect(plainErrors(r.stderr).at(-1)).toMatch(/^drctl restore-test: 1 restore test\(s\) failed/);
   });
 
-  it("fails the test when the login's secret no longer opens the restored copy", async () => {
+  it("fails the test, saying as whom, when the new master password does not open the copy", async () => {
     const store = freshStore();
-    answer([job()], "rotated-since-the-snapshot");
+    answer([job()], { modify: false });
     const r = await drctl(["restore-test"], env(store));
     expect(r.code).toBe(2);
     expect(validations()[0].ValidationStatus).toBe("FAILED");
     expect(validations()[0].ValidationStatusMessage).toMatch(
-      /^drctl restore-test: restored instance 127\.0\.0\.1:\d+\/app: authentication failed/,
+      /^drctl restore-test: restored instance 127\.0\.0\.1:\d+\/app: authentication failed.*\(as the master rdsmaster, giving backup a throwaway password\)$/,
     );
   });
 
-  it("fails a test whose source has no configured login, naming what is configured", async () => {
+  it("fails the test, naming the permission, when RDS refuses the master password change", async () => {
     const store = freshStore();
-    const other = "arn:aws:rds:us-west-2:111122223333:db:acme-dr-usw2-pg";
-    answer([job({ SourceResourceArn: other })]);
+    answer([job()]);
+    rds
+      .on(ModifyDBInstanceCommand)
+      .rejects(Object.assign(new Error("not authorized"), { name: "AccessDenied" }));
     const r = await drctl(["restore-test"], env(store));
     expect(r.code).toBe(2);
     expect(validations()[0].ValidationStatusMessage).toBe(
-      `drctl restore-test: no login configured for source ${other}; DRCTL_RESTORE_TEST_SECRETS names ${SOURCE}`,
+      `drctl restore-test: setting the master password of restored instance ${RESTORED_ID}: ` +
+        `access denied; grant rds:ModifyDBInstance to the job's role`,
     );
+  });
+
+  it("leaves a copy whose new master password is not applied in time to a later run", async () => {
+    const store = new FileStore(freshStore(), storeDir);
+    const calls: string[] = [];
+    let describes = 0;
+    const aws: RestoreTestAws = {
+      listRestoreJobs: () =>
+        Promise.resolve([
+          {
+            restoreJobId: "j-1",
+            status: "COMPLETED",
+            createdResourceArn: RESTORED,
+            sourceResourceArn: SOURCE,
+            creationDate: CREATED,
+          },
+        ]),
+      planCreatedAt: () => Promise.resolve(undefined),
+      describeDbInstance: () => {
+        describes++;
+        // Available before the change; then RDS resets the credentials for longer than allowed.
+        return Promise.resolve(
+          describes === 1
+            ? { status: "available", address: "127.0.0.1", passwordPending: false }
+            : {
+                status: "resetting-master-credentials",
+                address: "127.0.0.1",
+                passwordPending: true,
+              },
+        );
+      },
+      setMasterPassword: (id) => {
+        calls.push(`modify ${id}`);
+        return Promise.resolve();
+      },
+      putValidationResult: (id, status) => {
+        calls.push(`validate ${id} ${status}`);
+        return Promise.resolve();
+      },
+      putMetrics: () => Promise.resolve(),
+      destroy: () => undefined,
+    };
+    const slept: number[] = [];
+    let clock = Date.parse("2026-12-03T09:00:00Z");
+    const run = await checkRestoreTests({
+      planArns: [PLAN],
+      store,
+      aws,
+      login: "backup",
+      modifyTimeoutMs: 60_000,
+      pollMs: 20_000,
+      sleep: (ms) => {
+        slept.push(ms);
+        clock += ms;
+        return Promise.resolve();
+      },
+      now: () => new Date(clock),
+      database: "app",
+      smokeSql: [],
+      env: { PGSSLMODE: "disable" },
+      sink: () => undefined,
+    });
+    expect(calls).toEqual([`modify ${RESTORED_ID}`]);
+    expect(run.finished).toEqual([]);
+    expect(run.waiting).toEqual([
+      {
+        restoreJobId: "j-1",
+        reason:
+          `the new master password of ${RESTORED_ID} was not applied within 60 s ` +
+          `(status resetting-master-credentials); a later run sets another`,
+      },
+    ]);
+    // It polled every 20 s until its 60 s deadline, not once and not forever.
+    expect(slept).toEqual([20_000, 20_000, 20_000]);
   });
 
   it("records a restore AWS could not do as a failed test, once, without a validation call", async () => {

@@ -9,7 +9,6 @@ import {
 import { runStack, STACK_ROLES, type StackRun } from "../harness";
 
 const USE1_DB = "arn:aws:rds:us-east-1:111122223333:db:acme-dr-use1-pg";
-const USW2_DB = "arn:aws:rds:us-west-2:111122223333:db:acme-dr-usw2-pg";
 const ROLES = STACK_ROLES;
 
 const plans = (run: StackRun) =>
@@ -197,7 +196,7 @@ describe("restore testing plans: monthly, over this site's vault, in every role"
 });
 
 describe("the validation CronJob and its identity", () => {
-  it("runs drctl restore-test hourly with the plans, both sites' logins and TLS verify-full", async () => {
+  it("runs drctl restore-test hourly with the plans, the backup login and TLS verify-full", async () => {
     const run = await runStack("dr", { jobs: { smokeSql: ["select 1 from customers limit 1"] } });
     const cron = run
       .ofType("kubernetes:batch/v1:CronJob")
@@ -225,10 +224,9 @@ describe("the validation CronJob and its identity", () => {
       PGSSLMODE: "verify-full",
       PGSSLROOTCERT: "/etc/drctl/rds-ca.pem",
     });
-    expect(JSON.parse(env.DRCTL_RESTORE_TEST_SECRETS)).toEqual({
-      [USW2_DB]: "acme-dr-usw2/db/backup",
-      [USE1_DB]: "acme-dr-use1/db/backup",
-    });
+    // No secret: the check opens each copy with a password it sets there.
+    expect(env.DRCTL_RESTORE_TEST_LOGIN).toBe("backup");
+    expect(Object.keys(env).filter((k) => /SECRET/.test(k))).toEqual([]);
     expect(JSON.parse(env.DRCTL_RESTORE_TEST_PLAN_ARNS)).toEqual([
       expect.stringMatching(
         /^arn:aws:backup:us-west-2:111122223333:restore-testing-plan:acme_dr_usw2_latest-[0-9a-f-]+$/,
@@ -257,13 +255,19 @@ describe("the validation CronJob and its identity", () => {
       run.one("aws:iam/rolePolicy:RolePolicy", "acme-dr-usw2-restore-check-irsa").inputs.policy,
     );
     const by = (sid: string) => policy.Statement.find((s: { Sid: string }) => s.Sid === sid);
+    const text = JSON.stringify(policy);
     expect(by("DescribeRestoredInstances").Resource).toEqual([
       "arn:aws:rds:us-west-2:111122223333:db:awsbackup-restore-test-*",
     ]);
-    expect(by("ReadLoginSecrets").Resource).toEqual([
-      "arn:aws:secretsmanager:us-west-2:111122223333:secret:acme-dr-usw2/db/backup-??????",
-      "arn:aws:secretsmanager:us-west-2:111122223333:secret:acme-dr-use1/db/backup-??????",
-    ]);
+    // A restored copy holds its recovery point's passwords: the check sets the copy's master
+    // password (ModifyDBInstance), on AWS Backup's restored copies only, and reads no secret.
+    expect(by("SetRestoredCopiesMasterPassword")).toEqual({
+      Sid: "SetRestoredCopiesMasterPassword",
+      Effect: "Allow",
+      Action: ["rds:ModifyDBInstance"],
+      Resource: ["arn:aws:rds:us-west-2:111122223333:db:awsbackup-restore-test-*"],
+    });
+    expect(text).not.toContain("secretsmanager");
     expect(by("WriteAndReadReports")).toEqual({
       Sid: "WriteAndReadReports",
       Effect: "Allow",
@@ -274,7 +278,6 @@ describe("the validation CronJob and its identity", () => {
       StringEquals: { "cloudwatch:namespace": "DrStack/Backups" },
     });
     // Statically stable (docs/architecture.md §2b): nothing in the peer region, and no delete of anything.
-    const text = JSON.stringify(policy);
     expect(text).not.toContain("us-east-1");
     expect(text).not.toMatch(/Delete/);
   });

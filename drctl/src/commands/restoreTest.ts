@@ -1,6 +1,6 @@
 import { Client } from "pg";
-import { fetchDbSecret, type SecretsClientFactory, defaultSecretsClient } from "../dbSecret";
 import { explain } from "../errors";
+import { throwawayLogin, throwawayPassword } from "../pitr/throwawayLogin";
 import { sslFor } from "../postgres/tls";
 import type { EventSink } from "../progress";
 import {
@@ -68,8 +68,17 @@ export interface RestoreTestOptions {
   readonly planArns: readonly string[];
   readonly store: Store;
   readonly aws: RestoreTestAws;
-  /** Source DB instance ARN → Secrets Manager secret (name or ARN, in this region) to log in with. */
-  readonly secrets: Readonly<Record<string, string>>;
+  /**
+   * The login the checks run as (`backup`: the production dumps' privileges). A restored copy
+   * holds the passwords of its recovery point, so none of today's secrets is sure to open it:
+   * drctl sets the copy's master password (ModifyDBInstance) and, as that master, gives this
+   * login a throwaway password on the copy (../pitr/throwawayLogin.ts).
+   */
+  readonly login: string;
+  /** How long to wait for the new master password to be applied before leaving it to a later run. */
+  readonly modifyTimeoutMs: number;
+  readonly pollMs: number;
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly database: string;
   readonly smokeSql: readonly string[];
   readonly env: NodeJS.ProcessEnv;
@@ -77,7 +86,6 @@ export interface RestoreTestOptions {
   readonly reportDir?: string;
   readonly lookbackHours?: number;
   readonly now?: () => Date;
-  readonly secretsClient?: SecretsClientFactory;
 }
 
 export interface RestoreTestRun {
@@ -127,33 +135,53 @@ async function validate(
   if (instance.status !== "available" || !instance.address) {
     return { state: "wait", reason: `instance ${identifier} is ${instance.status}` };
   }
-  const source = job.sourceResourceArn ?? "";
-  const secretId = o.secrets[source];
-  if (!secretId) {
-    return fail(
-      `no login configured for source ${source || "(unknown)"}; DRCTL_RESTORE_TEST_SECRETS names ` +
-        `${Object.keys(o.secrets).join(", ") || "none"}`,
-    );
-  }
-  let secret;
+  // "The password for the master user" of a restored copy is the one in force at its recovery
+  // point; ModifyDBInstance sets a new one.
+  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+  const password = throwawayPassword();
   try {
-    secret = await fetchDbSecret(secretId, o.env, o.secretsClient ?? defaultSecretsClient);
+    await o.aws.setMasterPassword(identifier, password);
   } catch (err) {
     return fail(message(err));
   }
-  const label = `restored instance ${instance.address}:${instance.port ?? 5432}/${o.database}`;
-  const client = new Client({
-    host: instance.address,
-    port: instance.port ?? 5432,
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const clock = () => (o.now ?? (() => new Date()))().getTime();
+  const started = clock();
+  let ready = await o.aws.describeDbInstance(identifier);
+  while (ready && (ready.status !== "available" || ready.passwordPending || !ready.address)) {
+    if (clock() - started >= o.modifyTimeoutMs) {
+      return {
+        state: "wait",
+        reason:
+          `the new master password of ${identifier} was not applied within ` +
+          `${o.modifyTimeoutMs / 1000} s (status ${ready.status}); a later run sets another`,
+      };
+    }
+    await sleep(o.pollMs);
+    ready = await o.aws.describeDbInstance(identifier);
+  }
+  if (!ready?.address) return fail(`restored instance ${identifier} no longer exists`);
+  const label = `restored instance ${ready.address}:${ready.port ?? 5432}/${o.database}`;
+  const conn = {
+    host: ready.address,
+    port: ready.port ?? 5432,
     database: o.database,
-    user: secret.username,
-    password: secret.password,
     ssl: sslFor(o.env),
     connectionTimeoutMillis: 15_000,
     // A smoke query that hangs must not outlive the validation window.
     statement_timeout: 120_000,
     application_name: "drctl restore-test",
-  });
+  };
+  let login: { user: string; password: string };
+  try {
+    login = await throwawayLogin(conn, { user: ready.masterUsername ?? "", password }, o.login);
+  } catch (err) {
+    return fail(
+      `${explain(err, label).message} (as the master ${ready.masterUsername ?? "?"}, giving ` +
+        `${o.login} a throwaway password)`,
+    );
+  }
+  const client = new Client({ ...conn, ...login });
   client.on("error", () => undefined);
   try {
     await client.connect();
@@ -167,7 +195,7 @@ async function validate(
     const smoke = await runSmokeSql(client, o.smokeSql, message);
     const failed = smokeFailure(smoke);
     if (failed) return { state: "done", passed: false, reason: failed, tables, smoke };
-    const reason = `connected as ${secret.username}, ${tables} table(s), ${smokePassed(smoke)}`;
+    const reason = `connected as ${login.user}, ${tables} table(s), ${smokePassed(smoke)}`;
     return { state: "done", passed: true, reason, tables, smoke };
   } catch (err) {
     return fail(`${label}: ${message(err)}`);

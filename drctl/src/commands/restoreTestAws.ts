@@ -34,6 +34,9 @@ export interface DbInstance {
   readonly status: string;
   readonly address?: string;
   readonly port?: number;
+  readonly masterUsername?: string;
+  /** A new master password is waiting to be applied (PendingModifiedValues.MasterUserPassword). */
+  readonly passwordPending: boolean;
 }
 
 export interface RestoreTestAws {
@@ -43,6 +46,8 @@ export interface RestoreTestAws {
   planCreatedAt(planArn: string): Promise<Date | undefined>;
   /** The instance, or undefined when RDS says it does not exist (already deleted). */
   describeDbInstance(identifier: string): Promise<DbInstance | undefined>;
+  /** ModifyDBInstance with a new master password, applied immediately. */
+  setMasterPassword(identifier: string, password: string): Promise<void>;
   putValidationResult(
     restoreJobId: string,
     status: "SUCCESSFUL" | "FAILED",
@@ -158,10 +163,30 @@ export async function awsRestoreTestPort(region: string): Promise<RestoreTestAws
           status: db.DBInstanceStatus ?? "unknown",
           address: db.Endpoint?.Address,
           port: db.Endpoint?.Port,
+          masterUsername: db.MasterUsername,
+          passwordPending: db.PendingModifiedValues?.MasterUserPassword !== undefined,
         };
       } catch (err) {
         if ((err as { name?: string }).name === "DBInstanceNotFoundFault") return undefined;
         throw awsError(err, `describing DB instance ${identifier}`, "rds:DescribeDBInstances");
+      }
+    },
+    async setMasterPassword(identifier, password) {
+      try {
+        await rds.send(
+          new rdsSdk.ModifyDBInstanceCommand({
+            DBInstanceIdentifier: identifier,
+            MasterUserPassword: password,
+            ApplyImmediately: true,
+          }),
+          deadline(),
+        );
+      } catch (err) {
+        throw awsError(
+          err,
+          `setting the master password of restored instance ${identifier}`,
+          "rds:ModifyDBInstance",
+        );
       }
     },
     async putValidationResult(restoreJobId, status, message) {

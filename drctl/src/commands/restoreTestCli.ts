@@ -10,14 +10,15 @@ import { awsRestoreTestPort, regionOfPlanArn, type RestoreTestAws } from "./rest
 
 /** The command line of `drctl restore-test` (the logic is ./restoreTest.ts). */
 
-export const RESTORE_TEST_USAGE = `drctl restore-test --plan-arn ARN [--plan-arn ARN ...] [--store URL] [--secrets JSON]
-            [--smoke-sql SQL ...] [--database NAME] [--lookback-hours N] [--report-dir DIR]
-            [--no-metrics] [--json]
-Validates the restore jobs of AWS Backup restore testing plans: connects to each completed restore,
-runs the smoke SQL, writes <report-dir>/<date>-<job>.json to the store and publishes the result with
-PutRestoreValidationResult. Env: DRCTL_RESTORE_TEST_PLAN_ARNS, DRCTL_RESTORE_TEST_SECRETS (JSON
-{"<source DB ARN>": "<secret>"}), DRCTL_SMOKE_SQL, PGDATABASE, PGSSLMODE, PGSSLROOTCERT.
-Exit 2 when a test finished in this run failed.`;
+export const RESTORE_TEST_USAGE = `drctl restore-test --plan-arn ARN [--plan-arn ARN ...] [--store URL] [--login NAME]
+            [--modify-timeout-minutes N] [--smoke-sql SQL ...] [--database NAME] [--lookback-hours N]
+            [--report-dir DIR] [--no-metrics] [--json]
+Validates the restore jobs of AWS Backup restore testing plans: sets each completed restore's master
+password (ModifyDBInstance; the copy holds its recovery point's passwords), gives the login (default
+backup) a throwaway password on the copy as that master, runs the smoke SQL as the login, writes
+<report-dir>/<date>-<job>.json to the store and publishes the result with PutRestoreValidationResult.
+Env: DRCTL_RESTORE_TEST_PLAN_ARNS, DRCTL_RESTORE_TEST_LOGIN, DRCTL_SMOKE_SQL, PGDATABASE, PGSSLMODE,
+PGSSLROOTCERT. Exit 2 when a test finished in this run failed.`;
 
 function jsonOf<T>(text: string, name: string, valid: (v: unknown) => v is T, example: string): T {
   let v: unknown;
@@ -32,11 +33,6 @@ function jsonOf<T>(text: string, name: string, valid: (v: unknown) => v is T, ex
 
 const isStrings = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((x) => typeof x === "string");
-const isStringMap = (v: unknown): v is Record<string, string> =>
-  typeof v === "object" &&
-  v !== null &&
-  !Array.isArray(v) &&
-  Object.values(v).every((x) => typeof x === "string");
 
 /** `drctl restore-test`; `port` is for tests (the CLI builds the real one from the plan's region). */
 export async function restoreTestCli(
@@ -52,7 +48,8 @@ export async function restoreTestCli(
       "s3-endpoint": { type: "string" },
       help: { type: "boolean", short: "h" },
       "plan-arn": { type: "string", multiple: true },
-      secrets: { type: "string" },
+      login: { type: "string" },
+      "modify-timeout-minutes": { type: "string" },
       "smoke-sql": { type: "string", multiple: true },
       database: { type: "string" },
       "lookback-hours": { type: "string" },
@@ -93,13 +90,8 @@ export async function restoreTestCli(
       `--plan-arn must be restore testing plan ARNs of one region (the site's own), got ${planArns.join(", ")}`,
     );
   }
-  const secretsText = pick(values, "secrets", env, "DRCTL_RESTORE_TEST_SECRETS") ?? "{}";
-  const secrets = jsonOf(
-    secretsText,
-    "--secrets",
-    isStringMap,
-    `a JSON object {"<source DB instance ARN>": "<secret name or ARN>"}`,
-  );
+  const login = pick(values, "login", env, "DRCTL_RESTORE_TEST_LOGIN") ?? "backup";
+  const modifyMinutes = str(values, "modify-timeout-minutes");
   const flagSql = raw["smoke-sql"] as string[] | undefined;
   const smokeSql =
     flagSql && flagSql.length > 0
@@ -119,7 +111,13 @@ export async function restoreTestCli(
       planArns,
       store,
       aws,
-      secrets,
+      login,
+      // Within the CronJob's 30-minute deadline, with room for the checks.
+      modifyTimeoutMs:
+        (modifyMinutes === undefined
+          ? 15
+          : parsePositiveInt(modifyMinutes, "--modify-timeout-minutes")) * 60_000,
+      pollMs: 15_000,
       database,
       smokeSql,
       env,
