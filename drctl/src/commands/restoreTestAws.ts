@@ -1,7 +1,7 @@
 import type { BackupClient } from "@aws-sdk/client-backup";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { RDSClient } from "@aws-sdk/client-rds";
-import { DrctlError, explain } from "../errors";
+import { awsError, deadline, setRdsMasterPassword } from "../awsCalls";
 
 /**
  * The AWS calls `drctl restore-test` makes, behind one port so the command's logic is tested
@@ -61,34 +61,16 @@ export interface RestoreTestAws {
   destroy(): void;
 }
 
-/** Each call gets this long: a black-holed endpoint must not hold the CronJob to its deadline. */
-export const AWS_CALL_TIMEOUT_MS = 20_000;
-
 /**
  * PutRestoreValidationResult's message limit is not documented in the API reference we found; keep
  * it to one readable line (the full detail is in the report in the store).
  */
 export const VALIDATION_MESSAGE_MAX = 500;
 
-const deadline = () => ({ abortSignal: AbortSignal.timeout(AWS_CALL_TIMEOUT_MS) });
-
 /** The region of a restore testing plan ARN: `arn:aws:backup:<region>:<account>:restore-testing-plan:<name>-<id>`. */
 export function regionOfPlanArn(arn: string): string | undefined {
   const m = /^arn:[^:]+:backup:([a-z0-9-]+):\d{12}:restore-testing-plan:/.exec(arn);
   return m ? m[1] : undefined;
-}
-
-function awsError(err: unknown, what: string, permission: string): Error {
-  const e = (typeof err === "object" && err !== null ? err : {}) as { name?: string };
-  if (e.name === "AccessDeniedException" || e.name === "AccessDenied") {
-    return new DrctlError(`${what}: access denied; grant ${permission} to the job's role`);
-  }
-  if (e.name === "TimeoutError" || e.name === "AbortError") {
-    return new DrctlError(
-      `${what}: no answer within ${AWS_CALL_TIMEOUT_MS / 1000}s; check the network path to the regional endpoint`,
-    );
-  }
-  return explain(err, what);
 }
 
 /** The real port: SDK v3 clients, loaded on first use like the other AWS clients in drctl. */
@@ -171,24 +153,14 @@ export async function awsRestoreTestPort(region: string): Promise<RestoreTestAws
         throw awsError(err, `describing DB instance ${identifier}`, "rds:DescribeDBInstances");
       }
     },
-    async setMasterPassword(identifier, password) {
-      try {
-        await rds.send(
-          new rdsSdk.ModifyDBInstanceCommand({
-            DBInstanceIdentifier: identifier,
-            MasterUserPassword: password,
-            ApplyImmediately: true,
-          }),
-          deadline(),
-        );
-      } catch (err) {
-        throw awsError(
-          err,
-          `setting the master password of restored instance ${identifier}`,
-          "rds:ModifyDBInstance",
-        );
-      }
-    },
+    setMasterPassword: (identifier, password) =>
+      setRdsMasterPassword(
+        rds,
+        rdsSdk,
+        identifier,
+        password,
+        `setting the master password of restored instance ${identifier}`,
+      ),
     async putValidationResult(restoreJobId, status, message) {
       try {
         await backup.send(

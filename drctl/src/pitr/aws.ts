@@ -1,7 +1,8 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { DBInstance, RDSClient } from "@aws-sdk/client-rds";
-import { DrctlError, explain } from "../errors";
+import { awsError, deadline, setRdsMasterPassword } from "../awsCalls";
+import { DrctlError } from "../errors";
 
 /**
  * The AWS calls of `drctl pitr-test`, behind one port so the logic is tested against the SDK's own
@@ -65,23 +66,6 @@ export interface PitrAws {
     data: { name: string; unit: string; value: number }[],
   ): Promise<void>;
   destroy(): void;
-}
-
-/** Each call gets this long: a black-holed endpoint must not hold the job to its deadline. */
-export const AWS_CALL_TIMEOUT_MS = 20_000;
-const deadline = () => ({ abortSignal: AbortSignal.timeout(AWS_CALL_TIMEOUT_MS) });
-
-function awsError(err: unknown, what: string, permission: string): Error {
-  const name = (err as { name?: string } | null)?.name;
-  if (name === "AccessDeniedException" || name === "AccessDenied") {
-    return new DrctlError(`${what}: access denied; grant ${permission} to the job's role`);
-  }
-  if (name === "TimeoutError" || name === "AbortError") {
-    return new DrctlError(
-      `${what}: no answer within ${AWS_CALL_TIMEOUT_MS / 1000}s; check the network path to the regional endpoint`,
-    );
-  }
-  return explain(err, what);
 }
 
 function instanceOf(d: DBInstance): PitrInstance {
@@ -206,20 +190,14 @@ export async function awsPitrPort(region: string, cleanupFunction?: string): Pro
         );
       }
     },
-    async setMasterPassword(identifier, password) {
-      try {
-        await rds.send(
-          new rdsSdk.ModifyDBInstanceCommand({
-            DBInstanceIdentifier: identifier,
-            MasterUserPassword: password,
-            ApplyImmediately: true,
-          }),
-          deadline(),
-        );
-      } catch (err) {
-        throw awsError(err, `setting the master password of ${identifier}`, "rds:ModifyDBInstance");
-      }
-    },
+    setMasterPassword: (identifier, password) =>
+      setRdsMasterPassword(
+        rds,
+        rdsSdk,
+        identifier,
+        password,
+        `setting the master password of ${identifier}`,
+      ),
     async requestDelete(identifier) {
       if (cleanupFunction === undefined) {
         throw new DrctlError(`no cleanup function configured to delete ${identifier}`);
