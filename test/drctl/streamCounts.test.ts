@@ -225,6 +225,39 @@ describe("copyRowCounter", () => {
   it("ignores what follows the terminator", () => {
     expect(count("x\n\\.\nnot a row\n", 4)).toEqual([1, true]);
   });
+
+  it("agrees with a line-by-line count on random data, any piece size and alignment", () => {
+    // A plain reference: lines before the first line that is exactly `\.`.
+    const reference = (text: string): [number, boolean] => {
+      const lines = text.split("\n");
+      const at = lines.findIndex((l, i) => l === "\\." && i < lines.length - 1);
+      return at === -1 ? [lines.length - 1, false] : [at, true];
+    };
+    // Rows made of the bytes that matter: newlines, backslashes, dots, and others.
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const alphabet = ["\n", "\\", ".", "a", "\\.", "\n\\.x", "\t"];
+    for (let round = 0; round < 300; round++) {
+      let text = "";
+      const size = random(200);
+      for (let i = 0; i < size; i++) text += alphabet[random(alphabet.length)];
+      if (random(2) === 0) text += `\n\\.\n${random(2) === 0 ? "after\n" : ""}`;
+      // Offsets inside a larger buffer, so that the word-at-a-time count starts unaligned.
+      const offset = random(4);
+      const buf = Buffer.concat([Buffer.alloc(offset), Buffer.from(text, "latin1")]);
+      const piece = 1 + random(40);
+      const c = copyRowCounter();
+      for (let p = offset; p < buf.length; p += piece) {
+        c.feed(buf, p, Math.min(buf.length, p + piece));
+      }
+      expect([c.rows(), c.ended()], JSON.stringify({ text, piece, offset })).toEqual(
+        reference(text),
+      );
+    }
+  });
 });
 
 describe("archive structure", () => {
