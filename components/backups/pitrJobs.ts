@@ -3,12 +3,10 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../config";
-import { serviceAccountTrust } from "../platform/irsa";
 import { serviceTrustPolicy } from "../serviceTrust";
 import { cronError } from "../validation";
-import { jobActivity, TTL_SECONDS_AFTER_FINISHED } from "./cronJobs";
-import { backupPodSpec } from "./pod";
-import { NODE_DISK_GIB } from "./resources";
+import { jobActivity } from "./cronJobs";
+import { CHECK_JOB_RESOURCES, siteCronJob, siteJobIdentity } from "./siteJob";
 
 /** Where `drctl pitr-test` writes its reports (drctl's default). */
 export const PITR_REPORT_PREFIX = "reports/pitr-tests";
@@ -280,51 +278,23 @@ export class PitrJobs extends pulumi.ComponentResource {
       { parent: this, dependsOn: [cleanupPolicy, logGroup] },
     );
 
-    const role = new aws.iam.Role(
-      `${name}-irsa`,
+    const identity = siteJobIdentity(
+      name,
       {
-        description: `drctl pitr-test in ${args.namespaceName}/${serviceAccountName}`,
-        assumeRolePolicy: serviceAccountTrust(
-          args.oidcProviderArn,
-          args.oidcIssuer,
-          args.namespaceName,
-          serviceAccountName,
-        ),
-        tags,
-      },
-      child,
-    );
-    new aws.iam.RolePolicy(
-      `${name}-irsa`,
-      {
-        role: role.name,
+        command: "pitr-test",
+        component: "pitr-test",
+        serviceAccountName,
+        namespace: args.namespace,
+        namespaceName: args.namespaceName,
+        oidcProviderArn: args.oidcProviderArn,
+        oidcIssuer: args.oidcIssuer,
         policy: pulumi
           .all([args.kmsKeyArn, cleanup.arn])
           .apply(([key, fn]) => pitrPolicyDocument(policyInput(key, fn))),
+        provider: args.provider,
+        tags,
       },
-      child,
-    );
-
-    const labels = {
-      "app.kubernetes.io/name": "drctl",
-      "app.kubernetes.io/part-of": "dr-stack",
-      "app.kubernetes.io/component": "pitr-test",
-    };
-    const serviceAccount = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      {
-        metadata: {
-          name: serviceAccountName,
-          namespace: args.namespace,
-          labels,
-          annotations: {
-            "eks.amazonaws.com/role-arn": role.arn,
-            "eks.amazonaws.com/sts-regional-endpoints": "true",
-          },
-        },
-        automountServiceAccountToken: false,
-      },
-      { provider: args.provider, parent: this },
+      this,
     );
     const env = [
       { name: "AWS_REGION", value: region },
@@ -344,57 +314,32 @@ export class PitrJobs extends pulumi.ComponentResource {
       { name: "PGSSLMODE", value: "verify-full" },
       { name: "PGSSLROOTCERT", value: "/etc/drctl/rds-ca.pem" },
     ];
-    const cronJobs = (["latest", "random"] as const).map(
-      (target) =>
-        new k8s.batch.v1.CronJob(
-          `${name}-${target}`,
-          {
-            metadata: { name: `pitr-test-${target}`, namespace: args.namespace, labels },
-            spec: {
-              schedule: schedules[target],
-              timeZone,
-              // Every role but fenced, as the drill: each region proves its own history.
-              suspend: !jobActivity(args.role).drill,
-              concurrencyPolicy: "Forbid",
-              startingDeadlineSeconds: 3600,
-              successfulJobsHistoryLimit: 3,
-              failedJobsHistoryLimit: 3,
-              jobTemplate: {
-                metadata: { labels },
-                spec: {
-                  // No retry: a failed test is a report, and a retry would restore another copy.
-                  backoffLimit: 0,
-                  activeDeadlineSeconds: PITR_JOB_DEADLINE_SECONDS,
-                  ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
-                  template: {
-                    metadata: { labels },
-                    spec: backupPodSpec({
-                      serviceAccount: serviceAccountName,
-                      tmp: { kind: "emptyDir", sizeLimit: "64Mi" },
-                      drctl: {
-                        image: args.image,
-                        args: ["pitr-test", "--target", target],
-                        env,
-                        resources: {
-                          requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "64Mi" },
-                          limits: {
-                            cpu: "500m",
-                            memory: "512Mi",
-                            "ephemeral-storage": `${NODE_DISK_GIB.restoreCheck * 1024}Mi`,
-                          },
-                        },
-                      },
-                    }),
-                  },
-                },
-              },
-            },
-          },
-          { provider: args.provider, parent: this, dependsOn: [serviceAccount] },
-        ),
+    const cronJobs = (["latest", "random"] as const).map((target) =>
+      siteCronJob(
+        `${name}-${target}`,
+        {
+          jobName: `pitr-test-${target}`,
+          namespace: args.namespace,
+          identity,
+          schedule: schedules[target],
+          timeZone,
+          // Every role but fenced, as the drill: each region proves its own history.
+          suspend: !jobActivity(args.role).drill,
+          startingDeadlineSeconds: 3600,
+          successfulJobsHistoryLimit: 3,
+          // No retry (siteCronJob): a retry would restore another copy.
+          activeDeadlineSeconds: PITR_JOB_DEADLINE_SECONDS,
+          image: args.image,
+          args: ["pitr-test", "--target", target],
+          env,
+          resources: CHECK_JOB_RESOURCES,
+          provider: args.provider,
+        },
+        this,
+      ),
     );
 
-    this.roleArn = role.arn;
+    this.roleArn = identity.role.arn;
     this.cleanupFunctionName = cleanup.name;
     this.cronJobNames = pulumi.all(cronJobs.map((c) => c.metadata.name));
     this.registerOutputs({

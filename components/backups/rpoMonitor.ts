@@ -1,11 +1,9 @@
-import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../config";
-import { serviceAccountTrust } from "../platform/irsa";
 import { DATABASE_TLS, jobActivity, TTL_SECONDS_AFTER_FINISHED } from "./cronJobs";
-import { backupPodSpec } from "./pod";
 import { NODE_DISK_GIB } from "./resources";
+import { siteCronJob, siteJobIdentity } from "./siteJob";
 
 export interface RpoMonitorArgs {
   readonly region: string;
@@ -126,30 +124,16 @@ export class RpoMonitor extends pulumi.ComponentResource {
     super("drstack:backup:RpoMonitor", name, {}, opts);
     const partition = args.partition ?? "aws";
     const tags = args.tags ?? {};
-    const serviceAccountName = "drctl-rpo";
-    const labels = {
-      "app.kubernetes.io/name": "drctl",
-      "app.kubernetes.io/part-of": "dr-stack",
-      "app.kubernetes.io/component": "rpo",
-    };
-    const role = new aws.iam.Role(
-      `${name}-irsa`,
+    const identity = siteJobIdentity(
+      name,
       {
-        description: `drctl rpo in ${args.namespaceName}/${serviceAccountName}`,
-        assumeRolePolicy: serviceAccountTrust(
-          args.oidcProviderArn,
-          args.oidcIssuer,
-          args.namespaceName,
-          serviceAccountName,
-        ),
-        tags,
-      },
-      { parent: this },
-    );
-    new aws.iam.RolePolicy(
-      `${name}-irsa`,
-      {
-        role: role.name,
+        command: "rpo",
+        component: "rpo",
+        serviceAccountName: "drctl-rpo",
+        namespace: args.namespace,
+        namespaceName: args.namespaceName,
+        oidcProviderArn: args.oidcProviderArn,
+        oidcIssuer: args.oidcIssuer,
         policy: pulumi.output(args.kmsKeyArn).apply((kmsKeyArn) =>
           rpoPolicyDocument({
             region: args.region,
@@ -164,24 +148,10 @@ export class RpoMonitor extends pulumi.ComponentResource {
             metricsNamespace: args.metricsNamespace,
           }),
         ),
+        provider: args.provider,
+        tags,
       },
-      { parent: this },
-    );
-    const serviceAccount = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      {
-        metadata: {
-          name: serviceAccountName,
-          namespace: args.namespace,
-          labels,
-          annotations: {
-            "eks.amazonaws.com/role-arn": role.arn,
-            "eks.amazonaws.com/sts-regional-endpoints": "true",
-          },
-        },
-        automountServiceAccountToken: false,
-      },
-      { provider: args.provider, parent: this },
+      this,
     );
     const env = [
       { name: "AWS_REGION", value: args.region },
@@ -196,53 +166,37 @@ export class RpoMonitor extends pulumi.ComponentResource {
       { name: "PGSSLROOTCERT", value: DATABASE_TLS.rootCert },
       { name: "DRCTL_DB_SECRET_ARN", value: args.databaseSecretArn },
     ];
-    const cronJob = new k8s.batch.v1.CronJob(
+    const cronJob = siteCronJob(
       `${name}-cron`,
       {
-        metadata: { name: "rpo", namespace: args.namespace, labels },
-        spec: {
-          schedule: args.schedule ?? "* * * * *",
-          timeZone: "Etc/UTC",
-          suspend: !jobActivity(args.role).drill,
-          concurrencyPolicy: "Forbid",
-          startingDeadlineSeconds: 50,
-          successfulJobsHistoryLimit: 1,
-          failedJobsHistoryLimit: 3,
-          jobTemplate: {
-            metadata: { labels },
-            spec: {
-              backoffLimit: 0,
-              // Every minute: a run that takes longer than that is hung; the next one measures.
-              activeDeadlineSeconds: 55,
-              // A day of finished runs is 1,440 Jobs: keep them an hour only.
-              ttlSecondsAfterFinished: Math.min(3600, TTL_SECONDS_AFTER_FINISHED),
-              template: {
-                metadata: { labels },
-                spec: backupPodSpec({
-                  serviceAccount: serviceAccountName,
-                  tmp: { kind: "emptyDir", sizeLimit: "64Mi" },
-                  drctl: {
-                    image: args.image,
-                    args: ["rpo"],
-                    env,
-                    resources: {
-                      requests: { cpu: "50m", memory: "96Mi", "ephemeral-storage": "32Mi" },
-                      limits: {
-                        cpu: "250m",
-                        memory: "256Mi",
-                        "ephemeral-storage": `${NODE_DISK_GIB.restoreCheck * 1024}Mi`,
-                      },
-                    },
-                  },
-                }),
-              },
-            },
+        jobName: "rpo",
+        namespace: args.namespace,
+        identity,
+        schedule: args.schedule ?? "* * * * *",
+        timeZone: "Etc/UTC",
+        suspend: !jobActivity(args.role).drill,
+        startingDeadlineSeconds: 50,
+        successfulJobsHistoryLimit: 1,
+        // Every minute: a run that takes longer than that is hung; the next one measures.
+        activeDeadlineSeconds: 55,
+        // A day of finished runs is 1,440 Jobs: keep them an hour only.
+        ttlSecondsAfterFinished: Math.min(3600, TTL_SECONDS_AFTER_FINISHED),
+        image: args.image,
+        args: ["rpo"],
+        env,
+        resources: {
+          requests: { cpu: "50m", memory: "96Mi", "ephemeral-storage": "32Mi" },
+          limits: {
+            cpu: "250m",
+            memory: "256Mi",
+            "ephemeral-storage": `${NODE_DISK_GIB.restoreCheck * 1024}Mi`,
           },
         },
+        provider: args.provider,
       },
-      { provider: args.provider, parent: this, dependsOn: [serviceAccount] },
+      this,
     );
-    this.roleArn = role.arn;
+    this.roleArn = identity.role.arn;
     this.cronJobName = cronJob.metadata.name;
     this.registerOutputs({ roleArn: this.roleArn, cronJobName: this.cronJobName });
   }

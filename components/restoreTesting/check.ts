@@ -1,10 +1,7 @@
-import * as aws from "@pulumi/aws";
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { serviceAccountTrust } from "../platform/irsa";
-import { jobActivity, TTL_SECONDS_AFTER_FINISHED } from "../backups/cronJobs";
-import { backupPodSpec } from "../backups/pod";
-import { NODE_DISK_GIB } from "../backups/resources";
+import { jobActivity } from "../backups/cronJobs";
+import { CHECK_JOB_RESOURCES, siteCronJob, siteJobIdentity } from "../backups/siteJob";
 import type { Role } from "../config";
 import { cronError, isIanaTimeZone } from "../validation";
 
@@ -175,34 +172,19 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
     }
     const schedule = args.schedule ?? "40 * * * *";
     const timeZone = args.timeZone ?? "Etc/UTC";
-    const serviceAccountName = args.serviceAccount ?? "drctl-restore-test";
     const partition = args.partition ?? "aws";
     const smokeSql = args.smokeSql ?? [];
     const tags = args.tags ?? {};
-    const labels = {
-      "app.kubernetes.io/name": "drctl",
-      "app.kubernetes.io/part-of": "dr-stack",
-      "app.kubernetes.io/component": "restore-test",
-    };
-
-    const role = new aws.iam.Role(
-      `${name}-irsa`,
+    const identity = siteJobIdentity(
+      name,
       {
-        description: `drctl restore-test in ${args.namespaceName}/${serviceAccountName}`,
-        assumeRolePolicy: serviceAccountTrust(
-          args.oidcProviderArn,
-          args.oidcIssuer,
-          args.namespaceName,
-          serviceAccountName,
-        ),
-        tags,
-      },
-      { parent: this },
-    );
-    new aws.iam.RolePolicy(
-      `${name}-irsa`,
-      {
-        role: role.name,
+        command: "restore-test",
+        component: "restore-test",
+        serviceAccountName: args.serviceAccount ?? "drctl-restore-test",
+        namespace: args.namespace,
+        namespaceName: args.namespaceName,
+        oidcProviderArn: args.oidcProviderArn,
+        oidcIssuer: args.oidcIssuer,
         policy: pulumi.output(args.kmsKeyArn).apply((kmsKeyArn) =>
           restoreTestPolicyDocument({
             region: args.region,
@@ -213,27 +195,10 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
             metricsNamespace: args.metricsNamespace,
           }),
         ),
+        provider: args.provider,
+        tags,
       },
-      { parent: this },
-    );
-
-    const k8sChild = { provider: args.provider, parent: this };
-    const serviceAccount = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      {
-        metadata: {
-          name: serviceAccountName,
-          namespace: args.namespace,
-          labels,
-          annotations: {
-            "eks.amazonaws.com/role-arn": role.arn,
-            // Regional STS: the DR region's check must not depend on the global endpoint.
-            "eks.amazonaws.com/sts-regional-endpoints": "true",
-          },
-        },
-        automountServiceAccountToken: false,
-      },
-      k8sChild,
+      this,
     );
 
     const env = [
@@ -252,54 +217,31 @@ export class RestoreTestCheck extends pulumi.ComponentResource {
       { name: "PGSSLMODE", value: "verify-full" },
       { name: "PGSSLROOTCERT", value: RDS_CA_BUNDLE },
     ];
-    const cronJob = new k8s.batch.v1.CronJob(
+    const cronJob = siteCronJob(
       `${name}-cron`,
       {
-        metadata: { name: "restore-test", namespace: args.namespace, labels },
-        spec: {
-          schedule,
-          timeZone,
-          suspend: !jobActivity(args.role).drill,
-          concurrencyPolicy: "Forbid",
-          startingDeadlineSeconds: 1800,
-          successfulJobsHistoryLimit: 1,
-          failedJobsHistoryLimit: 3,
-          jobTemplate: {
-            metadata: { labels },
-            spec: {
-              // No retry: the next hourly run is the retry, and a failed test is a report.
-              backoffLimit: 0,
-              // Connect, a few queries, a few API calls: half an hour is a hung job.
-              activeDeadlineSeconds: 1800,
-              ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
-              template: {
-                metadata: { labels },
-                spec: backupPodSpec({
-                  serviceAccount: serviceAccountName,
-                  tmp: { kind: "emptyDir", sizeLimit: "64Mi" },
-                  drctl: {
-                    image: args.image,
-                    args: ["restore-test"],
-                    env,
-                    resources: {
-                      requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "64Mi" },
-                      limits: {
-                        cpu: "500m",
-                        memory: "512Mi",
-                        "ephemeral-storage": `${NODE_DISK_GIB.restoreCheck * 1024}Mi`,
-                      },
-                    },
-                  },
-                }),
-              },
-            },
-          },
-        },
+        jobName: "restore-test",
+        namespace: args.namespace,
+        identity,
+        schedule,
+        timeZone,
+        // Only a fenced site suspends it, as it does the drill.
+        suspend: !jobActivity(args.role).drill,
+        startingDeadlineSeconds: 1800,
+        successfulJobsHistoryLimit: 1,
+        // Connect, a few queries, a few API calls, and up to 15 min for a copy's new master
+        // password: half an hour is a hung job.
+        activeDeadlineSeconds: 1800,
+        image: args.image,
+        args: ["restore-test"],
+        env,
+        resources: CHECK_JOB_RESOURCES,
+        provider: args.provider,
       },
-      { provider: args.provider, parent: this, dependsOn: [serviceAccount] },
+      this,
     );
 
-    this.roleArn = role.arn;
+    this.roleArn = identity.role.arn;
     this.cronJobName = cronJob.metadata.name;
     this.registerOutputs({ roleArn: this.roleArn, cronJobName: this.cronJobName });
   }

@@ -1,3 +1,4 @@
+import type * as Cw from "@aws-sdk/client-cloudwatch";
 import type * as Rds from "@aws-sdk/client-rds";
 import { DrctlError, explain } from "./errors";
 
@@ -49,4 +50,24 @@ export async function setRdsMasterPassword(
   } catch (err) {
     throw awsError(err, what, "rds:ModifyDBInstance");
   }
+}
+
+/** One PutMetricData of plain figures into `namespace`; the caller turns a failure into a warning. */
+export async function putMetricFigures(
+  cloudwatch: Cw.CloudWatchClient,
+  sdk: typeof Cw,
+  namespace: string,
+  data: readonly { name: string; unit: string; value: number }[],
+): Promise<void> {
+  await cloudwatch.send(
+    new sdk.PutMetricDataCommand({
+      Namespace: namespace,
+      MetricData: data.map((d) => ({
+        MetricName: d.name,
+        Unit: d.unit as Cw.StandardUnit,
+        Value: d.value,
+      })),
+    }),
+    deadline(),
+  );
 }

@@ -1,7 +1,7 @@
 import type { BackupClient } from "@aws-sdk/client-backup";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { RDSClient } from "@aws-sdk/client-rds";
-import { awsError, deadline, setRdsMasterPassword } from "../awsCalls";
+import { awsError, deadline, putMetricFigures, setRdsMasterPassword } from "../awsCalls";
 
 /**
  * The AWS calls `drctl restore-test` makes, behind one port so the command's logic is tested
@@ -179,19 +179,7 @@ export async function awsRestoreTestPort(region: string): Promise<RestoreTestAws
         );
       }
     },
-    async putMetrics(namespace, data) {
-      await cloudwatch.send(
-        new cwSdk.PutMetricDataCommand({
-          Namespace: namespace,
-          MetricData: data.map((d) => ({
-            MetricName: d.name,
-            Unit: d.unit as "Seconds" | "Count",
-            Value: d.value,
-          })),
-        }),
-        deadline(),
-      );
-    },
+    putMetrics: (namespace, data) => putMetricFigures(cloudwatch, cwSdk, namespace, data),
     destroy() {
       backup.destroy();
       rds.destroy();

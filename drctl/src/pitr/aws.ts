@@ -1,7 +1,7 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { DBInstance, RDSClient } from "@aws-sdk/client-rds";
-import { awsError, deadline, setRdsMasterPassword } from "../awsCalls";
+import { awsError, deadline, putMetricFigures, setRdsMasterPassword } from "../awsCalls";
 import { DrctlError } from "../errors";
 
 /**
@@ -225,19 +225,7 @@ export async function awsPitrPort(region: string, cleanupFunction?: string): Pro
         );
       }
     },
-    async putMetrics(namespace, data) {
-      await cloudwatch.send(
-        new cwSdk.PutMetricDataCommand({
-          Namespace: namespace,
-          MetricData: data.map((d) => ({
-            MetricName: d.name,
-            Unit: d.unit as "Seconds" | "Count",
-            Value: d.value,
-          })),
-        }),
-        deadline(),
-      );
-    },
+    putMetrics: (namespace, data) => putMetricFigures(cloudwatch, cwSdk, namespace, data),
     destroy() {
       rds.destroy();
       lambda.destroy();
