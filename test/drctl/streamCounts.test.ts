@@ -282,15 +282,20 @@ describe("archive structure", () => {
       ...Buffer.from("\\.\n\n\n"),
       ...int(0),
     ]);
-    const seen: string[] = [];
-    const reader = archiveBlockReader(4, {
-      start: (id) => seen.push(`start ${id}`),
-      data: (b, s, e) => seen.push(b.toString("latin1", s, e)),
-      end: (id) => seen.push(`end ${id}`),
-    });
-    for (let p = 0; p < bytes.length; p++) reader.feed(bytes, p, p + 1);
-    expect(reader.finished()).toBe(true);
-    expect(seen.join("")).toBe("start 10a\n\\.\n\n\nend 10");
+    // Integers split across pieces, and whole in one (read in place): the same blocks.
+    for (const piece of [1, 2, 3, 5, 7, bytes.length]) {
+      const seen: string[] = [];
+      const reader = archiveBlockReader(4, {
+        start: (id) => seen.push(`start ${id}`),
+        data: (b, s, e) => seen.push(b.toString("latin1", s, e)),
+        end: (id) => seen.push(`end ${id}`),
+      });
+      for (let p = 0; p < bytes.length; p += piece) {
+        reader.feed(bytes, p, Math.min(bytes.length, p + piece));
+      }
+      expect(reader.finished(), `pieces of ${piece}`).toBe(true);
+      expect(seen.join(""), `pieces of ${piece}`).toBe("start 10a\n\\.\n\n\nend 10");
+    }
   });
 
   it("refuses what is not a pg_dump archive", () => {

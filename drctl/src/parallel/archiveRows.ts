@@ -227,13 +227,24 @@ export function archiveBlockReader(
           }
           continue;
         }
-        // An integer, possibly split across pieces.
-        while (have < need && p < end) small[have++] = buf[p++];
-        if (have < need) return;
-        have = 0;
+        // An integer: a sign byte and intSize little-endian bytes. Read in place when whole in
+        // this piece (pg_dump -Z0 writes a chunk, so an integer, per row); else gathered.
         let value = 0;
-        for (let i = 0; i < intSize; i++) value += small[1 + i] * 2 ** (8 * i);
-        if (small[0] !== 0) value = -value;
+        if (have === 0 && p + need <= end) {
+          for (let i = intSize, m = 2 ** (8 * (intSize - 1)); i >= 1; i--, m /= 256) {
+            value += buf[p + i] * m;
+          }
+          if (buf[p] !== 0) value = -value;
+          p += need;
+        } else {
+          while (have < need && p < end) small[have++] = buf[p++];
+          if (have < need) return;
+          have = 0;
+          for (let i = intSize, m = 2 ** (8 * (intSize - 1)); i >= 1; i--, m /= 256) {
+            value += small[i] * m;
+          }
+          if (small[0] !== 0) value = -value;
+        }
         if (state === 1) {
           dumpId = value;
           if (blobs) state = 4;
