@@ -55,22 +55,48 @@ export function processesUnder(dir: string): number[] {
   return found;
 }
 
+/**
+ * Whether `pid` has not finished exiting: its /proc entry is there and it is not a zombie (Z) or
+ * dead (X). A process being killed drops its working directory and command line early in its
+ * exit (the kernel's do_exit releases them before the memory), so processesUnder no longer sees
+ * it while it still runs; this is what waits for the end.
+ */
+function stillRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
 /** SIGKILLs the leftovers under `dir` (by pid) and waits up to `timeoutMs` for them to go. */
 export async function reapUnder(dir: string, timeoutMs = 5_000): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
-  let left = processesUnder(dir);
-  for (const pid of left) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Already exited.
+  const killed = new Set<number>();
+  const kill = (pids: number[]): void => {
+    for (const pid of pids) {
+      if (killed.has(pid)) continue;
+      killed.add(pid);
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already exited.
+      }
     }
-  }
-  while (left.length > 0 && Date.now() < deadline) {
+  };
+  const left = (): number[] => {
+    const under = processesUnder(dir);
+    kill(under);
+    return [...new Set([...under, ...[...killed].filter(stillRunning)])];
+  };
+  let remaining = left();
+  while (remaining.length > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    left = processesUnder(dir);
+    remaining = left();
   }
-  return left;
+  return remaining;
 }
 
 /**
