@@ -106,15 +106,8 @@ export interface GetPlanExecutionInput {
   readonly maxResults?: number;
   readonly nextToken?: string;
 }
-export interface GetPlanExecutionOutput extends MetadataBearer {
-  readonly planArn: string;
-  readonly executionId: string;
-  readonly startTime: Date;
-  readonly endTime?: Date;
-  readonly mode: ExecutionMode;
-  readonly executionState: ExecutionState;
-  readonly executionAction: ExecutionAction;
-  readonly executionRegion: string;
+/** An execution as AbbreviatedExecution describes it, with its steps. */
+export interface GetPlanExecutionOutput extends AbbreviatedExecution, MetadataBearer {
   readonly stepStates?: StepState[];
   readonly nextToken?: string;
 }
